@@ -1,0 +1,187 @@
+// Package handoff is the domain of a bot-to-human transfer: what was asked (Request), what
+// happened (Transfer, Attempt) and how the bot was told (Ack). It knows nothing of AWS, HTTP or
+// any vendor, so every function and adapter speaks the same words.
+package handoff
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// TargetType says what kind of human destination a transfer aims at.
+type TargetType string
+
+// The target types of the public API. A vendor supports a subset of them.
+const (
+	TargetAgent TargetType = "agent" // one named person
+	TargetQueue TargetType = "queue" // a queue or open line that distributes to people
+	TargetSkill TargetType = "skill" // a skill group
+	TargetNext  TargetType = "next"  // whoever the vendor picks next; carries no id
+)
+
+// Valid reports whether t is one of the known target types.
+func (t TargetType) Valid() bool {
+	switch t {
+	case TargetAgent, TargetQueue, TargetSkill, TargetNext:
+		return true
+	}
+	return false
+}
+
+// Target is one destination to try.
+type Target struct {
+	Type TargetType `json:"type"`
+	ID   string     `json:"id,omitempty"`
+}
+
+// Conversation identifies the customer conversation on the vendor's side.
+type Conversation struct {
+	ID string `json:"id"`
+}
+
+// Options tune how the vendor performs the transfer.
+type Options struct {
+	// Leave asks the bot to leave the conversation at once instead of staying until a person
+	// confirms (Bitrix24's LEAVE flag).
+	Leave bool `json:"leave,omitempty"`
+}
+
+// Bot vendors that can be told how a transfer ended.
+const (
+	BotSalesforce = "salesforce"
+	BotWebhook    = "webhook"
+)
+
+// Bot is the bot that asked for the transfer and must hear its outcome.
+type Bot struct {
+	Vendor              string `json:"vendor"`
+	SessionID           string `json:"sessionId,omitempty"`
+	EscalationMessageID string `json:"escalationMessageId,omitempty"`
+}
+
+// Request is a validated ask to move a conversation to a person. Build it with DecodeRequest.
+type Request struct {
+	Tenant         string          `json:"tenant"`
+	Vendor         string          `json:"vendor"`
+	Conversation   Conversation    `json:"conversation"`
+	Target         Target          `json:"target"`
+	Fallbacks      []Target        `json:"fallbacks,omitempty"`
+	Note           string          `json:"note,omitempty"`
+	Options        Options         `json:"options,omitempty"`
+	Bot            *Bot            `json:"bot,omitempty"`
+	Metadata       json.RawMessage `json:"metadata,omitempty"`
+	IdempotencyKey string          `json:"idempotencyKey,omitempty"`
+}
+
+// Targets returns the target followed by the fallbacks, in the order they are tried.
+func (r Request) Targets() []Target {
+	return append([]Target{r.Target}, r.Fallbacks...)
+}
+
+// Status is where a transfer stands. It only moves forward: pending → transferred | failed.
+type Status string
+
+// The statuses of a transfer.
+const (
+	StatusPending     Status = "pending"
+	StatusTransferred Status = "transferred"
+	StatusFailed      Status = "failed"
+)
+
+// Final reports whether s is an end state.
+func (s Status) Final() bool { return s == StatusTransferred || s == StatusFailed }
+
+// CanMoveTo reports whether a transfer in status s may move to next. Staying put is not a move.
+func (s Status) CanMoveTo(next Status) bool {
+	return s == StatusPending && next.Final()
+}
+
+// Outcome is what one attempt at one target came to.
+type Outcome string
+
+// The outcomes of an attempt.
+const (
+	OutcomeTransferred Outcome = "transferred" // the vendor confirmed the transfer
+	OutcomeAwaiting    Outcome = "awaiting"    // the vendor accepted the request; a callback will tell
+	OutcomeUnavailable Outcome = "unavailable" // the target cannot take the conversation now
+	OutcomeRejected    Outcome = "rejected"    // the vendor refused the request
+	OutcomeError       Outcome = "error"       // the vendor could not be reached or failed
+)
+
+// Attempt records one try at one target.
+type Attempt struct {
+	Target     Target    `json:"target"`
+	Outcome    Outcome   `json:"outcome"`
+	VendorCode string    `json:"vendorCode,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// AckStatus is where telling the bot stands.
+type AckStatus string
+
+// The ack statuses.
+const (
+	AckNotRequired AckStatus = "not_required"
+	AckPending     AckStatus = "pending"
+	AckSent        AckStatus = "sent"
+	AckFailed      AckStatus = "failed"
+)
+
+// Ack is the state of telling the originating bot how the transfer ended.
+type Ack struct {
+	Status AckStatus `json:"status"`
+	// Attempts counts deliveries tried; SequenceID is the Salesforce sequence id a retry reuses.
+	Attempts   int       `json:"attempts,omitempty"`
+	SequenceID int64     `json:"sequenceId,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	At         time.Time `json:"at,omitzero"`
+}
+
+// Problem is the error a failed transfer ended with, as the API shows it.
+type Problem struct {
+	Code       Code   `json:"code"`
+	Message    string `json:"message"`
+	VendorCode string `json:"vendorCode,omitempty"`
+}
+
+// Transfer is the resource the API returns: one request to move a conversation and what became
+// of it.
+type Transfer struct {
+	ID           string          `json:"id"`
+	Tenant       string          `json:"tenant"`
+	Vendor       string          `json:"vendor"`
+	Conversation Conversation    `json:"conversation"`
+	Target       Target          `json:"target"`
+	Fallbacks    []Target        `json:"fallbacks,omitempty"`
+	Status       Status          `json:"status"`
+	Attempts     []Attempt       `json:"attempts"`
+	Error        *Problem        `json:"error,omitempty"`
+	Ack          Ack             `json:"ack"`
+	Bot          *Bot            `json:"bot,omitempty"`
+	Metadata     json.RawMessage `json:"metadata,omitempty"`
+	// VendorRef is the vendor's handle for the transfer (a session or conversation id) that its
+	// callbacks name; empty when the vendor sends none.
+	VendorRef string    `json:"vendorRef,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// AckRequired reports whether a bot must be told how t ended.
+func (t Transfer) AckRequired() bool { return t.Bot != nil }
+
+// Event is one entry of a transfer's timeline: a status change, an attempt, a callback, an ack.
+type Event struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`
+	Status Status    `json:"status,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Availability says whether one target can take a conversation now.
+type Availability struct {
+	Type         TargetType `json:"type"`
+	ID           string     `json:"id"`
+	Name         string     `json:"name,omitempty"`
+	Available    bool       `json:"available"`
+	OnlineAgents *int       `json:"onlineAgents,omitempty"`
+}
