@@ -164,6 +164,8 @@ type Transfer struct {
 	VendorRef string    `json:"vendorRef,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+	// Version counts stored changes; the store refuses a write made from a stale read.
+	Version int64 `json:"-"`
 }
 
 // AckRequired reports whether a bot must be told how t ended.
