@@ -9,9 +9,9 @@ import (
 
 // errorCode returns the AWS error code in err's chain ("ResourceNotFoundException"), if any.
 func errorCode(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorCode()
+	var coded interface{ ErrorCode() string } // smithy.APIError, or a redactedError
+	if errors.As(err, &coded) {
+		return coded.ErrorCode()
 	}
 	return ""
 }
