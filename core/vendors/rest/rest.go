@@ -94,6 +94,10 @@ type Request struct {
 	// (Bitrix24's 503 QUERY_LIMIT_EXCEEDED, a 429). Nil means 429 only, and 502/503/504 too for
 	// an Idempotent request.
 	Retry func(*Response) bool
+	// Sign, when set, adds the headers that must be fresh on every send (a JWT with a unique
+	// jti, an OAuth 1 nonce): it runs before each attempt, so a retry is never a replay that a
+	// vendor enforcing one-time tokens would refuse.
+	Sign func(http.Header) error
 }
 
 // Response is a vendor's answer, body already read (at most the client's limit).
@@ -149,6 +153,14 @@ func (c *Client) once(ctx context.Context, req Request) (*Response, error) {
 	}
 	for k, vs := range req.Header {
 		hreq.Header[k] = vs
+	}
+	if req.Sign != nil {
+		if err := req.Sign(hreq.Header); err != nil {
+			if _, ok := errors.AsType[*handoff.Error](err); ok {
+				return nil, err
+			}
+			return nil, handoff.E(handoff.CodeConfiguration, req.Op, "the request could not be signed", err)
+		}
 	}
 	if hreq.Header.Get("User-Agent") == "" {
 		hreq.Header.Set("User-Agent", c.userAgent)
