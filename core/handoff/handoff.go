@@ -161,9 +161,11 @@ type Transfer struct {
 	Metadata     json.RawMessage `json:"metadata,omitempty"`
 	// VendorRef is the vendor's handle for the transfer (a session or conversation id) that its
 	// callbacks name; empty when the vendor sends none.
-	VendorRef string    `json:"vendorRef,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	VendorRef string `json:"vendorRef,omitempty"`
+	// NotifiedAt is when the outcome was published as a Transfer Succeeded / Failed event.
+	NotifiedAt *time.Time `json:"notifiedAt,omitempty"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	UpdatedAt  time.Time  `json:"updatedAt"`
 	// Version counts stored changes; the store refuses a write made from a stale read.
 	Version int64 `json:"-"`
 }

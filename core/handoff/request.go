@@ -109,23 +109,23 @@ func jsonType(kind string) string {
 // Validate checks a decoded request against the rules of DESIGN.md. It does not know which
 // targets a vendor supports; that is checked before any vendor call, by the transfer service.
 func (r Request) Validate() error {
-	if !tenantPattern.MatchString(r.Tenant) {
-		return Invalid("tenant", "tenant is required: 1-64 letters, digits, '.', '_' or '-'")
+	if err := ValidateTenant("tenant", r.Tenant); err != nil {
+		return err
 	}
-	if !vendorPattern.MatchString(r.Vendor) {
-		return Invalid("vendor", "vendor is required: a lower-case vendor key such as \"koreai\"")
+	if err := ValidateVendor("vendor", r.Vendor); err != nil {
+		return err
 	}
 	if err := ValidateID("conversation.id", r.Conversation.ID); err != nil {
 		return err
 	}
-	if err := r.Target.validate("target"); err != nil {
+	if err := r.Target.Validate("target"); err != nil {
 		return err
 	}
 	if len(r.Fallbacks) > MaxFallbacks {
 		return Invalid("fallbacks", fmt.Sprintf("at most %d fallbacks", MaxFallbacks))
 	}
 	for i, f := range r.Fallbacks {
-		if err := f.validate(fmt.Sprintf("fallbacks[%d]", i)); err != nil {
+		if err := f.Validate(fmt.Sprintf("fallbacks[%d]", i)); err != nil {
 			return err
 		}
 	}
@@ -148,7 +148,24 @@ func (r Request) Validate() error {
 	return nil
 }
 
-func (t Target) validate(field string) error {
+// ValidateTenant checks a tenant name: it becomes part of secret names and storage keys.
+func ValidateTenant(field, tenant string) error {
+	if !tenantPattern.MatchString(tenant) {
+		return Invalid(field, field+" is required: 1-64 letters, digits, '.', '_' or '-'")
+	}
+	return nil
+}
+
+// ValidateVendor checks the form of a vendor key; whether the vendor exists is the registry's say.
+func ValidateVendor(field, vendor string) error {
+	if !vendorPattern.MatchString(vendor) {
+		return Invalid(field, field+" is required: a lower-case vendor key such as \"koreai\"")
+	}
+	return nil
+}
+
+// Validate checks one target; field names it in the error (e.g. "fallbacks[0]").
+func (t Target) Validate(field string) error {
 	if !t.Type.Valid() {
 		return Invalid(field+".type", field+".type must be one of agent, queue, skill, next")
 	}

@@ -1,0 +1,56 @@
+package handler
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"handoff/core/availability"
+	"handoff/core/handoff"
+)
+
+// Availabilities is what skill-check needs of the availability use case.
+type Availabilities interface {
+	Check(ctx context.Context, q availability.Query) ([]handoff.Availability, error)
+}
+
+// Availability handles GET /availability?tenant=…&vendor=…&conversationId=…[&target=type:id…].
+type Availability struct {
+	svc Availabilities
+	log *slog.Logger
+}
+
+// NewAvailability builds the handler from a ready service.
+func NewAvailability(svc Availabilities, log *slog.Logger) *Availability {
+	return &Availability{svc: svc, log: log}
+}
+
+type availabilityAnswer struct {
+	Targets []handoff.Availability `json:"targets"`
+}
+
+// HTTP answers one availability question.
+func (h *Availability) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	const op = "handler.Availability"
+	if routeOf(req) != "GET /availability" {
+		return notFound(ctx, h.log, req)
+	}
+	query, err := url.ParseQuery(req.RawQueryString)
+	if err != nil {
+		return errorResponse(ctx, h.log, op, handoff.Invalid("", "malformed query string"))
+	}
+	q := availability.Query{Tenant: query.Get("tenant"), Vendor: query.Get("vendor"), ConversationID: query.Get("conversationId")}
+	for _, raw := range query["target"] {
+		typ, id, _ := strings.Cut(raw, ":")
+		q.Targets = append(q.Targets, handoff.Target{Type: handoff.TargetType(typ), ID: id})
+	}
+	targets, err := h.svc.Check(ctx, q)
+	if err != nil {
+		return errorResponse(ctx, h.log, op, err)
+	}
+	return jsonResponse(http.StatusOK, availabilityAnswer{Targets: targets})
+}

@@ -1,0 +1,71 @@
+package handler
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"handoff/core/handoff"
+	"handoff/core/vendors"
+)
+
+// MaxCallbackBytes bounds a vendor webhook body.
+const MaxCallbackBytes = 64 << 10
+
+// Callbacks is what the callback-receiver needs of the transfer use case.
+type Callbacks interface {
+	Callback(ctx context.Context, vendor string, req vendors.CallbackRequest) (handoff.Transfer, error)
+}
+
+// Callback handles POST /callbacks/{vendor}: vendor webhooks, authenticated by each vendor's
+// own proof inside the use case.
+type Callback struct {
+	svc Callbacks
+	log *slog.Logger
+}
+
+// NewCallback builds the handler from a ready service.
+func NewCallback(svc Callbacks, log *slog.Logger) *Callback { return &Callback{svc: svc, log: log} }
+
+// callbackAnswer is what a vendor gets back: enough to see it landed, nothing more.
+type callbackAnswer struct {
+	ID     string         `json:"id"`
+	Status handoff.Status `json:"status"`
+}
+
+// HTTP answers one webhook.
+func (h *Callback) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	const op = "handler.Callback"
+	if routeOf(req) != "POST /callbacks/{vendor}" {
+		return notFound(ctx, h.log, req)
+	}
+	vendor := req.PathParameters["vendor"]
+	if err := handoff.ValidateVendor("vendor", vendor); err != nil {
+		return errorResponse(ctx, h.log, op, handoff.E(handoff.CodeNotFound, op, "no callbacks for that vendor", nil))
+	}
+	query, err := url.ParseQuery(req.RawQueryString)
+	if err != nil {
+		return errorResponse(ctx, h.log, op, handoff.Invalid("", "malformed query string"))
+	}
+	tenant := query.Get("tenant")
+	if err := handoff.ValidateTenant("tenant", tenant); err != nil {
+		return errorResponse(ctx, h.log, op, err)
+	}
+	body, err := requestBody(req, MaxCallbackBytes)
+	if err != nil {
+		return errorResponse(ctx, h.log, op, err)
+	}
+	hdr := http.Header{}
+	for k, v := range req.Headers {
+		hdr.Set(k, v)
+	}
+	t, err := h.svc.Callback(ctx, vendor, vendors.CallbackRequest{Tenant: tenant, Query: query, Header: hdr, Body: body})
+	if err != nil {
+		return errorResponse(ctx, h.log, op, err)
+	}
+	h.log.Info("callback applied", "op", op, "vendor", vendor, "transfer", t.ID, "status", string(t.Status))
+	return jsonResponse(http.StatusOK, callbackAnswer{ID: t.ID, Status: t.Status})
+}

@@ -1,0 +1,168 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"handoff/core/handoff"
+	"handoff/core/transfer"
+)
+
+// EscalationDetailType is the EventBridge detail-type that asks for a transfer.
+const EscalationDetailType = "Escalation Requested"
+
+// Transfers is what the transfer function needs of the transfer use case.
+type Transfers interface {
+	Start(ctx context.Context, in transfer.Input) (transfer.Result, error)
+	Get(ctx context.Context, id string) (handoff.Transfer, error)
+}
+
+// Transfer handles the transfer function's triggers: POST /transfers, GET /transfers/{id}, and
+// Escalation Requested events.
+type Transfer struct {
+	svc Transfers
+	log *slog.Logger
+	// callbackBase is the public base URL for vendor callbacks; empty means "the API's own
+	// domain", taken from each HTTP request.
+	callbackBase string
+}
+
+// NewTransfer builds the handler from a ready service.
+func NewTransfer(svc Transfers, log *slog.Logger, callbackBase string) *Transfer {
+	return &Transfer{svc: svc, log: log, callbackBase: callbackBase}
+}
+
+// eventShape holds the fields that tell an HTTP API event from an EventBridge one.
+type eventShape struct {
+	Version    string `json:"version"`
+	RouteKey   string `json:"routeKey"`
+	DetailType string `json:"detail-type"`
+}
+
+// Invoke is the Lambda entry point: it tells the trigger by the event's shape and hands over.
+func (h *Transfer) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
+	var shape eventShape
+	if err := json.Unmarshal(payload, &shape); err != nil {
+		return nil, errors.New("transfer: the event is not a JSON object")
+	}
+	switch {
+	case shape.DetailType != "":
+		var ev events.EventBridgeEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			h.log.Error("escalation event does not decode", "op", "handler.Escalation", "error", err)
+			return nil, nil // a retry would fail the same way
+		}
+		return nil, h.Escalation(ctx, ev)
+	case shape.RouteKey != "" || shape.Version == "2.0":
+		var req events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(payload, &req); err != nil {
+			return jsonResponse(http.StatusBadRequest, problemBody{Error: problemJSON{Code: handoff.CodeInvalidRequest, Message: "malformed HTTP event"}}), nil
+		}
+		return h.HTTP(ctx, req), nil
+	}
+	return nil, errors.New("transfer: unrecognised event: neither an HTTP API request nor an EventBridge event")
+}
+
+// HTTP answers POST /transfers and GET /transfers/{id}.
+func (h *Transfer) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	switch routeOf(req) {
+	case "POST /transfers":
+		return h.post(ctx, req)
+	case "GET /transfers/{id}":
+		t, err := h.svc.Get(ctx, req.PathParameters["id"])
+		if err != nil {
+			return errorResponse(ctx, h.log, "handler.GetTransfer", err)
+		}
+		return jsonResponse(http.StatusOK, t)
+	}
+	return notFound(ctx, h.log, req)
+}
+
+func (h *Transfer) post(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	const op = "handler.PostTransfer"
+	body, err := requestBody(req, handoff.MaxBodyBytes)
+	if err != nil {
+		return errorResponse(ctx, h.log, op, err)
+	}
+	r, err := handoff.DecodeRequest(body)
+	if err != nil {
+		return errorResponse(ctx, h.log, op, err)
+	}
+	key := header(req, "Idempotency-Key")
+	if key != "" {
+		if err := handoff.ValidateKey("Idempotency-Key", key); err != nil {
+			return errorResponse(ctx, h.log, op, err)
+		}
+	}
+	base := h.callbackBase
+	if base == "" && req.RequestContext.DomainName != "" {
+		base = "https://" + req.RequestContext.DomainName
+	}
+	res, err := h.svc.Start(ctx, transfer.Input{Request: r, Key: key, CallbackBase: base})
+	if err != nil {
+		return errorResponse(ctx, h.log, op, err)
+	}
+	resp := transferResponse(res.Transfer)
+	resp.Headers["Location"] = "/transfers/" + res.Transfer.ID
+	if res.Replayed {
+		resp.Headers["Idempotent-Replayed"] = "true"
+	}
+	return resp
+}
+
+// transferResponse is 201 for a confirmed transfer, 202 while a callback is awaited, and the
+// error of the last target (with the transfer) when every target failed.
+func transferResponse(t handoff.Transfer) events.APIGatewayV2HTTPResponse {
+	switch t.Status {
+	case handoff.StatusTransferred:
+		return jsonResponse(http.StatusCreated, t)
+	case handoff.StatusPending:
+		return jsonResponse(http.StatusAccepted, t)
+	}
+	p := problemJSON{Code: handoff.CodeTargetUnavailable, Message: "no target could take the conversation"}
+	if t.Error != nil {
+		p = problemJSON{Code: t.Error.Code, Message: t.Error.Message, VendorCode: t.Error.VendorCode}
+	}
+	return jsonResponse(HTTPStatus(p.Code), problemBody{Error: p, Transfer: &t})
+}
+
+// Escalation runs an Escalation Requested event. The event id is the idempotency key unless the
+// detail has one. It returns an error only for failures a retry can fix, so Lambda retries those
+// and the dead-letter queue keeps what never succeeds; anything else is logged and dropped.
+func (h *Transfer) Escalation(ctx context.Context, ev events.EventBridgeEvent) error {
+	const op = "handler.Escalation"
+	if ev.DetailType != EscalationDetailType {
+		h.log.Warn("ignored event", "op", op, "detailType", ev.DetailType, "id", ev.ID)
+		return nil
+	}
+	r, err := handoff.DecodeRequest(ev.Detail)
+	if err != nil {
+		h.log.Error("escalation refused", "op", op, "id", ev.ID, "code", string(handoff.ErrorCode(err)), "error", err)
+		return nil
+	}
+	res, err := h.svc.Start(ctx, transfer.Input{Request: r, Key: ev.ID, CallbackBase: h.callbackBase})
+	switch {
+	case err == nil:
+		h.log.Info("escalation handled", "op", op, "id", ev.ID, "transfer", res.Transfer.ID,
+			"status", string(res.Transfer.Status), "replayed", res.Replayed)
+		return nil
+	case handoff.Retryable(err):
+		h.log.Warn("escalation will be retried", "op", op, "id", ev.ID, "error", err)
+		return err
+	}
+	h.log.Error("escalation failed", "op", op, "id", ev.ID, "code", string(handoff.ErrorCode(err)), "error", err)
+	return nil
+}
+
+// routeOf returns the route key; behind a $default route it is rebuilt from the method and path.
+func routeOf(req events.APIGatewayV2HTTPRequest) string {
+	if req.RouteKey != "" && req.RouteKey != "$default" {
+		return req.RouteKey
+	}
+	return req.RequestContext.HTTP.Method + " " + req.RawPath
+}

@@ -1,0 +1,192 @@
+// Package transfer is the use case at Handoff's heart: take a validated request, claim its
+// idempotency key, try the target and then each fallback on the vendor, record every attempt and
+// the outcome, and later apply what vendor callbacks report. It speaks only domain words and
+// reaches storage and vendors through the small interfaces below.
+package transfer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"handoff/core/handoff"
+	"handoff/core/vendors"
+)
+
+// Store is what the service needs of storage (core/store implements it over DynamoDB).
+type Store interface {
+	Claim(ctx context.Context, c handoff.Claim) (handoff.ClaimResult, error)
+	Complete(ctx context.Context, c handoff.Claim, t handoff.Transfer, ref *handoff.Ref, events []handoff.Event) error
+	Release(ctx context.Context, c handoff.Claim, ambiguous bool) error
+	Get(ctx context.Context, id string) (handoff.Transfer, error)
+	FindByRef(ctx context.Context, vendor, vendorRef string) (handoff.Transfer, error)
+	Update(ctx context.Context, before, after handoff.Transfer, events ...handoff.Event) (handoff.Transfer, error)
+}
+
+// Vendors finds the adapters by vendor key (vendors.Registry implements it).
+type Vendors interface {
+	Transferer(name string) (vendors.Transferer, bool)
+	Acker(name string) (vendors.Acker, bool)
+	CallbackParser(name string) (vendors.CallbackParser, bool)
+}
+
+// Service runs transfers. Build it with New; it is safe for concurrent use.
+type Service struct {
+	store   Store
+	vendors Vendors
+	log     *slog.Logger
+	now     func() time.Time
+	// completed remembers results this container already returned, so a duplicate of a key it
+	// completed costs no storage request at all.
+	completed *memo
+	// leaseMargin is kept back from the deadline for recording the outcome after the vendor call.
+	leaseMargin time.Duration
+}
+
+// Option changes a Service built by New.
+type Option func(*Service)
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithMemo sets how many completed results the container remembers (0 turns it off).
+func WithMemo(size int) Option { return func(s *Service) { s.completed = newMemo(size) } }
+
+// New builds a Service from ready parts. It does no I/O.
+func New(store Store, v Vendors, log *slog.Logger, opts ...Option) *Service {
+	s := &Service{
+		store: store, vendors: v, log: log, now: time.Now,
+		completed: newMemo(1024), leaseMargin: 2 * time.Second,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Input is one request to start a transfer, as it arrived.
+type Input struct {
+	Request handoff.Request
+	// Key is the idempotency key from the Idempotency-Key header or the EventBridge event id; the
+	// body's idempotencyKey wins when present, and a key is derived from the request otherwise.
+	Key string
+	// CallbackBase is the public base URL of our API, for vendors that call back.
+	CallbackBase string
+}
+
+// Result is a transfer and whether this call created it or replayed an earlier result.
+type Result struct {
+	Transfer handoff.Transfer
+	Replayed bool
+}
+
+// Start runs a transfer request to its outcome (or to the callback it awaits). A failure a retry
+// may fix (the vendor down, slow or rate limiting) releases the key and is returned as an error,
+// so the same request can be sent again; targets that refuse end as a failed transfer.
+func (s *Service) Start(ctx context.Context, in Input) (Result, error) {
+	req := in.Request
+	tr, err := s.checkVendor(req)
+	if err != nil {
+		return Result{}, err
+	}
+	claim := handoff.Claim{
+		Tenant:      req.Tenant,
+		Key:         idempotencyKey(in),
+		Fingerprint: req.Fingerprint(),
+		Owner:       newID(),
+		LeaseUntil:  leaseUntil(ctx, s.now()),
+		TransferID:  newID(),
+	}
+	if t, ok, err := s.completed.lookup(claim); ok || err != nil {
+		return Result{Transfer: t, Replayed: true}, err
+	}
+	won, err := s.store.Claim(ctx, claim)
+	if err != nil {
+		return Result{}, err
+	}
+	if won.Completed != nil {
+		s.completed.remember(claim, *won.Completed)
+		return Result{Transfer: *won.Completed, Replayed: true}, nil
+	}
+	claim.TransferID = won.TransferID
+	t, ref, err := s.run(ctx, tr, in, claim, won.Reclaimed)
+	if err != nil {
+		s.release(claim, err)
+		return Result{}, err
+	}
+	events := timeline(t)
+	if err := s.store.Complete(context.WithoutCancel(ctx), claim, t, ref, events); err != nil {
+		return Result{}, err
+	}
+	s.completed.remember(claim, t)
+	return Result{Transfer: t}, nil
+}
+
+// checkVendor refuses unknown vendors and target types the vendor lacks before any I/O.
+func (s *Service) checkVendor(req handoff.Request) (vendors.Transferer, error) {
+	tr, ok := s.vendors.Transferer(req.Vendor)
+	if !ok {
+		return nil, handoff.Invalid("vendor", "unknown vendor "+req.Vendor)
+	}
+	for i, target := range req.Targets() {
+		if !tr.Supports(target.Type) {
+			field := "target.type"
+			if i > 0 {
+				field = "fallbacks[" + strconv.Itoa(i-1) + "].type"
+			}
+			return nil, &handoff.Error{Code: handoff.CodeUnsupportedTarget, Op: "transfer.Start", Field: field,
+				Message: req.Vendor + " cannot transfer to a " + string(target.Type)}
+		}
+	}
+	if req.Bot != nil {
+		if _, ok := s.vendors.Acker(req.Bot.Vendor); !ok {
+			return nil, handoff.Invalid("bot.vendor", "no bot adapter for "+req.Bot.Vendor)
+		}
+	}
+	return tr, nil
+}
+
+// release gives the key back after a failure a retry may fix. The vendor may have acted when the
+// call timed out or failed mid-way, so the next claim is told to reconcile.
+func (s *Service) release(claim handoff.Claim, cause error) {
+	ambiguous := handoff.ErrorCode(cause) == handoff.CodeVendorTimeout || handoff.ErrorCode(cause) == handoff.CodeVendorUnavailable
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.store.Release(ctx, claim, ambiguous); err != nil {
+		// The lease lapses on its own at the deadline; the next claim then reconciles.
+		s.log.Warn("release failed; the lease will lapse", "op", "transfer.release", "transfer", claim.TransferID, "error", err)
+	}
+}
+
+// leaseUntil is the invocation's deadline, or a default when the context has none.
+func leaseUntil(ctx context.Context, now time.Time) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return now.Add(30 * time.Second)
+}
+
+// idempotencyKey picks the key: the body's, else the header's or event's, else one derived from
+// the request itself (so a blind resend of the same body is still one transfer).
+func idempotencyKey(in Input) string {
+	switch {
+	case in.Request.IdempotencyKey != "":
+		return in.Request.IdempotencyKey
+	case in.Key != "":
+		return in.Key
+	}
+	return "derived:" + in.Request.Fingerprint()
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// newID returns 128 random bits as 26 lower-case characters, safe in URLs and keys.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return strings.ToLower(idEncoding.EncodeToString(b[:]))
+}
