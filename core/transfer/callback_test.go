@@ -1,0 +1,107 @@
+package transfer_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"testing"
+
+	"handoff/core/handoff"
+	"handoff/core/store/memstore"
+	"handoff/core/transfer"
+	"handoff/core/vendors"
+)
+
+// parser reports what the test says; a request without "proof" is UNAUTHORIZED.
+type parser struct{ cb vendors.Callback }
+
+func (p *parser) ParseCallback(_ context.Context, req vendors.CallbackRequest) (vendors.Callback, error) {
+	if req.Query.Get("proof") != "ok" {
+		return vendors.Callback{}, handoff.E(handoff.CodeUnauthorized, "test", "forged", nil)
+	}
+	return p.cb, nil
+}
+
+func awaiting(t *testing.T) (*transfer.Service, *memstore.Store, *parser, handoff.Transfer) {
+	t.Helper()
+	p := &parser{}
+	st := memstore.New(nil)
+	svc := transfer.New(st, registry{tr: &scripted{async: true}, parser: p}, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
+	req := request()
+	req.Bot = &handoff.Bot{Vendor: "webhook"}
+	res, err := svc.Start(ctx(t), transfer.Input{Request: req})
+	if err != nil || res.Transfer.Status != handoff.StatusPending {
+		t.Fatalf("start = %+v, %v", res, err)
+	}
+	return svc, st, p, res.Transfer
+}
+
+func callback(tenant string, proof string) vendors.CallbackRequest {
+	return vendors.CallbackRequest{Tenant: tenant, Query: map[string][]string{"proof": {proof}}}
+}
+
+func TestCallbackAppliesTheOutcomeOnceAndRecordsReplaysAsNoOps(t *testing.T) {
+	svc, st, p, tr := awaiting(t)
+	p.cb = vendors.Callback{VendorRef: tr.VendorRef, Outcome: handoff.OutcomeTransferred}
+	got, err := svc.Callback(ctx(t), "acme", callback("t1", "ok"))
+	if err != nil || got.Status != handoff.StatusTransferred || got.Ack.SequenceID == 0 {
+		t.Fatalf("callback = %+v, %v", got, err)
+	}
+	writes := st.Writes
+	if again, err := svc.Callback(ctx(t), "acme", callback("t1", "ok")); err != nil || again.Status != handoff.StatusTransferred {
+		t.Fatalf("replay = %+v, %v", again, err)
+	}
+	if st.Writes != writes {
+		t.Errorf("a replay wrote %d times, want none", st.Writes-writes)
+	}
+	p.cb.Outcome = handoff.OutcomeRejected
+	if _, err := svc.Callback(ctx(t), "acme", callback("t1", "ok")); handoff.ErrorCode(err) != handoff.CodeConflict {
+		t.Fatalf("backwards callback: err = %v, want CONFLICT", err)
+	}
+	stored, _ := st.Get(ctx(t), tr.ID)
+	if stored.Status != handoff.StatusTransferred || stored.Version != got.Version {
+		t.Errorf("stored = %+v after a refused callback, want it unchanged", stored)
+	}
+}
+
+func TestCallbackRefusesForgedAndForeignCallbacksWithoutChanges(t *testing.T) {
+	svc, st, p, tr := awaiting(t)
+	p.cb = vendors.Callback{TransferID: tr.ID, Outcome: handoff.OutcomeTransferred}
+	cases := []struct {
+		name   string
+		vendor string
+		req    vendors.CallbackRequest
+		want   handoff.Code
+	}{
+		{"forged", "acme", callback("t1", "forged"), handoff.CodeUnauthorized},
+		{"other tenant", "acme", callback("t2", "ok"), handoff.CodeNotFound},
+		{"unknown vendor", "nobody", callback("t1", "ok"), handoff.CodeNotFound},
+	}
+	for _, c := range cases {
+		if _, err := svc.Callback(ctx(t), c.vendor, c.req); handoff.ErrorCode(err) != c.want {
+			t.Errorf("%s: err = %v, want %s", c.name, err, c.want)
+		}
+	}
+	p.cb = vendors.Callback{TransferID: "missing", Outcome: handoff.OutcomeTransferred}
+	if _, err := svc.Callback(ctx(t), "acme", callback("t1", "ok")); handoff.ErrorCode(err) != handoff.CodeNotFound {
+		t.Errorf("unknown transfer: err = %v, want NOT_FOUND", err)
+	}
+	stored, _ := st.Get(ctx(t), tr.ID)
+	if stored.Status != handoff.StatusPending || stored.Version != 1 {
+		t.Errorf("stored = %+v, want unchanged", stored)
+	}
+}
+
+func TestCallbackWithoutOutcomeIsRecordedOnly(t *testing.T) {
+	svc, st, p, tr := awaiting(t)
+	p.cb = vendors.Callback{VendorRef: tr.VendorRef, Detail: "unknown shape: keys foo, bar"}
+	got, err := svc.Callback(ctx(t), "acme", callback("t1", "ok"))
+	if err != nil || got.Status != handoff.StatusPending {
+		t.Fatalf("callback = %+v, %v", got, err)
+	}
+	events, _ := st.Timeline(ctx(t), tr.ID)
+	last := events[len(events)-1]
+	if last.Kind != "callback" || last.Detail != "callback: unknown shape: keys foo, bar" {
+		t.Errorf("last event = %+v, want the callback recorded", last)
+	}
+}
