@@ -1,0 +1,144 @@
+package notify_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"handoff/core/handoff"
+	"handoff/core/notify"
+	"handoff/core/store/memstore"
+	"handoff/core/vendors"
+)
+
+type acker struct {
+	errs  []error // answers, in order; nil once exhausted
+	calls []int64 // sequence ids seen
+}
+
+func (a *acker) Ack(_ context.Context, t handoff.Transfer) error {
+	a.calls = append(a.calls, t.Ack.SequenceID)
+	if len(a.errs) == 0 {
+		return nil
+	}
+	err := a.errs[0]
+	a.errs = a.errs[1:]
+	return err
+}
+
+type ackers struct{ a *acker }
+
+func (r ackers) Acker(name string) (vendors.Acker, bool) { return r.a, name == "webhook" }
+
+type bus struct {
+	mu     sync.Mutex
+	fail   int
+	events []string
+}
+
+func (b *bus) Publish(_ context.Context, detailType string, _ any) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.fail > 0 {
+		b.fail--
+		return handoff.E(handoff.CodeUnavailable, "test", "bus down", nil)
+	}
+	b.events = append(b.events, detailType)
+	return nil
+}
+
+// final stores a final transfer the way the transfer service would.
+func final(t *testing.T, st *memstore.Store, status handoff.Status, bot bool) handoff.Transfer {
+	t.Helper()
+	c := handoff.Claim{Tenant: "t", Key: "k-" + string(status), Fingerprint: "f", Owner: "o", LeaseUntil: time.Now().Add(time.Minute), TransferID: "tr-" + string(status)}
+	if _, err := st.Claim(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	tr := handoff.Transfer{ID: c.TransferID, Tenant: "t", Vendor: "v", Status: status, Ack: handoff.Ack{Status: handoff.AckNotRequired}}
+	if bot {
+		tr.Bot = &handoff.Bot{Vendor: "webhook"}
+		tr.Ack = handoff.Ack{Status: handoff.AckPending, SequenceID: 1700000000000}
+	}
+	if err := st.Complete(context.Background(), c, tr, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func newNotifier(st *memstore.Store, a *acker, b *bus) *notify.Notifier {
+	return notify.New(st, ackers{a}, b, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
+}
+
+func TestNotifyAcksAndPublishesOnceEvenWhenRedelivered(t *testing.T) {
+	st, a, b := memstore.New(nil), &acker{}, &bus{}
+	tr := final(t, st, handoff.StatusTransferred, true)
+	n := newNotifier(st, a, b)
+	for range 3 { // the stream delivers at least once
+		if err := n.Notify(context.Background(), tr.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := st.Get(context.Background(), tr.ID)
+	if got.Ack.Status != handoff.AckSent || got.NotifiedAt == nil {
+		t.Fatalf("transfer = %+v, want ack sent and published", got)
+	}
+	if len(a.calls) != 1 || len(b.events) != 1 || b.events[0] != notify.DetailSucceeded {
+		t.Errorf("acks = %v, events = %v, want one of each", a.calls, b.events)
+	}
+}
+
+func TestNotifyRetriesARetryableAckWithTheSameSequenceThenGivesUp(t *testing.T) {
+	st, b := memstore.New(nil), &bus{}
+	down := handoff.E(handoff.CodeVendorUnavailable, "test", "down", nil)
+	a := &acker{errs: []error{down, down, down, down, down, down}}
+	tr := final(t, st, handoff.StatusFailed, true)
+	n := newNotifier(st, a, b)
+	retries := 0
+	for n.Notify(context.Background(), tr.ID) != nil {
+		retries++
+		if retries > 10 {
+			t.Fatal("the ack is retried forever")
+		}
+	}
+	got, _ := st.Get(context.Background(), tr.ID)
+	if got.Ack.Status != handoff.AckFailed || got.Ack.Attempts != 5 {
+		t.Fatalf("ack = %+v, want failed after 5 attempts", got.Ack)
+	}
+	for _, seq := range a.calls {
+		if seq != tr.Ack.SequenceID {
+			t.Errorf("ack sent with sequence %d, want the fixed %d", seq, tr.Ack.SequenceID)
+		}
+	}
+	if len(b.events) != 1 || b.events[0] != notify.DetailFailed {
+		t.Errorf("events = %v, want one Transfer Failed even though the ack failed", b.events)
+	}
+}
+
+func TestNotifyRecordsTheAckBeforeRetryingAFailedPublish(t *testing.T) {
+	st, a, b := memstore.New(nil), &acker{}, &bus{fail: 1}
+	tr := final(t, st, handoff.StatusTransferred, true)
+	n := newNotifier(st, a, b)
+	if err := n.Notify(context.Background(), tr.ID); !handoff.Retryable(err) {
+		t.Fatalf("err = %v, want a retryable error", err)
+	}
+	if err := n.Notify(context.Background(), tr.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.calls) != 1 || len(b.events) != 1 {
+		t.Errorf("acks = %d, events = %d, want 1 and 1: the retry must not ack again", len(a.calls), len(b.events))
+	}
+}
+
+func TestNotifyWithoutBotOnlyPublishes(t *testing.T) {
+	st, a, b := memstore.New(nil), &acker{}, &bus{}
+	tr := final(t, st, handoff.StatusTransferred, false)
+	if err := newNotifier(st, a, b).Notify(context.Background(), tr.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.calls) != 0 || len(b.events) != 1 {
+		t.Errorf("acks = %d, events = %d, want 0 and 1", len(a.calls), len(b.events))
+	}
+}
