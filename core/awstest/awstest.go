@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -75,7 +76,8 @@ func Main(m *testing.M) {
 
 // reset drops everything moto holds, in every service.
 func reset(url string) error {
-	resp, err := http.Post(url+"/moto-api/reset", "application/json", nil)
+	c := http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Post(url+"/moto-api/reset", "application/json", nil)
 	if err != nil {
 		return err
 	}
