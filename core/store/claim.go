@@ -22,23 +22,12 @@ const (
 // claimRounds bounds how often Claim writes again when the record changed under it.
 const claimRounds = 3
 
-// Claim is one invocation's bid to handle an idempotency key.
-type Claim struct {
-	Tenant, Key, Fingerprint string
-	Owner                    string    // unique per invocation
-	LeaseUntil               time.Time // the function's deadline: the lease lapses then
-	TransferID               string    // the id proposed for a new transfer
-}
-
-// ClaimResult is what a successful Claim found.
-type ClaimResult struct {
-	TransferID string            // the id to use: an earlier lapsed/released claim's id is kept
-	Reclaimed  bool              // an earlier owner's lease lapsed, or it released as ambiguous: reconcile with the vendor
-	Completed  *handoff.Transfer // set when the key was already completed: the stored result; nothing else to do
-}
-
-// Ref is the vendor's handle for a transfer, which its callbacks name.
-type Ref struct{ Vendor, VendorRef string }
+// Claim, ClaimResult and Ref are the domain's: the use cases speak them, the store keeps them.
+type (
+	Claim       = handoff.Claim
+	ClaimResult = handoff.ClaimResult
+	Ref         = handoff.Ref
+)
 
 // idemRecord is an idempotency record as read back from a failed condition.
 type idemRecord struct {

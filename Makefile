@@ -1,0 +1,57 @@
+# Handoff. The two commands: `make run` starts the local stack, `make test` runs every test.
+# Everything else here serves those two, SAM's builds, and the benchmarks.
+
+GO        ?= go
+FUZZTIME  ?= 3s
+# Flags that build each function as Lambda runs it: a static `bootstrap` for provided.al2023.
+LAMBDA_BUILD := CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
+MOTO_HINT    := install it with: pip install 'moto[server]' cfn-lint
+
+.PHONY: run test unit fuzz lint tools bench build
+
+## run: the whole local stack (moto, vendor sandboxes, the four functions behind a local gateway)
+run: tools-run
+	$(GO) run ./scripts/localstack
+
+## test: vet, template lint, every unit and integration test, then short fuzz runs
+test: tools-test lint unit fuzz
+
+unit:
+	$(GO) test -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	cfn-lint template.yaml
+
+## fuzz: each fuzz target for FUZZTIME (go test runs one fuzz target per invocation)
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+## bench: the benchmarks with allocations (see README for budgets)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Tools are checked first so a missing one stops the command at once with how to get it.
+tools-run:
+	@command -v $(GO) >/dev/null || { echo "go not found: install Go 1.26 or later"; exit 1; }
+	@command -v moto_server >/dev/null || { echo "moto_server not found: $(MOTO_HINT)"; exit 1; }
+
+tools-test: tools-run
+	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: $(MOTO_HINT)"; exit 1; }
+
+# SAM's makefile build method calls build-<LogicalId> with ARTIFACTS_DIR set.
+build-TransferFunction:
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/transfer
+build-CallbackReceiverFunction:
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/callback-receiver
+build-SkillCheckFunction:
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/skill-check
+build-BotAckFunction:
+	GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/bot-ack
+
+## build: the four bootstraps for arm64 Lambda into build/<function>/bootstrap
+build:
+	@for f in transfer callback-receiver skill-check bot-ack; do \
+	  GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o build/$$f/bootstrap ./functions/$$f || exit 1; done
