@@ -6,6 +6,8 @@ FUZZTIME  ?= 3s
 # Flags that build each function as Lambda runs it: a static `bootstrap` for provided.al2023.
 LAMBDA_BUILD := CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
 MOTO_HINT    := install it with: pip install 'moto[server]' cfn-lint
+# staticcheck comes through the Go module proxy at a pinned version; go run caches the build.
+STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: run test unit fuzz lint tools bench build
 
@@ -23,6 +25,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	cfn-lint template.yaml
 
 ## fuzz: each fuzz target for FUZZTIME (go test runs one fuzz target per invocation)
