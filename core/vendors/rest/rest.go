@@ -149,7 +149,7 @@ func (c *Client) once(ctx context.Context, req Request) (*Response, error) {
 	defer cancel()
 	hreq, err := http.NewRequestWithContext(actx, req.Method, req.URL, bytes.NewReader(req.Body))
 	if err != nil {
-		return nil, handoff.E(handoff.CodeConfiguration, req.Op, "invalid vendor URL", err)
+		return nil, handoff.E(handoff.CodeConfiguration, req.Op, "invalid vendor URL", withoutURL(err))
 	}
 	for k, vs := range req.Header {
 		hreq.Header[k] = vs
@@ -235,7 +235,17 @@ func NotSent(err error) bool {
 	return errors.As(err, &ns)
 }
 
+// withoutURL drops the URL a *url.Error quotes: it may hold a credential (Bitrix24's webhook
+// code is a path segment; some APIs take tokens in the query).
+func withoutURL(err error) error {
+	if urlErr, ok := errors.AsType[*url.Error](err); ok {
+		return urlErr.Err
+	}
+	return err
+}
+
 func transportError(op string, err error) error {
+	err = withoutURL(err)
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
 	switch {
