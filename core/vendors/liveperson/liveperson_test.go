@@ -1,0 +1,184 @@
+package liveperson_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"handoff/core/handoff"
+	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/vendortest"
+)
+
+func TestConformance(t *testing.T) {
+	agent := agentTarget(liveperson.AgentOnlineID)
+	vendortest.Run(t, vendortest.Harness{
+		Setup: func(t *testing.T) vendortest.Setup {
+			e := newEnv(t, liveperson.SandboxConfig{}, nil)
+			return vendortest.Setup{Transferer: e.adapter, Sandbox: e.sb, Logs: e.logs,
+				Secrets: []string{liveperson.DemoPassword}}
+		},
+		Tenant:       tenant,
+		Conversation: handoff.Conversation{ID: liveperson.DemoChatID},
+		Targets:      []handoff.Target{skillTarget(liveperson.SkillSupportID), agent},
+		Unsupported:  []handoff.TargetType{handoff.TargetQueue, handoff.TargetNext},
+		// The vendor codes are our names for LivePerson's undocumented answers (errors.go); the
+		// sandbox answers each the way we guess LivePerson does.
+		Errors: []vendortest.ErrorCase{
+			{VendorCode: "SKILL_UNAVAILABLE", Want: handoff.CodeTargetUnavailable},
+			{VendorCode: "AGENT_UNAVAILABLE", Want: handoff.CodeTargetUnavailable, Target: &agent},
+			{VendorCode: "CHAT_NOT_FOUND", Want: handoff.CodeVendorRejected},
+			{VendorCode: "CHAT_NOT_OWNED", Want: handoff.CodeVendorRejected},
+			{VendorCode: "BAD_REQUEST", Want: handoff.CodeVendorRejected},
+			{VendorCode: "FORBIDDEN", Want: handoff.CodeVendorAuthFailed},
+		},
+	})
+}
+
+func TestTransferSendsTheDocumentedRequest(t *testing.T) {
+	for _, target := range []handoff.Target{skillTarget("2"), agentTarget("6")} {
+		t.Run(string(target.Type), func(t *testing.T) {
+			e := newEnv(t, liveperson.SandboxConfig{}, nil)
+			if _, err := e.transfer(t, liveperson.DemoChatID, target); err != nil {
+				t.Fatal(err)
+			}
+			var post *struct {
+				Query, Header map[string][]string
+				Body          []byte
+			}
+			for _, r := range e.sb.Requests() {
+				if r.Method == "POST" && strings.HasSuffix(r.Path, "/chat/"+liveperson.DemoChatID+"/transfer") {
+					post = &struct {
+						Query, Header map[string][]string
+						Body          []byte
+					}{r.Query, r.Header, r.Body}
+				}
+			}
+			if post == nil {
+				t.Fatal("no transfer POST recorded")
+			}
+			if q := post.Query; q["v"][0] != "1" || q["NC"][0] != "true" {
+				t.Errorf("query = %v, want v=1&NC=true", q)
+			}
+			h := post.Header
+			if !strings.HasPrefix(h["Authorization"][0], "Bearer ") || h["Content-Type"][0] != "application/json" ||
+				h["Accept"][0] != "application/json" {
+				t.Errorf("headers = %v", h)
+			}
+			// The id must be a JSON number, as the doc's examples send it.
+			var body map[string]map[string]json.RawMessage
+			if err := json.Unmarshal(post.Body, &body); err != nil {
+				t.Fatal(err)
+			}
+			want := `{"id":` + target.ID + `}`
+			if got := string(body["transfer"][string(target.Type)]); got != want {
+				t.Errorf("transfer.%s = %s, want %s", target.Type, got, want)
+			}
+			if got := string(body["transfer"]["text"]); got != `"I think this person needs some help from you."` {
+				t.Errorf("transfer.text = %s", got)
+			}
+			if len(body["transfer"]) != 2 {
+				t.Errorf("transfer holds %d fields, want exactly the target and text: %s", len(body["transfer"]), post.Body)
+			}
+			if got := e.sb.TransferredTo(liveperson.DemoChatID); got != string(target.Type)+":"+target.ID {
+				t.Errorf("sandbox says the chat went to %q", got)
+			}
+		})
+	}
+}
+
+func TestChatIDIsEscapedIntoOnePathSegment(t *testing.T) {
+	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	chat := "H1?v=2&NC=false#x%2F.."
+	if _, err := e.transfer(t, chat, agentTarget("6")); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.sb.TransferredTo(chat); got != "agent:6" {
+		t.Errorf("the sandbox saw no transfer of chat %q (got %q): the id leaked out of its segment", chat, got)
+	}
+}
+
+func TestNonNumericTargetIsRefusedBeforeAnyCall(t *testing.T) {
+	for _, id := range []string{"Sales", "-5", "0", "2.5", "+2", "1e3", "99999999999999999999"} {
+		t.Run(id, func(t *testing.T) {
+			e := newEnv(t, liveperson.SandboxConfig{}, nil)
+			_, err := e.transfer(t, liveperson.DemoChatID, skillTarget(id))
+			if e := wantCode(t, err, handoff.CodeInvalidRequest, ""); e.Field != "target.id" {
+				t.Errorf("field = %q, want target.id", e.Field)
+			}
+			if n := len(e.sb.Requests()); n != 0 {
+				t.Errorf("%d requests sent for an invalid id, want 0", n)
+			}
+		})
+	}
+}
+
+func TestOfflineTargets(t *testing.T) {
+	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+
+	// The offline skill is not listed by Retrieve Available Skills: no transfer is tried.
+	_, err := e.transfer(t, "chat-1", skillTarget(liveperson.SkillOfflineID))
+	wantCode(t, err, handoff.CodeTargetUnavailable, "SKILL_NOT_LISTED")
+	if n := e.sb.TransferCalls(); n != 0 {
+		t.Errorf("transfer calls = %d for an unlisted skill, want 0", n)
+	}
+
+	// Agents have no pre-check: LivePerson's refusal says the agent is not available.
+	_, err = e.transfer(t, "chat-1", agentTarget(liveperson.AgentOfflineID))
+	wantCode(t, err, handoff.CodeTargetUnavailable, "AGENT_UNAVAILABLE")
+
+	// An agent the account does not have is a rejected request, not an unavailable target.
+	_, err = e.transfer(t, "chat-1", agentTarget("999"))
+	wantCode(t, err, handoff.CodeVendorRejected, "BAD_REQUEST")
+}
+
+func TestReconcile(t *testing.T) {
+	t.Run("skill: the chat left the agent session", func(t *testing.T) {
+		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		if _, err := e.transfer(t, "chat-1", skillTarget("2")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.transfer(t, "chat-1", skillTarget("2"))
+		wantCode(t, err, handoff.CodeVendorRejected, "CHAT_NOT_FOUND") // without Reconcile: a plain refusal
+
+		req := request("chat-1", skillTarget("2"))
+		req.Reconcile = true
+		res, err := e.adapter.Transfer(testCtx(t), req)
+		if err != nil || res.Outcome != handoff.OutcomeTransferred || res.VendorCode != "CHAT_NOT_FOUND" {
+			t.Fatalf("reconciled transfer = %+v, %v; want transferred with vendor code CHAT_NOT_FOUND", res, err)
+		}
+		if n := e.sb.TransferCalls(); n != 1 {
+			t.Errorf("transfer calls = %d, want 1: the skills check already showed the chat is gone", n)
+		}
+	})
+	t.Run("agent: the repeated transfer is refused", func(t *testing.T) {
+		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		if _, err := e.transfer(t, "chat-2", agentTarget("6")); err != nil {
+			t.Fatal(err)
+		}
+		req := request("chat-2", agentTarget("6"))
+		req.Reconcile = true
+		res, err := e.adapter.Transfer(testCtx(t), req)
+		if err != nil || res.Outcome != handoff.OutcomeTransferred {
+			t.Fatalf("reconciled transfer = %+v, %v; want transferred", res, err)
+		}
+	})
+	t.Run("bot no longer in the chat", func(t *testing.T) {
+		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		e.sb.Inject(vendorFault("CHAT_NOT_OWNED"), 1)
+		req := request("chat-3", agentTarget("6"))
+		req.Reconcile = true
+		res, err := e.adapter.Transfer(testCtx(t), req)
+		if err != nil || res.VendorCode != "CHAT_NOT_OWNED" {
+			t.Fatalf("reconciled transfer = %+v, %v; want transferred with CHAT_NOT_OWNED", res, err)
+		}
+	})
+	t.Run("other refusals stay refusals", func(t *testing.T) {
+		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		e.sb.Inject(vendorFault("AGENT_UNAVAILABLE"), 1)
+		req := request("chat-4", agentTarget("6"))
+		req.Reconcile = true
+		_, err := e.adapter.Transfer(testCtx(t), req)
+		wantCode(t, err, handoff.CodeTargetUnavailable, "AGENT_UNAVAILABLE")
+	})
+}

@@ -1,0 +1,326 @@
+package liveperson
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"handoff/core/handoff"
+	"handoff/core/vendors"
+	"handoff/core/vendors/rest"
+)
+
+const (
+	// loginTimeout bounds one login (login + agent session) shared by concurrent callers. It runs
+	// detached from the first caller's context, so that caller giving up does not fail the others.
+	loginTimeout = 20 * time.Second
+	// defaultSessionTTL is used when the login answer has no sessionTTl (it says 8 h [C]).
+	defaultSessionTTL = 30 * time.Minute
+	// ttlMargin renews a login a little before LivePerson would drop it.
+	ttlMargin = time.Minute
+)
+
+// session is one login of a tenant's bot user and the agent session opened with it. Its cookie
+// jar holds what LivePerson set on the login and on the agent session: the Chat Agent API
+// scopes cookies to an agent session and wants them back on its calls [C: overview].
+//
+// We never refresh or log out: a Lambda has no timer between invocations to keep a login alive
+// every few minutes (LivePerson's advice), so a session is reused until it expires or a call
+// answers 401, then a new one is made [I: what happens at TTL is undocumented]. Logging out
+// would send the bot's open chats back to the queue [C: Retrieve Chat Sessions note].
+type session struct {
+	fingerprint    string // of the credentials it was made with
+	baseURL        string
+	accountID      string
+	bearer         string
+	agentSessionID string
+	jar            *cookiejar.Jar
+	expires        time.Time
+}
+
+// chatURL is a Chat Agent API URL under this agent session, every segment escaped.
+func (s *session) chatURL(chatID string, tail ...string) string {
+	segs := append([]string{"api", "account", s.accountID, "agentSession", s.agentSessionID, "chat", chatID}, tail...)
+	return rest.JoinURL(s.baseURL, segs...) + "?v=1&NC=true"
+}
+
+func (s *session) headers() http.Header {
+	h := jsonHeaders()
+	h.Set("Authorization", "Bearer "+s.bearer)
+	return h
+}
+
+func jsonHeaders() http.Header {
+	return http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
+}
+
+// do sends req with the jar's cookies for its URL and keeps the cookies of the answer.
+func (s *session) do(ctx context.Context, c *rest.Client, req rest.Request) (*rest.Response, error) {
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		return nil, handoff.E(handoff.CodeConfiguration, req.Op, "invalid LivePerson URL", nil)
+	}
+	if cookies := s.jar.Cookies(u); len(cookies) > 0 {
+		parts := make([]string, len(cookies))
+		for i, ck := range cookies {
+			parts[i] = ck.String()
+		}
+		req.Header.Set("Cookie", strings.Join(parts, "; "))
+	}
+	resp, err := c.Do(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	s.jar.SetCookies(u, (&http.Response{Header: resp.Header}).Cookies())
+	return resp, nil
+}
+
+// conn is one operation's use of a tenant's session. It logs in again at most once.
+type conn struct {
+	a        *Adapter
+	tenant   string
+	creds    Credentials
+	s        *session
+	relogged bool
+}
+
+// connect loads the tenant's credentials and its session, logging in when none is cached.
+func (a *Adapter) connect(ctx context.Context, tenant string) (*conn, error) {
+	var creds Credentials
+	if err := vendors.LoadCredentials(ctx, a.deps.Secrets, tenant, Vendor, &creds); err != nil {
+		return nil, err
+	}
+	s, err := a.session(ctx, tenant, &creds, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{a: a, tenant: tenant, creds: creds, s: s}, nil
+}
+
+// call sends the request build makes for the current session. On a 401 it logs in again (new
+// bearer, new agent session) and sends once more: a 401 is refused before LivePerson acts, so
+// even a transfer may be re-sent. A second 401 ends the call with VENDOR_AUTH_FAILED.
+func (c *conn) call(ctx context.Context, build func(*session) rest.Request) (*rest.Response, error) {
+	for {
+		s := c.s
+		req := build(s)
+		resp, err := s.do(ctx, c.a.deps.HTTP, req)
+		if err != nil || resp.Status != http.StatusUnauthorized {
+			return resp, err
+		}
+		if c.relogged {
+			c.a.authFailed(c.tenant, s)
+			return nil, vendorError(req.Op, condUnauthorized, resp, c.a.now())
+		}
+		c.relogged = true
+		c.a.log.Warn("liveperson: bearer refused, logging in again", "tenant", c.tenant, "op", req.Op)
+		if c.s, err = c.a.session(ctx, c.tenant, &c.creds, s); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// session returns the tenant's cached session for these credentials, or logs in. stale, when
+// set, is a session LivePerson just refused: it is never returned. Concurrent callers for one
+// tenant share one login.
+func (a *Adapter) session(ctx context.Context, tenant string, creds *Credentials, stale *session) (*session, error) {
+	fp := creds.fingerprint()
+	if s := a.cached(tenant, fp, stale); s != nil {
+		return s, nil
+	}
+	ch := a.logins.DoChan(tenant+"\x00"+fp, func() (any, error) {
+		// A login that finished between our look-up and this flight is as good as a new one.
+		if s := a.cached(tenant, fp, stale); s != nil {
+			return s, nil
+		}
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loginTimeout)
+		defer cancel()
+		s, err := a.login(lctx, tenant, creds)
+		if err != nil {
+			return nil, err
+		}
+		a.mu.Lock()
+		a.sessions[tenant] = s
+		a.mu.Unlock()
+		return s, nil
+	})
+	select {
+	case <-ctx.Done():
+		return nil, handoff.E(handoff.CodeVendorTimeout, opLogin, "the call ended before the LivePerson login did", ctx.Err())
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		s := r.Val.(*session)
+		if s == stale { // joined a flight that reused the refused session: log in anew
+			return a.session(ctx, tenant, creds, stale)
+		}
+		return s, nil
+	}
+}
+
+// cached returns the tenant's session if it was made with these credentials, is not stale and
+// has not expired. A stale session is dropped, so nobody else picks it up.
+func (a *Adapter) cached(tenant, fingerprint string, stale *session) *session {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.sessions[tenant]
+	switch {
+	case s == nil:
+		return nil
+	case s == stale || !a.now().Before(s.expires):
+		delete(a.sessions, tenant)
+		return nil
+	case s.fingerprint != fingerprint:
+		return nil
+	}
+	return s
+}
+
+// authFailed forgets the session and the cached secret after LivePerson refused the
+// credentials, so the next call reads the secret again (it may have been fixed meanwhile).
+func (a *Adapter) authFailed(tenant string, s *session) {
+	a.mu.Lock()
+	if s == nil || a.sessions[tenant] == s {
+		delete(a.sessions, tenant)
+	}
+	a.mu.Unlock()
+	a.deps.Secrets.Invalidate(tenant, Vendor)
+	a.log.Warn("liveperson: credentials refused; cached secret invalidated", "tenant", tenant)
+}
+
+// login logs the bot user in and opens an agent session.
+func (a *Adapter) login(ctx context.Context, tenant string, creds *Credentials) (*session, error) {
+	jar, _ := cookiejar.New(nil) // no public suffix list: the jar only ever sees the tenant's domain
+	s := &session{fingerprint: creds.fingerprint(), baseURL: creds.BaseURL, accountID: creds.AccountID, jar: jar}
+	resp, err := s.do(ctx, a.deps.HTTP, rest.Request{
+		Op: opLogin, Method: http.MethodPost,
+		URL:    rest.JoinURL(creds.BaseURL, "api", "account", creds.AccountID, "login") + "?v=1.3",
+		Header: jsonHeaders(), Body: creds.loginBody(),
+		Idempotent: true, Retry: resendable(phaseLogin, true), // a second login only makes a second session
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !resp.OK() {
+		return nil, a.loginError(tenant, opLogin, classify(phaseLogin, resp, ""), resp)
+	}
+	var lr struct {
+		Bearer     string     `json:"bearer"`
+		SessionTTL flexString `json:"sessionTTl"`
+	}
+	if json.Unmarshal(resp.Body, &lr) != nil || lr.Bearer == "" {
+		return nil, vendorError(opLogin, condMalformedAnswer, nil, a.now())
+	}
+	s.bearer = lr.Bearer
+	s.expires = a.now().Add(sessionTTL(string(lr.SessionTTL)))
+	if err := a.openAgentSession(ctx, tenant, s); err != nil {
+		return nil, err
+	}
+	a.log.Info("liveperson: logged in", "tenant", tenant, "credentials", creds)
+	return s, nil
+}
+
+// openAgentSession starts the Chat Agent API's agent session and keeps its id.
+func (a *Adapter) openAgentSession(ctx context.Context, tenant string, s *session) error {
+	resp, err := s.do(ctx, a.deps.HTTP, rest.Request{
+		Op: opAgentSession, Method: http.MethodPost,
+		URL:    rest.JoinURL(s.baseURL, "api", "account", s.accountID, "agentSession") + "?v=1&NC=true",
+		Header: s.headers(), Body: []byte(`{"loginData":""}`), // required "for backward compatibility" [C]
+		// Re-sent only after an error: at worst it leaves an idle agent session behind.
+		Idempotent: true, Retry: resendable(phaseAgentSession, true),
+	})
+	if err != nil {
+		return err
+	}
+	if !resp.OK() {
+		return a.loginError(tenant, opAgentSession, classify(phaseAgentSession, resp, ""), resp)
+	}
+	var ar struct {
+		Location struct {
+			Link struct {
+				Href string `json:"@href"`
+			} `json:"link"`
+		} `json:"agentSessionLocation"`
+	}
+	if json.Unmarshal(resp.Body, &ar) != nil {
+		return vendorError(opAgentSession, condMalformedAnswer, nil, a.now())
+	}
+	id, err := agentSessionID(s.baseURL, s.accountID, ar.Location.Link.Href)
+	if err != nil {
+		a.log.Warn("liveperson: agent session link refused", "tenant", tenant, "reason", err.Error())
+		return vendorError(opAgentSession, condMalformedAnswer, nil, a.now())
+	}
+	s.agentSessionID = id
+	return nil
+}
+
+func (a *Adapter) loginError(tenant, op, cond string, resp *rest.Response) error {
+	e := vendorError(op, cond, resp, a.now())
+	if e.Code == handoff.CodeVendorAuthFailed {
+		a.authFailed(tenant, nil)
+	}
+	return e
+}
+
+// agentSessionID takes the agent session id out of the link LivePerson returned. The link must
+// point at the agent session resource of this account on the very origin we called: we never
+// follow a vendor link to another host, and we only use the id, in URLs we build ourselves.
+func agentSessionID(baseURL, accountID, href string) (string, error) {
+	base, err := url.Parse(baseURL)
+	if err != nil {
+		return "", err
+	}
+	link, err := url.Parse(href)
+	if err != nil || href == "" {
+		return "", errString("the link is missing or not a URL")
+	}
+	link = base.ResolveReference(link) // a relative link stays on our origin
+	if !strings.EqualFold(link.Scheme, base.Scheme) || !strings.EqualFold(hostPort(link), hostPort(base)) {
+		return "", errString("the link points at another origin")
+	}
+	prefix := rest.JoinURL(base.EscapedPath(), "api", "account", accountID, "agentSession") + "/"
+	id, ok := strings.CutPrefix(strings.TrimRight(link.EscapedPath(), "/"), prefix)
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", errString("the link is not an agent session of this account")
+	}
+	if id, err = url.PathUnescape(id); err != nil || id == "." || id == ".." {
+		return "", errString("the agent session id is not usable")
+	}
+	return id, nil
+}
+
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return u.Hostname() + ":443"
+	case "http":
+		return u.Hostname() + ":80"
+	}
+	return u.Host
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+// sessionTTL reads the login's sessionTTl (milliseconds, a string in the docs [C]).
+func sessionTTL(ms string) time.Duration {
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || n <= 0 {
+		return defaultSessionTTL
+	}
+	ttl := time.Duration(n) * time.Millisecond
+	if ttl <= 2*ttlMargin {
+		return ttl / 2
+	}
+	return ttl - ttlMargin
+}
