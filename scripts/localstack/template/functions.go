@@ -21,7 +21,7 @@ type functionSpec struct {
 // readFunction reads a function resource and its events.
 func readFunction(logicalID string, node, globals, resources *yaml.Node, r *resolver) (Function, []string, error) {
 	s := functionSpec{logicalID: logicalID, props: child(node, "Properties"), globals: globals, resources: resources, r: r}
-	f := Function{LogicalID: logicalID, Name: kebabName(logicalID)}
+	f := Function{LogicalID: logicalID, Name: kebabName(logicalID), FunctionName: r.resources[logicalID].physicalName}
 	f.SourceDir = "functions/" + f.Name
 	if dir := textOf(child(child(node, "Metadata"), "SourceDir")); dir != "" {
 		f.SourceDir = dir
@@ -45,7 +45,7 @@ func readFunction(logicalID string, node, globals, resources *yaml.Node, r *reso
 	if f.Environment, err = s.environment(); err != nil {
 		return f, nil, err
 	}
-	if f.AsyncRetryAttempts, err = s.asyncRetries(); err != nil {
+	if f.AsyncRetryAttempts, f.AsyncMaxEventAge, err = s.asyncConfig(); err != nil {
 		return f, nil, err
 	}
 	warnings, err := s.readEvents(&f)
@@ -151,14 +151,20 @@ func (s functionSpec) environment() (map[string]string, error) {
 	return env, nil
 }
 
-// asyncRetries reads EventInvokeConfig.MaximumRetryAttempts (Lambda's default: 2).
-func (s functionSpec) asyncRetries() (int, error) {
+// asyncConfig reads EventInvokeConfig's MaximumRetryAttempts and MaximumEventAgeInSeconds
+// (Lambda's defaults: 2 and 6 hours).
+func (s functionSpec) asyncConfig() (int, time.Duration, error) {
 	v, err := s.property("EventInvokeConfig")
-	if err != nil || v == nil {
-		return 2, err
-	}
 	m, _ := v.(map[string]any)
-	return intField(m, "MaximumRetryAttempts", 2, "EventInvokeConfig")
+	if err != nil {
+		return 0, 0, err
+	}
+	retries, err := intField(m, "MaximumRetryAttempts", 2, "EventInvokeConfig")
+	if err != nil {
+		return 0, 0, err
+	}
+	age, err := intField(m, "MaximumEventAgeInSeconds", 6*3600, "EventInvokeConfig")
+	return retries, time.Duration(age) * time.Second, err
 }
 
 // intOf reads a resolved number, which may be text (a parameter's value always is).

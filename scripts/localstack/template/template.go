@@ -32,6 +32,9 @@ type Function struct {
 	LogicalID string // TransferFunction
 	// Name is the logical ID in kebab case without "Function": transfer, callback-receiver.
 	Name string
+	// FunctionName is the deployed name: the FunctionName property (handoff-local-transfer
+	// with the default stack name), else the logical ID. It is AWS_LAMBDA_FUNCTION_NAME.
+	FunctionName string
 	// SourceDir is the function's Go package, relative to the template: the resource's Metadata
 	// SourceDir when set, else functions/<Name>.
 	SourceDir     string
@@ -44,6 +47,8 @@ type Function struct {
 	// AsyncRetryAttempts is EventInvokeConfig.MaximumRetryAttempts (default 2): how often Lambda
 	// retries an asynchronous invocation, such as one from EventBridge, that returned an error.
 	AsyncRetryAttempts int
+	// AsyncMaxEventAge is EventInvokeConfig.MaximumEventAgeInSeconds (default 6h).
+	AsyncMaxEventAge time.Duration
 	Routes             []Route
 	Rules              []Rule
 	Streams            []Stream

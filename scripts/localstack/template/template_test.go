@@ -48,8 +48,14 @@ func TestFunctions(t *testing.T) {
 	if transfer.Handler != "bootstrap" || transfer.Runtime != "provided.al2023" || !reflect.DeepEqual(transfer.Architectures, []string{"arm64"}) {
 		t.Errorf("globals not applied: %+v", transfer)
 	}
-	if transfer.Timeout != 30*time.Second || transfer.MemorySize != 128 || transfer.AsyncRetryAttempts != 2 {
-		t.Errorf("Timeout %v, MemorySize %d, AsyncRetryAttempts %d", transfer.Timeout, transfer.MemorySize, transfer.AsyncRetryAttempts)
+	if transfer.Timeout != 30*time.Second || transfer.MemorySize != 128 || transfer.AsyncRetryAttempts != 2 || transfer.AsyncMaxEventAge != 6*time.Hour {
+		t.Errorf("Timeout %v, MemorySize %d, AsyncRetryAttempts %d, AsyncMaxEventAge %v", transfer.Timeout, transfer.MemorySize, transfer.AsyncRetryAttempts, transfer.AsyncMaxEventAge)
+	}
+	if transfer.FunctionName != "handoff-local-transfer" {
+		t.Errorf("FunctionName = %q", transfer.FunctionName)
+	}
+	if got := function(t, tmpl, "BotAckFunction").FunctionName; got != "BotAckFunction" {
+		t.Errorf("FunctionName without the property = %q, want the logical ID", got)
 	}
 	if got := function(t, tmpl, "CallbackReceiverFunction").Timeout; got != 10*time.Second {
 		t.Errorf("global Timeout = %v, want 10s", got)

@@ -1,0 +1,50 @@
+package template_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"handoff/scripts/localstack/template"
+)
+
+// TestProjectTemplate reads Handoff's own template.yaml: what the local stack will serve.
+func TestProjectTemplate(t *testing.T) {
+	tmpl, err := template.Load("../../../template.yaml", template.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var routes, dirs []string
+	var rules, streams int
+	for _, f := range tmpl.Functions {
+		dirs = append(dirs, f.SourceDir)
+		for _, r := range f.Routes {
+			routes = append(routes, r.Key()+" → "+f.Name+" ("+r.Authorizer+")")
+		}
+		rules += len(f.Rules)
+		streams += len(f.Streams)
+		if f.Environment["TABLE_NAME"] != "Table" || f.Handler != "bootstrap" || f.MemorySize != 128 {
+			t.Errorf("%s: %+v", f.LogicalID, f)
+		}
+	}
+	wantDirs := []string{"functions/bot-ack", "functions/callback-receiver", "functions/skill-check", "functions/transfer"}
+	if !reflect.DeepEqual(dirs, wantDirs) {
+		t.Errorf("source dirs = %v", dirs)
+	}
+	wantRoutes := []string{
+		"POST /callbacks/{vendor} → callback-receiver (NONE)",
+		"GET /availability → skill-check (AWS_IAM)",
+		"POST /transfers → transfer (AWS_IAM)",
+		"GET /transfers/{id} → transfer (AWS_IAM)",
+	}
+	if !reflect.DeepEqual(routes, wantRoutes) {
+		t.Errorf("routes = %q", routes)
+	}
+	if rules != 1 || streams != 1 || len(tmpl.Tables) != 1 || len(tmpl.Warnings) != 0 {
+		t.Errorf("%d rules, %d streams, tables %+v, warnings %q", rules, streams, tmpl.Tables, tmpl.Warnings)
+	}
+	transfer := tmpl.Functions[3]
+	if transfer.Timeout != 30*time.Second || transfer.AsyncMaxEventAge != time.Hour || transfer.FunctionName != "handoff-local-transfer" {
+		t.Errorf("transfer = %+v", transfer)
+	}
+}
