@@ -49,9 +49,9 @@ type Function struct {
 	AsyncRetryAttempts int
 	// AsyncMaxEventAge is EventInvokeConfig.MaximumEventAgeInSeconds (default 6h).
 	AsyncMaxEventAge time.Duration
-	Routes             []Route
-	Rules              []Rule
-	Streams            []Stream
+	Routes           []Route
+	Rules            []Rule
+	Streams          []Stream
 }
 
 // Route is an HttpApi event: METHOD /path, with {param} and {proxy+} segments.
