@@ -58,3 +58,8 @@ build-BotAckFunction:
 build:
 	@for f in transfer callback-receiver skill-check bot-ack; do \
 	  GOOS=linux GOARCH=arm64 $(LAMBDA_BUILD) -o build/$$f/bootstrap ./functions/$$f || exit 1; done
+
+## lint-template: cfn-lint on the SAM template alone (make lint runs it too)
+.PHONY: lint-template
+lint-template:
+	cfn-lint template.yaml
