@@ -1,0 +1,107 @@
+// Package salesforce tells an Einstein bot how the transfer it escalated ended
+// (transferSucceeded or transferFailed over the Bot Runtime API v5), because the bot only hands
+// the conversation over and must hear from us whether a person took it.
+package salesforce
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"handoff/core/handoff"
+	"handoff/core/vendors"
+	"handoff/core/vendors/rest"
+)
+
+// VendorKey names this adapter in the registry, the bot's vendor and the secret.
+const VendorKey = handoff.BotSalesforce
+
+// Adapter acks transfers to Einstein bots. Safe for concurrent use.
+type Adapter struct {
+	secrets  vendors.Secrets
+	http     *rest.Client
+	log      *slog.Logger
+	now      func() time.Time
+	tokens   *tokenCache
+	sessions *sessionMemory
+}
+
+var _ vendors.Acker = (*Adapter)(nil)
+
+// New builds the adapter from the shared dependencies. It does no I/O.
+func New(d vendors.Deps) *Adapter {
+	a := &Adapter{secrets: d.Secrets, http: d.HTTP, log: d.Log, now: d.Now, sessions: newSessionMemory()}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	a.tokens = newTokenCache(tokenLifetime, a.now)
+	return a
+}
+
+// Ack sends the bot transferSucceeded or transferFailed for t, then, after a success and
+// unless the secret says otherwise, ends the bot session with reason Transfer. A retry of the
+// same ack sends the same sequenceId and X-Request-ID, so the bot can tell it is a repeat.
+func (a *Adapter) Ack(ctx context.Context, t handoff.Transfer) error {
+	const op = "salesforce.Ack"
+	if err := ackable(op, t); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return handoff.E(handoff.CodeVendorTimeout, op, "the ack was cancelled before it was sent", err)
+	}
+	seq, err := sequenceID(op, t)
+	if err != nil {
+		return err
+	}
+	var creds Credentials
+	if err := vendors.LoadCredentials(ctx, a.secrets, t.Tenant, VendorKey, &creds); err != nil {
+		return err
+	}
+	m := newAckMessage(t, seq)
+	if a.sessions.processed(creds.OrgID, m.session, seq) {
+		a.log.Info("salesforce ack already confirmed by the bot; not sent again",
+			"tenant", t.Tenant, "transfer", t.ID, "sequenceId", seq)
+	} else if err := a.sendMessage(ctx, t.Tenant, &creds, m); err != nil {
+		return err
+	}
+	if t.Status == handoff.StatusTransferred && creds.EndSession() {
+		if err := a.endSession(ctx, t.Tenant, &creds, m); err != nil {
+			return err
+		}
+	}
+	a.log.Info("salesforce bot told the transfer outcome",
+		"tenant", t.Tenant, "transfer", t.ID, "message", m.kind, "sequenceId", seq)
+	return nil
+}
+
+// ackable refuses, before any call, a transfer this adapter cannot ack: the error is final.
+func ackable(op string, t handoff.Transfer) error {
+	invalid := func(msg string) error { return handoff.E(handoff.CodeInvalidRequest, op, msg, nil) }
+	switch {
+	case t.Bot == nil:
+		return invalid("the transfer names no bot to tell")
+	case t.Bot.Vendor != VendorKey:
+		return invalid("the transfer's bot is not a Salesforce bot")
+	case t.Bot.SessionID == "":
+		return invalid("the transfer names no bot session (bot.sessionId)")
+	case !t.Status.Final():
+		return invalid("only a transferred or failed transfer can be acked")
+	}
+	return nil
+}
+
+// sequenceID is the message's sequenceId: the one bot-ack fixed for this ack, which every retry
+// reuses. A transfer recorded without one falls back to its last change, in milliseconds (the
+// SDK's own clock-based choice, VENDORS.md 4.2), which is stable across retries too.
+func sequenceID(op string, t handoff.Transfer) (int64, error) {
+	switch {
+	case t.Ack.SequenceID > 0:
+		return t.Ack.SequenceID, nil
+	case !t.UpdatedAt.IsZero():
+		return t.UpdatedAt.UnixMilli(), nil
+	}
+	return 0, handoff.E(handoff.CodeInvalidRequest, op, "the transfer has neither ack.sequenceId nor updatedAt", nil)
+}

@@ -1,0 +1,180 @@
+package salesforce
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/sync/singleflight"
+
+	"handoff/core/handoff"
+	"handoff/core/vendors/rest"
+)
+
+// jwtBearerGrant is the grant type of the OAuth 2.0 JWT bearer flow (RFC 7523).
+const jwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+// assertionLifetime is the assertion's exp: Salesforce takes one that expires within about
+// 3 minutes (VENDORS.md 4.1; the exact bound is [I]), and it is used once, at once.
+const assertionLifetime = 3 * time.Minute
+
+// tokenLifetime is how long an access token is reused. The token endpoint reports no
+// expiry (no expires_in; the SDK learns it by introspection, which needs a client secret we do
+// not hold), and a token lives as long as the org's session timeout: 15 minutes to 24 hours,
+// 2 hours by default. 30 minutes is a conservative guess [I]; a token that dies sooner shows as
+// a 401, after which it is dropped and one new token is minted.
+const tokenLifetime = 30 * time.Minute
+
+// jwtBearer signs the assertions of one connected app (iss) acting for one user (sub).
+type jwtBearer struct {
+	clientID, username, audience string
+	key                          *rsa.PrivateKey
+}
+
+func newJWTBearer(c *Credentials) jwtBearer {
+	return jwtBearer{clientID: c.ClientID, username: c.Username, audience: strings.TrimRight(c.LoginURL, "/"), key: c.key}
+}
+
+// assertion returns a signed RS256 JWT. aud is a plain string, as Salesforce's examples show
+// (the library would otherwise write a one-element array).
+func (j jwtBearer) assertion(now time.Time) (string, error) {
+	claims := jwt.MapClaims{"iss": j.clientID, "sub": j.username, "aud": j.audience, "exp": now.Add(assertionLifetime).Unix()}
+	return jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(j.key)
+}
+
+// maxCachedTokens bounds the cache; a function sees far fewer tenants than this.
+const maxCachedTokens = 1024
+
+// fetchTimeout bounds the one token fetch that concurrent callers share. It runs detached from
+// its first caller's context, so that caller giving up does not fail the others.
+const fetchTimeout = 15 * time.Second
+
+// tokenCache keeps one access token per login, lets concurrent callers share one fetch, and
+// forgets a token the runtime refused. Safe for concurrent use.
+type tokenCache struct {
+	lifetime time.Duration
+	now      func() time.Time
+	flight   singleflight.Group
+
+	mu     sync.Mutex
+	tokens map[string]cachedToken
+}
+
+type cachedToken struct {
+	value   string
+	expires time.Time
+}
+
+func newTokenCache(lifetime time.Duration, now func() time.Time) *tokenCache {
+	return &tokenCache{lifetime: lifetime, now: now, tokens: map[string]cachedToken{}}
+}
+
+// get returns the token cached under key, or the one fetch returns. Waiting ends with the
+// caller's context; the shared fetch does not.
+func (c *tokenCache) get(ctx context.Context, key string, fetch func(context.Context) (string, error)) (string, error) {
+	if tok, ok := c.cached(key); ok {
+		return tok, nil
+	}
+	ch := c.flight.DoChan(key, func() (any, error) {
+		if tok, ok := c.cached(key); ok { // a flight that just ended may have stored one
+			return tok, nil
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		defer cancel()
+		tok, err := fetch(fctx)
+		if err != nil {
+			return "", err
+		}
+		c.store(key, tok)
+		return tok, nil
+	})
+	select {
+	case <-ctx.Done():
+		return "", handoff.E(handoff.CodeVendorTimeout, "salesforce.Token", "gave up waiting for an access token", ctx.Err())
+	case r := <-ch:
+		if r.Err != nil {
+			return "", r.Err
+		}
+		return r.Val.(string), nil
+	}
+}
+
+func (c *tokenCache) cached(key string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.tokens[key]
+	if !ok || !c.now().Before(t.expires) {
+		return "", false
+	}
+	return t.value, true
+}
+
+func (c *tokenCache) store(key, token string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.tokens) >= maxCachedTokens {
+		clear(c.tokens) // crude, but the only cost is one more token fetch per tenant
+	}
+	c.tokens[key] = cachedToken{value: token, expires: c.now().Add(c.lifetime)}
+}
+
+// drop forgets token if it is still the one cached under key, so a caller holding a refused
+// token cannot evict the newer one another caller already minted.
+func (c *tokenCache) drop(key, token string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tokens[key].value == token {
+		delete(c.tokens, key)
+	}
+}
+
+// oauthAnswer is the token endpoint's JSON: access_token on success (instance_url, id,
+// token_type, scope and issued_at are not needed), error on failure.
+type oauthAnswer struct {
+	AccessToken string `json:"access_token"`
+	Error       string `json:"error"`
+}
+
+// mint gets a new access token by the JWT bearer flow. Refused credentials also drop the
+// cached secret, so the next ack reads the one Secrets Manager holds now.
+func (a *Adapter) mint(ctx context.Context, tenant string, c *Credentials) (string, error) {
+	const op = "salesforce.Token"
+	assertion, err := newJWTBearer(c).assertion(a.now())
+	if err != nil { // the signer's error cannot hold the key, but it says nothing useful either
+		return "", handoff.E(handoff.CodeConfiguration, op, "could not sign the JWT assertion with privateKey", nil)
+	}
+	form := url.Values{"grant_type": {jwtBearerGrant}, "assertion": {assertion}}
+	resp, err := a.http.Do(ctx, rest.Request{
+		Op:     op,
+		Method: http.MethodPost,
+		URL:    rest.JoinURL(c.LoginURL, "services", "oauth2", "token"),
+		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}},
+		Body:   []byte(form.Encode()),
+		// Two tokens are as good as one: any failure may be retried.
+		Idempotent: true,
+		Retry:      func(r *rest.Response) bool { return r.Status == http.StatusTooManyRequests || r.Status >= 500 },
+	})
+	if err != nil {
+		return "", err
+	}
+	var answer oauthAnswer
+	parseErr := json.Unmarshal(resp.Body, &answer)
+	if !resp.OK() {
+		e := tokenError(op, resp, answer.Error, a.now())
+		if e.Code == handoff.CodeVendorAuthFailed {
+			a.secrets.Invalidate(tenant, VendorKey)
+		}
+		a.log.Warn("salesforce token request refused", "tenant", tenant, "status", resp.Status, "code", e.Code, "vendorCode", e.VendorCode)
+		return "", e
+	}
+	if parseErr != nil || answer.AccessToken == "" {
+		return "", handoff.E(handoff.CodeVendorProtocol, op, "the token response holds no access_token", nil)
+	}
+	return answer.AccessToken, nil
+}
