@@ -49,6 +49,16 @@ func (c *calls) hold() (release func()) {
 	return sync.OnceFunc(func() { close(c.gate) })
 }
 
+// waitEntry waits until a GetSecretValue is held at the gate.
+func (c *calls) waitEntry(t *testing.T) {
+	t.Helper()
+	select {
+	case <-c.entry:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no GetSecretValue reached the gate")
+	}
+}
+
 func (c *calls) middleware(stack *middleware.Stack) error {
 	count := middleware.InitializeMiddlewareFunc("countCalls", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		op := awsmiddleware.GetOperationName(ctx)
@@ -173,6 +183,22 @@ func (f *fixture) get(tenant, vendor string) string {
 		f.t.Fatalf("Get(%s, %s): %v", tenant, vendor, err)
 	}
 	return string(b)
+}
+
+// result is what one Get returned.
+type result struct {
+	value string
+	err   error
+}
+
+// getAsync reads through the cache in a goroutine; the result arrives on the channel.
+func (f *fixture) getAsync(tenant, vendor string) <-chan result {
+	ch := make(chan result, 1)
+	go func() {
+		b, err := f.cache.Get(context.Background(), tenant, vendor)
+		ch <- result{string(b), err}
+	}()
+	return ch
 }
 
 // wantGets fails the test unless the cache made n GetSecretValue calls so far.

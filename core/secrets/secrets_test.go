@@ -100,7 +100,7 @@ func TestConcurrentColdGetsShareOneFetch(t *testing.T) {
 			errs <- err
 		})
 	}
-	<-f.calls.entry                   // the one fetch is in flight
+	f.calls.waitEntry(t)                   // the one fetch is in flight
 	time.Sleep(50 * time.Millisecond) // let the others queue behind it
 	release()
 	wg.Wait()
@@ -125,10 +125,9 @@ func TestCancelledFirstCallerDoesNotFailTheOthers(t *testing.T) {
 		_, err := f.cache.Get(ctx, "acme", "koreai")
 		first <- err
 	}()
-	<-f.calls.entry // the first caller's fetch is in flight
+	f.calls.waitEntry(t) // the first caller's fetch is in flight
 
-	second := make(chan string, 1)
-	go func() { second <- f.get("acme", "koreai") }()
+	second := f.getAsync("acme", "koreai")
 	time.Sleep(50 * time.Millisecond) // let the second caller join the flight
 
 	cancel()
@@ -137,8 +136,8 @@ func TestCancelledFirstCallerDoesNotFailTheOthers(t *testing.T) {
 		t.Errorf("cancelled caller: err = %v, want UNAVAILABLE wrapping context.Canceled", err)
 	}
 	release()
-	if got := <-second; got != koreai {
-		t.Errorf("second caller: Get = %q", got)
+	if r := <-second; r.err != nil || r.value != koreai {
+		t.Errorf("second caller: Get = %q, %v", r.value, r.err)
 	}
 	f.get("acme", "koreai")
 	f.wantGets(1)
@@ -170,9 +169,8 @@ func TestInvalidateDuringFetchIsNotUndone(t *testing.T) {
 	f.create("acme", "koreai", koreai)
 	release := f.calls.hold()
 
-	done := make(chan string, 1)
-	go func() { done <- f.get("acme", "koreai") }()
-	<-f.calls.entry
+	done := f.getAsync("acme", "koreai")
+	f.calls.waitEntry(t)
 	f.cache.Invalidate("acme", "koreai")
 	release()
 	<-done
