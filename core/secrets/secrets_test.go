@@ -100,7 +100,7 @@ func TestConcurrentColdGetsShareOneFetch(t *testing.T) {
 			errs <- err
 		})
 	}
-	f.calls.waitEntry(t)                   // the one fetch is in flight
+	f.calls.waitEntry(t)              // the one fetch is in flight
 	time.Sleep(50 * time.Millisecond) // let the others queue behind it
 	release()
 	wg.Wait()
