@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -116,8 +117,8 @@ func (s *stack) noSecretIn(t *testing.T, what, text string) {
 		}
 		var body struct{ CallbackURL string }
 		if json.Unmarshal(r.Body, &body) == nil && body.CallbackURL != "" {
-			if i := strings.Index(body.CallbackURL, "token="); i >= 0 {
-				secrets = append(secrets, body.CallbackURL[i+len("token="):])
+			if u, err := url.Parse(body.CallbackURL); err == nil {
+				secrets = append(secrets, u.Query().Get("token"))
 			}
 		}
 	}
@@ -126,4 +127,24 @@ func (s *stack) noSecretIn(t *testing.T, what, text string) {
 			t.Errorf("%s holds a credential: %.200q", what, text)
 		}
 	}
+}
+
+func restClient(s *stack) *rest.Client {
+	return rest.New(s.server.Client(), rest.WithBackoff(5*time.Millisecond))
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func newSecrets(secret []byte) *vendortest.Secrets {
+	return vendortest.NewSecrets(tenant, koreai.Vendor, secret)
+}
+
+// mustField reads one string field of a secret's JSON.
+func mustField(t testing.TB, secret []byte, field string) string {
+	t.Helper()
+	var m map[string]string
+	if err := json.Unmarshal(secret, &m); err != nil || m[field] == "" {
+		t.Fatalf("secret has no %s", field)
+	}
+	return m[field]
 }

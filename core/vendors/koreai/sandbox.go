@@ -1,12 +1,15 @@
 package koreai
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -283,10 +286,20 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	sandbox.WriteJSON(w, status, map[string]any{"errors": []map[string]string{{"msg": msg, "code": code}}})
 }
 
-// decodeStrict decodes one JSON object into v, refusing unknown fields, wrong types and
-// trailing data, as a strict API would.
-func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+// decodeStrict decodes one JSON object into v, refusing fields not named exactly as in fields
+// (encoding/json alone would take "callbackURL" for "callbackUrl"), wrong types and trailing
+// data, as a strict API would.
+func decodeStrict(body []byte, v any, fields ...string) error {
+	var present map[string]json.RawMessage
+	if err := json.Unmarshal(body, &present); err != nil {
+		return errors.New("body must be one JSON object")
+	}
+	for name := range present {
+		if !slices.Contains(fields, name) {
+			return fmt.Errorf("unknown field %q", name)
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return err

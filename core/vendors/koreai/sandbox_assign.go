@@ -130,7 +130,7 @@ func parseAssign(r *http.Request, body []byte) (assignBody, string) {
 	if !isJSON(r) {
 		return req, "Content-Type must be application/json"
 	}
-	if err := decodeStrict(body, &req); err != nil {
+	if err := decodeStrict(body, &req, "callbackUrl", "orgId", "botSessionId", "aId", "transferredType", "queueId"); err != nil {
 		return req, "Invalid body: " + err.Error()
 	}
 	switch {

@@ -32,7 +32,7 @@ func (s *Sandbox) serveAvailability(w http.ResponseWriter, r *http.Request, stre
 		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "Content-Type must be application/json")
 		return
 	}
-	if err := decodeStrict(body, &q); err != nil {
+	if err := decodeStrict(body, &q, "skillIds", "queueIds", "agentIds"); err != nil {
 		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "Invalid body: "+err.Error())
 		return
 	}

@@ -1,0 +1,88 @@
+package koreai
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"handoff/core/handoff"
+	"handoff/core/vendors/rest"
+)
+
+func TestErrorTable(t *testing.T) {
+	const rateMsg = `{"errors":[{"msg":"You've exceeded the per-minute rate limit. Try later.","code":"RL"}]}`
+	for _, tc := range []struct {
+		status      int
+		body        string
+		code        handoff.Code
+		retryable   bool
+		alreadyDone bool
+		vendorCode  string
+	}{
+		{429, `{}`, handoff.CodeRateLimited, true, false, ""},
+		{429, rateMsg, handoff.CodeRateLimited, true, false, "RL"},
+		{400, rateMsg, handoff.CodeRateLimited, true, false, "RL"},
+		{403, `{"message":"Too many requests"}`, handoff.CodeRateLimited, true, false, ""},
+		{401, `{"errors":[{"msg":"Invalid token","code":401}]}`, handoff.CodeVendorAuthFailed, false, false, "401"},
+		{403, `{"error":{"message":"scope","code":"FORBIDDEN"}}`, handoff.CodeVendorAuthFailed, false, false, "FORBIDDEN"},
+		{409, `{"errors":[{"msg":"Conversation is already assigned to an agent","code":"ALREADY_ASSIGNED"}]}`, handoff.CodeVendorRejected, false, true, "ALREADY_ASSIGNED"},
+		{409, `{"message":"The session was already transferred"}`, handoff.CodeVendorRejected, false, true, ""},
+		{409, `{"errors":[{"msg":"Agent is not available"}]}`, handoff.CodeTargetUnavailable, false, false, ""},
+		{409, `{"message":"agent is offline"}`, handoff.CodeTargetUnavailable, false, false, ""},
+		{422, `{"errors":[{"msg":"Queue is closed","code":"Q"}]}`, handoff.CodeTargetUnavailable, false, false, "Q"},
+		{422, `{"error":"Agent busy"}`, handoff.CodeTargetUnavailable, false, false, ""},
+		{409, `{"message":"The session is offline"}`, handoff.CodeVendorRejected, false, false, ""}, // names no agent or queue
+		{409, `{}`, handoff.CodeVendorRejected, false, false, ""},
+		{422, `not json`, handoff.CodeVendorRejected, false, false, ""},
+		{400, `{"errors":[{"msg":"Agent is not available"}]}`, handoff.CodeVendorRejected, false, false, ""}, // only 409/422 mean unavailable
+		{404, `{"errors":[{"msg":"Bot not found","code":"NOT_FOUND"}]}`, handoff.CodeVendorRejected, false, false, "NOT_FOUND"},
+		{418, ``, handoff.CodeVendorRejected, false, false, ""},
+		{500, `{"errors":[{"msg":"Agent is not available"}]}`, handoff.CodeVendorUnavailable, false, false, ""},
+		{502, ``, handoff.CodeVendorUnavailable, false, false, ""},
+		{503, ``, handoff.CodeVendorUnavailable, false, false, ""},
+		{504, ``, handoff.CodeVendorUnavailable, false, false, ""},
+		{302, ``, handoff.CodeVendorProtocol, false, false, ""},
+		{400, `{"code":"has spaces in it"}`, handoff.CodeVendorRejected, false, false, ""},
+		{400, `{"errors":"not a list","code":"TOP"}`, handoff.CodeVendorRejected, false, false, "TOP"},
+	} {
+		rule, vendorCode := classify(tc.status, []byte(tc.body))
+		if rule.code != tc.code || rule.retryable != tc.retryable || rule.alreadyDone != tc.alreadyDone || vendorCode != tc.vendorCode {
+			t.Errorf("%d %s → %s retryable=%v alreadyDone=%v vendor=%q; want %s %v %v %q",
+				tc.status, tc.body, rule.code, rule.retryable, rule.alreadyDone, vendorCode, tc.code, tc.retryable, tc.alreadyDone, tc.vendorCode)
+		}
+	}
+}
+
+func TestEveryRuleSaysWhy(t *testing.T) {
+	for _, rule := range errorTable {
+		if !strings.Contains(rule.why, "[C]") && !strings.Contains(rule.why, "[I]") && !strings.Contains(rule.why, "[U]") {
+			t.Errorf("rule %s → %s does not mark its source: %q", rule.status, rule.code, rule.why)
+		}
+		if messages[rule.code] == "" {
+			t.Errorf("no message of ours for %s", rule.code)
+		}
+	}
+}
+
+func TestMapError(t *testing.T) {
+	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	e, _ := mapError("koreai.Transfer", &rest.Response{Status: 409, Body: []byte(`{"message":"Agent a-1 is not available, secret-ish detail"}`)}, now)
+	if e.Code != handoff.CodeTargetUnavailable || e.VendorCode != "HTTP_409" || strings.Contains(e.Error(), "secret-ish") || e.Err != nil {
+		t.Errorf("mapError = %v (vendor code %q): want our message, HTTP_409 and no vendor text", e, e.VendorCode)
+	}
+	limited := &rest.Response{Status: 429, Header: http.Header{"Retry-After": {"7"}}, Body: []byte(`{}`)}
+	if e, _ := mapError("op", limited, now); e.RetryAfter != 7*time.Second {
+		t.Errorf("RetryAfter = %v, want 7s from the header", e.RetryAfter)
+	}
+	if !refusedBeforeExecution(limited) {
+		t.Error("a 429 with Retry-After must be re-sent (rest bounds the wait)")
+	}
+	limited.Header = http.Header{}
+	if refusedBeforeExecution(limited) {
+		t.Error("a 429 without Retry-After must not be re-sent at once: Kore's window is a minute")
+	}
+	if refusedBeforeExecution(&rest.Response{Status: 503, Header: http.Header{"Retry-After": {"1"}}}) {
+		t.Error("a 503 on a transfer must never be re-sent")
+	}
+}
