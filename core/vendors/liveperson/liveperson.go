@@ -1,6 +1,5 @@
-// Package liveperson transfers LivePerson chats from a bot to a skill or an agent with the Chat
-// Agent API (login, agent session, Retrieve Available Skills, Transfer a Chat), so Handoff can
-// move chats on LivePerson with one login per tenant, not one per transfer.
+// Package liveperson moves LivePerson chats from a bot to a skill or an agent with the Chat Agent
+// API, checking skills first and reusing one login and agent session per tenant across transfers.
 package liveperson
 
 import (

@@ -1,12 +1,17 @@
 package liveperson_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"handoff/core/handoff"
+	"handoff/core/vendors"
 	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/rest"
 	"handoff/core/vendors/vendortest"
 )
 
@@ -181,4 +186,43 @@ func TestReconcile(t *testing.T) {
 		_, err := e.adapter.Transfer(testCtx(t), req)
 		wantCode(t, err, handoff.CodeTargetUnavailable, "AGENT_UNAVAILABLE")
 	})
+}
+
+// The adapter runs on the docs' own payloads: the login example's bearer, the Start Agent
+// Session example's link and the Retrieve Available Skills example.
+func TestDocumentedPayloads(t *testing.T) {
+	var srv *httptest.Server
+	var chatCalls []*http.Request
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/login"):
+			http.SetCookie(w, &http.Cookie{Name: "Session_id", Value: "s1", Path: "/"})
+			_, _ = w.Write(testdata(t, "login_response.json"))
+		case strings.HasSuffix(r.URL.Path, "/agentSession"):
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write(bytes.ReplaceAll(testdata(t, "agent_session_response.json"),
+				[]byte("https://va.agentvep.liveperson.net"), []byte(srv.URL)))
+		case r.Method == http.MethodGet:
+			chatCalls = append(chatCalls, r)
+			_, _ = w.Write(testdata(t, "skills_seed_example.json"))
+		default:
+			chatCalls = append(chatCalls, r)
+		}
+	}))
+	defer srv.Close()
+	secrets := vendortest.NewSecrets(tenant, liveperson.Vendor, liveperson.DemoSecret(srv.URL))
+	a := liveperson.New(vendors.Deps{Secrets: secrets, HTTP: rest.New(srv.Client())})
+	if _, err := a.Transfer(testCtx(t), request("chat-1", skillTarget("26060413"))); err != nil {
+		t.Fatal(err)
+	}
+	if len(chatCalls) != 2 {
+		t.Fatalf("chat calls = %d, want the skills GET and the transfer", len(chatCalls))
+	}
+	for _, r := range chatCalls {
+		if r.Header.Get("Authorization") != "Bearer 9cf6ee24b6a1031e202f292a0ad20c8f52bfd9f01abc8b9489365995052c6603" ||
+			r.URL.Path != "/api/account/123456/agentSession/3a6b2f1e9c0d4e57/chat/chat-1/transfer" {
+			t.Errorf("%s %s with %q", r.Method, r.URL.Path, r.Header.Get("Authorization"))
+		}
+	}
 }
