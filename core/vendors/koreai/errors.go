@@ -18,7 +18,9 @@ import (
 // [U]; only the rate limit and its message are documented [C]. So the table keys on the HTTP
 // status, and for the statuses whose meaning depends on why (409, 422, the rate-limit message)
 // on the vendor's message, lower-cased. The message only classifies: it is never copied into
-// our errors.
+// our errors. Failures to get an answer at all are the shared client's (rest): VENDOR_TIMEOUT
+// for a deadline, VENDOR_UNAVAILABLE for a reset or an unreachable host; a transfer is re-sent
+// only when the request provably never left (a refused connection).
 type errorRule struct {
 	status  string            // "429", or a class: "4xx", "5xx"
 	message func(string) bool // matches the vendor's message; nil matches any

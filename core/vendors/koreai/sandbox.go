@@ -45,24 +45,24 @@ type SandboxConfig struct {
 // Sandbox is a strict stand-in for Kore.ai's Agent AI public API: assign-conversation and
 // agents/availability with JWT auth (HS256, appId, exp, JTI enforced), the accountid header,
 // the documented bodies only, a fixed directory of agents and queues, the per-account rate limit,
-// and the outcome posted to the request's callbackUrl. Serve it with net/http; it does no I/O
-// until it is sent a request.
+// and the outcome posted to the request's callbackUrl. A bot session is assigned once: another
+// assign for it is refused (409 ALREADY_ASSIGNED) unless its callback reported a failure. Serve
+// it with net/http; it does no I/O until it is sent a request.
 type Sandbox struct {
-	cfg          SandboxConfig
-	faults       sandbox.Faults // for assign-conversation
-	availFaults  sandbox.Faults // for agents/availability
-	recorder     sandbox.Recorder
-	ctx          context.Context // ends pending callbacks at Close
-	cancel       context.CancelFunc
-	pending      sync.WaitGroup
-	mu           sync.Mutex
-	transfers    int
-	jtis         map[string]time.Time // jti → expiry: JTI enforcement [C]
-	assigned     map[string]string    // botSessionId → agent or queue id
-	windowStart  time.Time
-	windowCount  int
-	deliveries   []Delivery
-	clientSecret string
+	cfg         SandboxConfig
+	faults      sandbox.Faults // for assign-conversation
+	availFaults sandbox.Faults // for agents/availability
+	recorder    sandbox.Recorder
+	ctx         context.Context // ends pending callbacks at Close
+	cancel      context.CancelFunc
+	pending     sync.WaitGroup
+	mu          sync.Mutex
+	transfers   int
+	jtis        map[string]time.Time // jti → expiry: JTI enforcement [C]
+	assigned    map[string]string    // botSessionId → agent or queue id
+	windowStart time.Time
+	windowCount int
+	deliveries  []Delivery
 }
 
 // NewSandbox builds a sandbox; it starts nothing.
@@ -81,7 +81,7 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Sandbox{
-		cfg: cfg, ctx: ctx, cancel: cancel, clientSecret: sandboxClientSecret,
+		cfg: cfg, ctx: ctx, cancel: cancel,
 		jtis: map[string]time.Time{}, assigned: map[string]string{},
 	}
 }
@@ -185,7 +185,7 @@ func (s *Sandbox) verifyToken(raw string) error {
 	parser := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(), jwt.WithTimeFunc(s.cfg.Now))
 	if _, err := parser.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) {
-		return []byte(s.clientSecret), nil
+		return []byte(sandboxClientSecret), nil
 	}); err != nil {
 		return errors.New("signature, algorithm or expiry refused")
 	}
