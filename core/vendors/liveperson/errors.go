@@ -140,9 +140,14 @@ func saysUnavailable(msg string) bool {
 	return false
 }
 
+// saysNotInChat recognises a refusal because the bot is not (or no longer) in the chat. It wants
+// both the chat (or a participant) and a negation, so "Skill no longer exists" is not taken for
+// it: under Reconcile this answer counts as success, and a wrong match would hide a failure.
 func saysNotInChat(msg string) bool {
-	for _, s := range []string{"not in chat", "not in the chat", "not a participant", "not participating",
-		"not the owner", "not assigned to", "no longer"} {
+	if !strings.Contains(msg, "chat") && !strings.Contains(msg, "participa") {
+		return false
+	}
+	for _, s := range []string{"not in", "no longer", "not a participant", "not participating", "not the owner", "not assigned"} {
 		if strings.Contains(msg, s) {
 			return true
 		}

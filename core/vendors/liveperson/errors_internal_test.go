@@ -45,6 +45,8 @@ func TestErrorTable(t *testing.T) {
 		{"transfer 403 privilege", phaseTransfer, 403, lpBody("User lacks the privilege", "FORBIDDEN"), skill, condForbidden, handoff.CodeVendorAuthFailed, false},
 		{"transfer 403 not in chat", phaseTransfer, 403, lpBody("Agent is not in chat", "FORBIDDEN"), skill, condChatNotOwned, handoff.CodeVendorRejected, true},
 		{"transfer 409 no longer", phaseTransfer, 409, lpBody("The agent is no longer a participant", "CONFLICT"), agent, condChatNotOwned, handoff.CodeVendorRejected, true},
+		{"transfer 400 skill gone", phaseTransfer, 400, lpBody("Skill no longer exists", "BAD_REQUEST"), skill, condBadRequest, handoff.CodeVendorRejected, false},
+		{"transfer 400 chat in other state", phaseTransfer, 400, lpBody("Chat not found", "BAD_REQUEST"), skill, condBadRequest, handoff.CodeVendorRejected, false},
 		{"transfer 400 skill unavailable", phaseTransfer, 400, lpBody("Skill is not available for transfer", "BAD_REQUEST"), skill, condSkillUnavail, handoff.CodeTargetUnavailable, false},
 		{"transfer 409 agent unavailable", phaseTransfer, 409, lpBody("Agent 7 is UNAVAILABLE", "CONFLICT"), agent, condAgentUnavail, handoff.CodeTargetUnavailable, false},
 		{"transfer 400 no agents online", phaseTransfer, 400, lpBody("No agent online in skill", "BAD_REQUEST"), skill, condSkillUnavail, handoff.CodeTargetUnavailable, false},
