@@ -205,7 +205,8 @@ func (c *Cache) Put(ctx context.Context, tenant, vendor string, secret []byte) e
 // vendor that cannot be part of a secret's name names no tenant: UNKNOWN_TENANT, with no call.
 func (c *Cache) name(op, tenant, vendor string) (key, name string, err error) {
 	if !namePattern.MatchString(tenant) || !namePattern.MatchString(vendor) {
-		msg := fmt.Sprintf("no credentials for tenant %q on vendor %q", tenant, vendor)
+		// Not echoed: such a name came from outside unchecked and may be anything, of any size.
+		const msg = "no credentials: the tenant or the vendor is not a valid name"
 		return "", "", handoff.E(handoff.CodeUnknownTenant, op, msg, nil)
 	}
 	key = tenant + "/" + vendor
