@@ -116,8 +116,23 @@ func (a *Adapter) send(ctx context.Context, s *session, c call) (*rest.Response,
 		Header:     header,
 		Body:       encoded,
 		Idempotent: c.idempotent,
-		Retry:      refusedForNow,
+		Retry:      retryPolicy(c.idempotent),
 	})
+}
+
+// retryPolicy adds, for a read, what rest re-sends by default for idempotent requests: a
+// gateway's 502/503/504 (but never OVERLOAD_LIMIT, a block by Bitrix24 support).
+func retryPolicy(idempotent bool) func(*rest.Response) bool {
+	return func(resp *rest.Response) bool {
+		if refusedForNow(resp) {
+			return true
+		}
+		switch resp.Status {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return idempotent && !strings.EqualFold(errorCode(resp.Body), "OVERLOAD_LIMIT")
+		}
+		return false
+	}
 }
 
 // refusedForNow says which answers rest may re-send by itself: a rate limit Bitrix24 applied
@@ -191,19 +206,19 @@ func stringValue(raw json.RawMessage) string {
 	return s
 }
 
-// safeCode bounds an unknown vendor code before it reaches our errors: at most 64 characters
-// of letters, digits and '_', so a body cannot smuggle anything else through it.
+// safeCode keeps an unknown vendor code only if it looks like one: 1-64 ASCII letters, digits
+// and '_'. Anything else (a sentence, markup) is no code, so a body cannot smuggle text into
+// our errors through it.
 func safeCode(code string) string {
-	var b strings.Builder
+	if len(code) > 64 {
+		return ""
+	}
 	for _, r := range code {
-		if b.Len() >= 64 {
-			break
-		}
-		if r == '_' || r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
-			b.WriteRune(r)
+		if r != '_' && (r >= unicode.MaxASCII || !unicode.IsLetter(r) && !unicode.IsDigit(r)) {
+			return ""
 		}
 	}
-	return b.String()
+	return code
 }
 
 // mapped turns invoke's error into ours: vendor errors through the table, the rest unchanged.

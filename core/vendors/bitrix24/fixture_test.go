@@ -3,6 +3,7 @@ package bitrix24_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -58,9 +59,14 @@ func (f *fixture) deps(s vendors.Secrets) vendors.Deps {
 	return vendors.Deps{
 		Secrets: s,
 		HTTP:    rest.New(f.server.Client(), rest.WithBackoff(5*time.Millisecond)),
-		Log:     slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Log:     newLogger(f.logs),
 		Now:     time.Now,
 	}
+}
+
+// newLogger logs everything, so a leak at any level shows.
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // secretValues are every credential of the default sandbox: none may reach a log or an error.

@@ -68,6 +68,9 @@ func keyPath(key string) ([]string, error) {
 	if open < 0 {
 		return []string{key}, nil
 	}
+	if open == 0 {
+		return []string{""}, nil // no name before the bracket: PHP drops the pair
+	}
 	if !strings.Contains(key[open:], "]") {
 		return []string{key[:open] + "_" + key[open+1:]}, nil
 	}
