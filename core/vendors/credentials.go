@@ -51,7 +51,8 @@ func DecodeCredentials(name string, raw []byte, creds Credentials) error {
 		if errors.As(err, &fe) {
 			return bad(fe.Field, fmt.Sprintf("field %q %s", fe.Field, fe.Reason))
 		}
-		return bad("", err.Error())
+		// Only a FieldError is known to hold no value; any other error's text could quote one.
+		return bad("", "it does not hold valid credentials")
 	}
 	return nil
 }
