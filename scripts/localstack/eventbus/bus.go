@@ -135,9 +135,9 @@ type Event struct {
 func (b *Bus) Put(entries []Entry) []Result {
 	results := make([]Result, len(entries))
 	for i, entry := range entries {
-		event, bus, err := b.newEvent(entry)
-		if err != nil {
-			results[i] = Result{ErrorCode: "InvalidArgument", ErrorMessage: err.Error()}
+		event, bus, problem := b.newEvent(entry)
+		if problem != "" {
+			results[i] = Result{ErrorCode: "InvalidArgument", ErrorMessage: problem}
 			continue
 		}
 		results[i] = Result{EventID: event.ID}

@@ -2,7 +2,6 @@ package eventbus
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 )
@@ -45,17 +44,18 @@ func (r *record) snapshot() Published {
 	return p
 }
 
-// newEvent validates an entry as PutEvents does and turns it into the event targets receive.
-func (b *Bus) newEvent(entry Entry) (Event, string, error) {
+// newEvent validates an entry as PutEvents does and turns it into the event targets receive
+// and the name of its bus; problem is PutEvents' message for an invalid entry.
+func (b *Bus) newEvent(entry Entry) (event Event, bus, problem string) {
 	switch {
 	case entry.Source == "":
-		return Event{}, "", fmt.Errorf("Parameter Source is not valid. Reason: Source is a required argument.")
+		return Event{}, "", "Parameter Source is not valid. Reason: Source is a required argument."
 	case entry.DetailType == "":
-		return Event{}, "", fmt.Errorf("Parameter DetailType is not valid. Reason: DetailType is a required argument.")
+		return Event{}, "", "Parameter DetailType is not valid. Reason: DetailType is a required argument."
 	}
 	var detail map[string]json.RawMessage
 	if json.Unmarshal([]byte(entry.Detail), &detail) != nil {
-		return Event{}, "", fmt.Errorf("Detail is malformed.")
+		return Event{}, "", "Detail is malformed."
 	}
 	at := time.Now().UTC()
 	if entry.Time > 0 {
@@ -65,12 +65,12 @@ func (b *Bus) newEvent(entry Entry) (Event, string, error) {
 	if resources == nil {
 		resources = []string{}
 	}
-	event := Event{
+	event = Event{
 		Version: "0", ID: newID(), DetailType: entry.DetailType, Source: entry.Source,
 		Account: b.cfg.AccountID, Time: at.Format("2006-01-02T15:04:05Z"), Region: b.cfg.Region,
 		Resources: resources, Detail: json.RawMessage(entry.Detail),
 	}
-	return event, busName(entry.EventBusName), nil
+	return event, busName(entry.EventBusName), ""
 }
 
 // busName reduces a bus ARN to its name; no name is the default bus.

@@ -15,7 +15,7 @@ func (s functionSpec) readEvents(f *Function) ([]string, error) {
 	for _, name := range sortedKeys(events) {
 		resolved, err := s.r.value(child(events, name))
 		if err != nil {
-			return warnings, fmt.Errorf("Events.%s: %w", name, err)
+			return warnings, fmt.Errorf("event %s: %w", name, err)
 		}
 		event, _ := resolved.(map[string]any)
 		props, _ := event["Properties"].(map[string]any)
@@ -25,7 +25,7 @@ func (s functionSpec) readEvents(f *Function) ([]string, error) {
 				warnings = append(warnings, fmt.Sprintf("%s: event %s of type %s is not run by the local stack", s.logicalID, name, kind))
 				continue
 			}
-			return warnings, fmt.Errorf("Events.%s: %w", name, err)
+			return warnings, fmt.Errorf("event %s: %w", name, err)
 		}
 	}
 	return warnings, nil
@@ -57,7 +57,7 @@ func (s functionSpec) route(name string, props map[string]any) (Route, error) {
 	if path, ok := props["Path"].(string); ok {
 		route.Path = path
 		if !strings.HasPrefix(path, "/") {
-			return route, fmt.Errorf("Path %q must start with /", path)
+			return route, fmt.Errorf("path %q must start with /", path)
 		}
 	}
 	if method, ok := props["Method"].(string); ok {
@@ -90,7 +90,7 @@ func readRule(name string, props map[string]any) (Rule, error) {
 	}
 	pattern, err := json.Marshal(props["Pattern"])
 	if err != nil || props["Pattern"] == nil {
-		return rule, fmt.Errorf("Pattern is missing or not JSON")
+		return rule, fmt.Errorf("the rule's Pattern is missing or not JSON")
 	}
 	rule.Pattern = pattern
 	retry, _ := props["RetryPolicy"].(map[string]any)

@@ -134,7 +134,7 @@ func (s functionSpec) environment() (map[string]string, error) {
 		}
 		resolved, err := s.r.value(vars)
 		if err != nil {
-			return nil, fmt.Errorf("Environment: %w", err)
+			return nil, fmt.Errorf("environment: %w", err)
 		}
 		m, ok := resolved.(map[string]any)
 		if !ok {

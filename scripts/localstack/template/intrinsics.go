@@ -141,7 +141,7 @@ func (r *resolver) ref(name string) (any, error) {
 	if res, ok := r.resources[name]; ok {
 		return res.physicalName, nil
 	}
-	return nil, fmt.Errorf("Ref %s: no such parameter or resource", name)
+	return nil, fmt.Errorf("!Ref %s: no such parameter or resource", name)
 }
 
 func (r *resolver) getAtt(arg *yaml.Node) (any, error) {
@@ -159,7 +159,7 @@ func (r *resolver) getAtt(arg *yaml.Node) (any, error) {
 func (r *resolver) attribute(logicalID, attr string) (string, error) {
 	res, ok := r.resources[logicalID]
 	if !ok {
-		return "", fmt.Errorf("GetAtt %s.%s: no such resource", logicalID, attr)
+		return "", fmt.Errorf("!GetAtt %s.%s: no such resource", logicalID, attr)
 	}
 	switch attr {
 	case "Arn":
@@ -171,7 +171,7 @@ func (r *resolver) attribute(logicalID, attr string) (string, error) {
 	case "QueueName", "Name":
 		return res.physicalName, nil
 	}
-	return "", fmt.Errorf("GetAtt %s.%s: unknown to the local stack", logicalID, attr)
+	return "", fmt.Errorf("!GetAtt %s.%s: unknown to the local stack", logicalID, attr)
 }
 
 // sub replaces ${Name}, ${Resource.Attr} and ${!Literal} in a string, with optional variables.
@@ -299,7 +299,7 @@ func (r *resolver) findInMap(arg *yaml.Node) (any, error) {
 	node := r.mappings
 	for _, key := range keys {
 		if node = child(node, key); node == nil {
-			return nil, fmt.Errorf("Fn::FindInMap %v: not in Mappings", keys)
+			return nil, fmt.Errorf("!FindInMap %v: not in Mappings", keys)
 		}
 	}
 	return r.value(node)
