@@ -60,7 +60,7 @@ func (a *Adapter) invoke(ctx context.Context, s *session, c call) (json.RawMessa
 		if err != nil {
 			return nil, err
 		}
-		result, verr, err := parseAnswer(c.op, resp)
+		result, verr, err := parseAnswer(c.op, resp, a.deps.Now())
 		if err != nil || verr == nil {
 			return result, err
 		}
@@ -161,7 +161,7 @@ type answer struct {
 
 // parseAnswer reads an answer defensively: unknown fields are fine, a success without "result"
 // or a body that is not the envelope is VENDOR_BAD_RESPONSE.
-func parseAnswer(op string, resp *rest.Response) (json.RawMessage, *vendorError, error) {
+func parseAnswer(op string, resp *rest.Response, now time.Time) (json.RawMessage, *vendorError, error) {
 	var ans answer
 	decodeErr := json.Unmarshal(resp.Body, &ans)
 	code := stringValue(ans.Error)
@@ -171,7 +171,7 @@ func parseAnswer(op string, resp *rest.Response) (json.RawMessage, *vendorError,
 		}
 		return ans.Result, nil, nil
 	}
-	v := &vendorError{status: resp.Status, retryAfter: rest.RetryAfter(resp.Header, time.Now())}
+	v := &vendorError{status: resp.Status, retryAfter: rest.RetryAfter(resp.Header, now)}
 	canonical, r, known := lookup(portalErrors, portalIndex, code)
 	if known {
 		v.code, v.rule = canonical, r
@@ -180,7 +180,7 @@ func parseAnswer(op string, resp *rest.Response) (json.RawMessage, *vendorError,
 	}
 	if v.retryAfter == 0 && ans.Time != nil && ans.Time.OperatingResetAt > 0 {
 		reset := time.Unix(int64(ans.Time.OperatingResetAt), 0)
-		if wait := time.Until(reset); wait > 0 && wait <= time.Hour {
+		if wait := reset.Sub(now); wait > 0 && wait <= time.Hour {
 			v.retryAfter = wait.Round(time.Second)
 		}
 	}

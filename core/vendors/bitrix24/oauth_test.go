@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -285,4 +286,26 @@ func TestRefusedCredentialsAreReadAgain(t *testing.T) {
 			t.Errorf("err = %v, want UNKNOWN_TENANT", err)
 		}
 	})
+}
+
+// TestRefreshTransportFailureLeaksNothing: the refresh URL carries the client secret and the
+// refresh token in its query; a failed refresh must not quote it.
+func TestRefreshTransportFailureLeaksNothing(t *testing.T) {
+	f := newFixture(t, oauthMode, func(sb *bitrix24.Sandbox) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/oauth/") {
+				panic(http.ErrAbortHandler) // the connection drops without an answer
+			}
+			sb.ServeHTTP(w, r)
+		})
+	})
+	f.sandbox.ExpireAccessToken()
+	_, err := f.adapter.Transfer(context.Background(), transferRequest(agent))
+	if code := handoff.ErrorCode(err); code != handoff.CodeVendorUnavailable && code != handoff.CodeVendorTimeout {
+		t.Fatalf("code = %s (%v), want VENDOR_UNAVAILABLE", code, err)
+	}
+	assertNoSecrets(t, fmt.Sprintf("%v %+v", err, err)+f.logs.String())
+	if f.secrets.Puts != 0 {
+		t.Errorf("a failed refresh wrote the secret")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -262,6 +263,22 @@ func TestRateLimits(t *testing.T) {
 		}
 		if n := f.sandbox.TransferCalls(); n != 2 {
 			t.Errorf("%d calls, want 2", n)
+		}
+	})
+	t.Run("OPERATION_TIME_LIMIT waits for the bucket's reset", func(t *testing.T) {
+		now := time.Unix(1772000000, 0)
+		f := newFixture(t, oauthMode, func(sb *bitrix24.Sandbox) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusTooManyRequests)
+				_, _ = fmt.Fprintf(w, `{"error":"OPERATION_TIME_LIMIT","error_description":"Method is blocked due to operation time limit.","time":{"operating":480.2,"operating_reset_at":%d}}`, now.Unix()+90)
+			})
+		})
+		d := f.deps(f.secrets)
+		d.Now = func() time.Time { return now }
+		_, err := bitrix24.New(d).Transfer(ctx, transferRequest(agent))
+		if e := asError(t, err, handoff.CodeRateLimited); e.RetryAfter != 90*time.Second {
+			t.Errorf("RetryAfter = %v, want the 90s until operating_reset_at", e.RetryAfter)
 		}
 	})
 	t.Run("OVERLOAD_LIMIT is never re-sent", func(t *testing.T) {
