@@ -72,10 +72,6 @@ func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (ve
 	if err != nil {
 		return vendors.TransferResult{}, err
 	}
-	if s.creds.Webhook() && c.method == methodTransfer {
-		// Only webhook callers say which bot they act for; an OAuth app is its own bot.
-		c.params["CLIENT_ID"] = s.creds.BotClientID
-	}
 	result, err := a.invoke(ctx, s, c)
 	if v, ok := err.(*vendorError); ok && req.Reconcile && v.rule.AlreadyDoneOn == c.method {
 		a.log.InfoContext(ctx, "bitrix24: an earlier attempt already handed the chat over",
@@ -117,7 +113,7 @@ func transferCall(op string, req vendors.TransferRequest) (call, error) {
 	} else {
 		params["QUEUE_ID"] = targetID // the open line's ID, not its QUEUE (which lists users)
 	}
-	return call{op: op, method: methodTransfer, params: params}, nil
+	return call{op: op, method: methodTransfer, params: params, botScoped: true}, nil
 }
 
 // positiveInt parses a decimal id in 1..MaxInt64, without signs, spaces or leading zeros.

@@ -47,6 +47,9 @@ type call struct {
 	method     string
 	params     map[string]any
 	idempotent bool // a read, safe to send again after an ambiguous failure
+	// botScoped methods act for a bot: a webhook caller names it with CLIENT_ID (an OAuth app
+	// is its own bot). Added at send time, as a re-read secret may have changed auth mode.
+	botScoped bool
 }
 
 // invoke sends c and recovers, at most once each, from what Bitrix24 refuses before executing:
@@ -98,6 +101,9 @@ func (a *Adapter) send(ctx context.Context, s *session, c call) (*rest.Response,
 		body[k] = v
 	}
 	base := s.creds.WebhookURL
+	if s.creds.Webhook() && c.botScoped {
+		body["CLIENT_ID"] = s.creds.BotClientID
+	}
 	if !s.creds.Webhook() {
 		base = s.creds.PortalURL
 		body["auth"] = s.creds.AccessToken
