@@ -36,6 +36,7 @@ type options struct {
 	cfg    salesforce.SandboxConfig
 	wrap   func(http.Handler) http.Handler // e.g. to slow the token endpoint down
 	secret func(map[string]any)            // edits the demo secret
+	now    func() time.Time                // the adapter's clock
 }
 
 func newFixture(t *testing.T, o options) *fixture {
@@ -61,6 +62,7 @@ func newFixture(t *testing.T, o options) *fixture {
 		Secrets: f.secrets,
 		HTTP:    rest.New(f.srv.Client(), rest.WithBackoff(5*time.Millisecond)),
 		Log:     slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:     o.now,
 	})
 	return f
 }
@@ -129,6 +131,8 @@ func messages(sb *salesforce.Sandbox) []sandbox.Request {
 	return out
 }
 
+// The schemas have additionalProperties: false, so a field more is likely a 400 [I]: the bodies
+// must be byte for byte the golden files, which follow VENDORS.md 4.4.
 func TestMessagesAreExactlyTheSpecShapes(t *testing.T) {
 	failedWithError := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1712345678903)
 	failedWithError.Error = &handoff.Problem{Code: handoff.CodeVendorUnavailable, Message: "Kore.ai said: <html>upstream secret</html>"}
@@ -191,6 +195,8 @@ func TestRetryResendsTheSameMessage(t *testing.T) {
 	}
 }
 
+// Whether the real runtime answers a repeated sequenceId as the first time is [U]; the sandbox
+// does [I], and the adapter then needs processedSequenceIds to list it.
 func TestRetryAfterALostAnswerIsConfirmedByProcessedSequenceIDs(t *testing.T) {
 	f := newFixture(t, options{})
 	tr := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1712345678902)

@@ -65,6 +65,38 @@ func TestTokenIsReusedAcrossAcks(t *testing.T) {
 	}
 }
 
+// The token endpoint reports no lifetime; the adapter assumes 30 minutes [I] and mints anew
+// after that, without waiting for a 401.
+func TestTokenIsMintedAgainAfterItsAssumedLifetime(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	f := newFixture(t, options{cfg: salesforce.SandboxConfig{Now: clock}, now: clock})
+	ack := func(seq int64) {
+		t.Helper()
+		tr := transfer(handoff.StatusFailed, salesforce.DemoSessionID, seq)
+		tr.ID = fmt.Sprintf("tr-%04d", seq)
+		if err := f.adapter.Ack(testCtx(t), tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ack(1)
+	mu.Lock()
+	now = now.Add(29 * time.Minute)
+	mu.Unlock()
+	ack(2)
+	if got := f.sb.TokenCalls(); got != 1 {
+		t.Errorf("token calls after 29 minutes = %d, want 1", got)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	ack(3)
+	if got := f.sb.TokenCalls(); got != 2 {
+		t.Errorf("token calls after 31 minutes = %d, want 2", got)
+	}
+}
+
 func TestConcurrentAcksShareOneTokenFetch(t *testing.T) {
 	sessions := make([]string, 8)
 	for i := range sessions {
