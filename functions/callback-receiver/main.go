@@ -1,0 +1,33 @@
+// Command callback-receiver is the Lambda behind POST /callbacks/{vendor}: vendor webhooks that
+// report how a transfer ended.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"handoff/core/handler"
+	"handoff/core/transfer"
+	"handoff/functions/internal/boot"
+)
+
+func main() {
+	h, err := Main(context.Background(), os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "callback-receiver:", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.HTTP)
+}
+
+// Main builds the handler from the environment; tests call it with their own.
+func Main(ctx context.Context, getenv func(string) string) (*handler.Callback, error) {
+	_, p, err := boot.Setup(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return handler.NewCallback(transfer.New(p.Store, p.Vendors, p.Log), p.Log), nil
+}

@@ -1,0 +1,67 @@
+package boot
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"handoff/core/eventbus"
+	"handoff/core/secrets"
+	"handoff/core/store"
+	"handoff/core/vendors"
+	"handoff/core/vendors/all"
+	"handoff/core/vendors/rest"
+)
+
+// Parts are the ready clients and adapters a function hands to core.
+type Parts struct {
+	Log     *slog.Logger
+	Store   *store.Store
+	Secrets *secrets.Cache
+	Vendors *vendors.Registry
+	Bus     *eventbus.Bus
+}
+
+// Build makes the parts. It reads the SDK's own settings (region, credentials, AWS_ENDPOINT_URL)
+// but makes no request: nothing is fetched until the first invocation needs it.
+func Build(ctx context.Context, c Config) (Parts, error) {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: c.LogLevel}))
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return Parts{}, err
+	}
+	sec := secrets.New(secretsmanager.NewFromConfig(awsCfg), c.SecretPrefix,
+		secrets.WithTTL(c.SecretTTL), secrets.WithLogger(log))
+	vendorHTTP := rest.New(&http.Client{
+		Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		Timeout:   60 * time.Second,
+		// Never follow a redirect: it could carry a vendor credential in a custom header (Kore.ai's
+		// auth) to another host, or resend a transfer. A 3xx is answered as it is.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	})
+	deps := vendors.Deps{Secrets: sec, HTTP: vendorHTTP, Log: log, Now: time.Now}
+	return Parts{
+		Log:     log,
+		Store:   store.New(dynamodb.NewFromConfig(awsCfg), c.TableName, store.WithIdempotencyTTL(c.IdempotencyTTL)),
+		Secrets: sec,
+		Vendors: vendors.NewRegistry(deps, all.Factories),
+		Bus:     eventbus.New(eventbridge.NewFromConfig(awsCfg), c.EventBusName),
+	}, nil
+}
+
+// Setup loads the configuration through getenv and builds the parts: all a main needs.
+func Setup(ctx context.Context, getenv func(string) string) (Config, Parts, error) {
+	cfg, err := Load(getenv)
+	if err != nil {
+		return Config{}, Parts{}, err
+	}
+	p, err := Build(ctx, cfg)
+	return cfg, p, err
+}

@@ -1,0 +1,33 @@
+// Command transfer is the Lambda behind POST /transfers, GET /transfers/{id} and the
+// Escalation Requested rule: it wires the transfer use case to its trigger and starts.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"handoff/core/handler"
+	"handoff/core/transfer"
+	"handoff/functions/internal/boot"
+)
+
+func main() {
+	h, err := Main(context.Background(), os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "transfer:", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Invoke)
+}
+
+// Main builds the handler from the environment; tests call it with their own.
+func Main(ctx context.Context, getenv func(string) string) (*handler.Transfer, error) {
+	cfg, p, err := boot.Setup(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return handler.NewTransfer(transfer.New(p.Store, p.Vendors, p.Log), p.Log, cfg.CallbackBaseURL), nil
+}
