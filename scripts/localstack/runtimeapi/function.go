@@ -20,7 +20,8 @@ import (
 
 // Config describes one function.
 type Config struct {
-	Name       string // the function name: AWS_LAMBDA_FUNCTION_NAME and the log prefix
+	Name       string // the function name: AWS_LAMBDA_FUNCTION_NAME
+	Label      string // prefixes each line of the processes' output; default Name
 	Binary     string // path of the bootstrap executable; its directory is LAMBDA_TASK_ROOT
 	Handler    string // _HANDLER; default "bootstrap"
 	Env        map[string]string
@@ -58,12 +59,15 @@ func New(cfg Config) *Function {
 	return &Function{
 		cfg:   cfg,
 		slots: make(chan struct{}, cfg.MaxConcurrency),
-		out:   &lineOutput{w: cfg.Output, prefix: "[" + cfg.Name + "] "},
+		out:   &lineOutput{w: cfg.Output, prefix: "[" + cfg.Label + "] "},
 		all:   map[*instance]struct{}{},
 	}
 }
 
 func (c Config) withDefaults() Config {
+	if c.Label == "" {
+		c.Label = c.Name
+	}
 	if c.Handler == "" {
 		c.Handler = "bootstrap"
 	}
