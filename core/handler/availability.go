@@ -52,5 +52,8 @@ func (h *Availability) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	if err != nil {
 		return errorResponse(ctx, h.log, op, err)
 	}
+	if targets == nil {
+		targets = []handoff.Availability{} // the answer is a list, even an empty one, never null
+	}
 	return jsonResponse(http.StatusOK, availabilityAnswer{Targets: targets})
 }

@@ -55,8 +55,8 @@ func WithBackoff(d time.Duration) Option { return func(c *Client) { c.baseBackof
 // WithAttemptTimeout bounds one attempt, so one hung connection cannot eat the whole deadline.
 func WithAttemptTimeout(d time.Duration) Option { return func(c *Client) { c.attemptTime = d } }
 
-// WithMaxWait bounds how long a Retry-After is waited for inside one call; longer asks end the
-// call with RATE_LIMITED and the wait, for the caller to honour.
+// WithMaxWait bounds how long a Retry-After is waited for inside one call; a longer ask ends the
+// call with the vendor's answer, whose wait (RetryAfter) the adapter maps to RATE_LIMITED.
 func WithMaxWait(d time.Duration) Option { return func(c *Client) { c.maxWait = d } }
 
 // WithMaxBody bounds how much of a response body is read.
@@ -110,10 +110,12 @@ type Response struct {
 // OK reports a 2xx status.
 func (r *Response) OK() bool { return r.Status >= 200 && r.Status < 300 }
 
-// Do sends req, retrying what is safe, and returns the last answer whatever its status. The error
-// is a *handoff.Error for transport failures only: VENDOR_TIMEOUT when the deadline or an attempt
-// ran out, VENDOR_UNAVAILABLE when the vendor could not be reached or its body was too large,
-// RATE_LIMITED when the vendor asked for a longer wait than this call may spend.
+// Do sends req, retrying what is safe, and returns the last answer whatever its status (a 429
+// whose Retry-After is longer than this call may wait included). The error is a *handoff.Error
+// for failures to get an answer: VENDOR_TIMEOUT when the deadline or an attempt ran out,
+// VENDOR_UNAVAILABLE when the vendor could not be reached, VENDOR_BAD_RESPONSE when its body was
+// too large, CONFIGURATION when the request could not be built or signed (or the code Sign
+// returned).
 func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	var lastErr error
 	for attempt := 1; ; attempt++ {
@@ -187,7 +189,9 @@ func (c *Client) shouldRetry(req Request, resp *Response, err error) (time.Durat
 		if NotSent(err) {
 			return 0, true
 		}
-		return 0, req.Idempotent && handoff.ErrorCode(err) != handoff.CodeVendorProtocol && !errors.Is(err, context.Canceled)
+		// Only what may go better next time (handoff.Retryable): not an oversized answer, nor a
+		// URL or a signature that is wrong on our side.
+		return 0, req.Idempotent && handoff.Retryable(err) && !errors.Is(err, context.Canceled)
 	}
 	wait := RetryAfter(resp.Header, time.Now())
 	if req.Retry != nil {
@@ -271,7 +275,9 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(v); err == nil {
+	// Beyond the range of int, Atoi returns the nearest bound with ErrRange: still a number of
+	// seconds, to be capped like any other, not a reason to retry at once.
+	if secs, err := strconv.Atoi(v); err == nil || errors.Is(err, strconv.ErrRange) {
 		if secs < 0 {
 			return 0
 		}

@@ -5,6 +5,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -119,11 +120,18 @@ func (r *Recorder) Record(req *http.Request) []byte {
 	return body
 }
 
-// Requests returns a copy of what was received, oldest first.
+// Requests returns a copy of what was received, oldest first; the caller may change it freely.
 func (r *Recorder) Requests() []Request {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Request(nil), r.reqs...)
+	out := make([]Request, len(r.reqs))
+	for i, req := range r.reqs {
+		req.Query = url.Values(http.Header(req.Query).Clone()) // the same map type: values copied too
+		req.Header = req.Header.Clone()
+		req.Body = bytes.Clone(req.Body)
+		out[i] = req
+	}
+	return out
 }
 
 // Count counts received requests with this method whose path matches.
@@ -155,6 +163,8 @@ func SetRetryAfter(w http.ResponseWriter, d time.Duration) {
 func Play(w http.ResponseWriter, r *http.Request, f Fault) bool {
 	switch f.Kind {
 	case Hang:
+		// net/http notices a client that left only once the body is read to its end.
+		_, _ = io.Copy(io.Discard, r.Body)
 		select { // until the client gives up, bounded so a forgotten fault cannot pin a server
 		case <-r.Context().Done():
 		case <-time.After(30 * time.Second):

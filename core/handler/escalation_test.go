@@ -1,0 +1,93 @@
+package handler_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"handoff/core/handler"
+	"handoff/core/handoff"
+	"handoff/core/transfer"
+)
+
+func escalation(t *testing.T) events.EventBridgeEvent {
+	var ev events.EventBridgeEvent
+	if err := json.Unmarshal(sample(t, "escalation-requested.json"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func TestEscalation(t *testing.T) {
+	fail := func(err error) func(transfer.Input) (transfer.Result, error) {
+		return func(transfer.Input) (transfer.Result, error) { return transfer.Result{}, err }
+	}
+	cases := []struct {
+		name      string
+		change    func(*events.EventBridgeEvent)
+		start     func(transfer.Input) (transfer.Result, error)
+		wantErr   bool
+		wantStart bool
+	}{
+		{"handled", nil, nil, false, true},
+		{"replayed", nil, func(in transfer.Input) (transfer.Result, error) {
+			return transfer.Result{Transfer: transferred(in.Request), Replayed: true}, nil
+		}, false, true},
+		{"other detail-type ignored", func(ev *events.EventBridgeEvent) { ev.DetailType = "Transfer Succeeded" }, nil, false, false},
+		{"invalid detail dropped", func(ev *events.EventBridgeEvent) { ev.Detail = json.RawMessage(`{"tenant":"demo"}`) }, nil, false, false},
+		{"detail not an object", func(ev *events.EventBridgeEvent) { ev.Detail = json.RawMessage(`"text"`) }, nil, false, false},
+		{"unknown field dropped", func(ev *events.EventBridgeEvent) {
+			ev.Detail = json.RawMessage(strings.Replace(string(ev.Detail), `{`, `{"colour":"red",`, 1))
+		}, nil, false, false},
+		{"vendor unavailable retried", nil, fail(handoff.E(handoff.CodeVendorUnavailable, "liveperson.Transfer", "down", nil)), true, true},
+		{"vendor timeout retried", nil, fail(handoff.E(handoff.CodeVendorTimeout, "liveperson.Transfer", "slow", nil)), true, true},
+		{"rate limited retried", nil, fail(&handoff.Error{Code: handoff.CodeRateLimited, RetryAfter: time.Minute}), true, true},
+		{"in progress retried", nil, fail(handoff.E(handoff.CodeInProgress, "store.Claim", "running", nil)), true, true},
+		{"our storage down retried", nil, fail(handoff.E(handoff.CodeUnavailable, "store.Claim", "throttled", nil)), true, true},
+		{"unsupported target dropped", nil, fail(handoff.E(handoff.CodeUnsupportedTarget, "transfer.Start", "no", nil)), false, true},
+		{"key reused dropped", nil, fail(handoff.E(handoff.CodeIdempotencyKeyReused, "store.Claim", "reused", nil)), false, true},
+		{"unknown tenant dropped", nil, fail(handoff.E(handoff.CodeUnknownTenant, "secrets.Get", "who", nil)), false, true},
+		{"auth failed dropped", nil, fail(handoff.E(handoff.CodeVendorAuthFailed, "liveperson.login", "bad", nil)), false, true},
+		{"internal dropped", nil, fail(errors.New("boom")), false, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := escalation(t)
+			if tc.change != nil {
+				tc.change(&ev)
+			}
+			svc := &fakeTransfers{start: tc.start}
+			err := handler.NewTransfer(svc, quiet, "https://hooks.example").Escalation(testCtx(t), ev)
+			if (err != nil) != tc.wantErr {
+				t.Errorf("Escalation = %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr && !handoff.Retryable(err) {
+				t.Errorf("returned %v, which is not retryable", err)
+			}
+			in := svc.started()
+			if (len(in) == 1) != tc.wantStart || len(in) > 1 {
+				t.Fatalf("Start called %d times, want started %v", len(in), tc.wantStart)
+			}
+			if tc.wantStart && (in[0].Key != ev.ID || in[0].CallbackBase != "https://hooks.example") {
+				t.Errorf("input key %q base %q, want the event id %q", in[0].Key, in[0].CallbackBase, ev.ID)
+			}
+		})
+	}
+}
+
+// The detail's own idempotencyKey reaches the service with the request, which prefers it.
+func TestEscalationDetailKey(t *testing.T) {
+	ev := escalation(t)
+	ev.Detail = json.RawMessage(strings.Replace(string(ev.Detail), `{`, `{"idempotencyKey":"bot-key-1",`, 1))
+	svc := &fakeTransfers{}
+	if err := handler.NewTransfer(svc, quiet, "").Escalation(testCtx(t), ev); err != nil {
+		t.Fatal(err)
+	}
+	if in := svc.started(); len(in) != 1 || in[0].Request.IdempotencyKey != "bot-key-1" {
+		t.Errorf("inputs %+v", in)
+	}
+}
