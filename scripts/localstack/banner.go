@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"handoff/scripts/localstack/stack"
+)
+
+// example is one request the banner offers, taken from a sample event in events/.
+type example struct {
+	title   string
+	command string
+}
+
+// printBanner tells the user what runs where and what to try.
+func printBanner(w io.Writer, s *stack.Stack, sandboxes map[string]string, secrets []string, deadLetters string, root string) {
+	fmt.Fprintf(w, "\nHandoff runs at %s\n\n", s.URL)
+	fmt.Fprintln(w, "Routes (from template.yaml):")
+	for _, r := range s.Routes {
+		auth := ""
+		if r.Authorizer != "" && r.Authorizer != "NONE" {
+			auth = "  (" + r.Authorizer + " when deployed; not checked locally)"
+		}
+		fmt.Fprintf(w, "  %-28s → %s%s\n", r.Key, r.Function, auth)
+	}
+	fmt.Fprintf(w, "  %-28s   events published on the local EventBridge, with their deliveries\n", "GET|POST /_local/events")
+	fmt.Fprintln(w, "\nThe local gateway skips IAM auth: requests need no SigV4 signature.")
+	fmt.Fprintln(w, "\nVendor sandboxes:")
+	for _, name := range slices.Sorted(maps.Keys(sandboxes)) {
+		fmt.Fprintf(w, "  %-11s %s\n", strings.ToLower(strings.TrimPrefix(name, "SANDBOX_")), sandboxes[name])
+	}
+	fmt.Fprintf(w, "\nTenant secrets (local Secrets Manager): %s\nDead letters: %s\n\nTry:\n", strings.Join(secrets, ", "), deadLetters)
+	for _, e := range examples(s.URL, root) {
+		fmt.Fprintf(w, "\n  # %s\n  %s\n", e.title, e.command)
+	}
+	fmt.Fprintln(w, "\nCtrl-C stops everything.")
+}
+
+// examples builds one request per vendor from the sample events, so the banner and events/
+// never disagree; a sample that cannot be read is left out.
+func examples(base, root string) []example {
+	var out []example
+	for _, s := range []struct{ file, title string }{
+		{"transfer-post-bitrix24.json", "Bitrix24: chat 112 to user 12, then open line 1; acked by a signed webhook"},
+		{"transfer-post-liveperson.json", "LivePerson: a chat to skill 2, then agent 6"},
+		{"transfer-post-koreai.json", "Kore.ai: to an agent, then a queue; the outcome comes by callback, then Salesforce's bot is told"},
+	} {
+		var event struct {
+			Body    string            `json:"body"`
+			Headers map[string]string `json:"headers"`
+		}
+		if readJSON(filepath.Join(root, "events", s.file), &event) != nil {
+			continue
+		}
+		out = append(out, example{s.title, fmt.Sprintf("curl -s %s/transfers -H 'Content-Type: application/json' -H 'Idempotency-Key: %s' -d %s",
+			base, event.Headers["idempotency-key"], shellQuote(event.Body))})
+	}
+	out = append(out, example{"Who can take a LivePerson conversation now", fmt.Sprintf("curl -s '%s/availability?tenant=demo&vendor=liveperson&conversationId=H6201348217'", base)})
+	var escalation struct {
+		Source     string          `json:"source"`
+		DetailType string          `json:"detail-type"`
+		Detail     json.RawMessage `json:"detail"`
+	}
+	var detail bytes.Buffer
+	if readJSON(filepath.Join(root, "events", "escalation-requested.json"), &escalation) == nil && json.Compact(&detail, escalation.Detail) == nil {
+		entries, _ := json.Marshal(map[string]any{"Entries": []map[string]string{{"Source": escalation.Source, "DetailType": escalation.DetailType, "Detail": detail.String()}}})
+		out = append(out, example{"An Escalation Requested event, as a bot would put it on EventBridge", fmt.Sprintf("curl -s %s/_local/events -d %s", base, shellQuote(string(entries)))})
+	}
+	out = append(out, example{"What was published (Transfer Succeeded / Transfer Failed included)", fmt.Sprintf("curl -s %s/_local/events", base)})
+	return out
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,154 @@
+// Command localstack is `make run`: all of Handoff on one machine, with no Docker and no AWS
+// account. It starts moto_server (DynamoDB with streams, Secrets Manager), the vendors'
+// sandboxes, and the functions of template.yaml built as for Lambda and run through the Lambda
+// Runtime API behind a local API Gateway, EventBridge and stream poller; seeds the local tenants'
+// secrets; prints what to try; and stops everything on Ctrl-C.
+//
+// Environment: PORT (the gateway's port, default 3000), HANDOFF_LOCAL_SECRETS (the secrets
+// file, default infra/local-secrets.json). Run it from the repository root.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"handoff/scripts/localstack/demo"
+	"handoff/scripts/localstack/stack"
+	"handoff/scripts/localstack/template"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C ends the process at once; Pdeathsig then ends the children
+	}()
+	if err := Main(ctx, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "make run:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// settings are what the command reads from its environment.
+type settings struct {
+	port        int
+	secretsFile string
+	root        string
+}
+
+func readSettings(getenv func(string) string) (settings, error) {
+	s := settings{port: 3000, secretsFile: "infra/local-secrets.json", root: "."}
+	if p := getenv("PORT"); p != "" {
+		port, err := strconv.Atoi(p)
+		if err != nil || port < 1 || port > 65535 {
+			return s, fmt.Errorf("PORT=%q is not a port number", p)
+		}
+		s.port = port
+	}
+	if f := getenv("HANDOFF_LOCAL_SECRETS"); f != "" {
+		s.secretsFile = f
+	}
+	return s, nil
+}
+
+// Main runs the stack until ctx ends (Ctrl-C).
+func Main(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	set, err := readSettings(getenv)
+	if err != nil {
+		return err
+	}
+	if _, err := exec.LookPath("moto_server"); err != nil {
+		return errors.New(motoHint) // before anything else: nothing else is needed beyond Go
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	tmpl, err := template.Load(filepath.Join(set.root, "template.yaml"), template.Options{})
+	if err != nil {
+		return err
+	}
+	for _, w := range tmpl.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+
+	fmt.Fprintln(stdout, "Starting moto_server and building the functions…")
+	motoReady := make(chan error, 1)
+	var m *moto
+	go func() { var err error; m, err = startMoto(ctx); motoReady <- err }()
+	buildDir, err := os.MkdirTemp("", "handoff-localstack-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(buildDir)
+	binaries, buildErr := stack.Build(ctx, tmpl, buildDir)
+	if err := <-motoReady; err != nil {
+		return err
+	}
+	defer m.stop()
+	if buildErr != nil {
+		return buildErr
+	}
+	return runStack(ctx, set, tmpl, binaries, m, stdout, stderr, log)
+}
+
+// runStack starts the sandboxes and the stack on a running moto, and waits for ctx to end.
+func runStack(ctx context.Context, set settings, tmpl *template.Template, binaries map[string]string, m *moto, stdout, stderr io.Writer, log *slog.Logger) error {
+	sandboxes, err := demo.StartSandboxes()
+	if err != nil {
+		return err
+	}
+	defer sandboxes.Close()
+	awsCfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(m.URL)}
+	secrets, err := demo.Secrets(set.secretsFile, sandboxes.URLs)
+	if err != nil {
+		return fmt.Errorf("%w (HANDOFF_LOCAL_SECRETS names another file)", err)
+	}
+	seeded, err := demo.Seed(ctx, secretsmanager.NewFromConfig(awsCfg), secretPrefix(tmpl), secrets)
+	if err != nil {
+		return err
+	}
+	deadLetterPath := filepath.Join(set.root, "build", "localstack", "dead-letters.jsonl")
+	if err := os.MkdirAll(filepath.Dir(deadLetterPath), 0o755); err != nil {
+		return err
+	}
+	deadLetters, err := os.OpenFile(deadLetterPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer deadLetters.Close()
+	s, err := stack.Start(ctx, stack.Config{
+		Template: tmpl, Binaries: binaries, AWS: awsCfg, AWSEndpoint: m.URL,
+		Addr: "127.0.0.1:" + strconv.Itoa(set.port), DeadLetters: deadLetters, Output: stdout, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	printBanner(stdout, s, sandboxes.URLs, seeded, deadLetterPath, set.root)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "\nStopping…")
+	return nil
+}
+
+// secretPrefix is the functions' SECRET_PREFIX (the template's SecretPrefix default).
+func secretPrefix(tmpl *template.Template) string {
+	for _, f := range tmpl.Functions {
+		if p := f.Environment["SECRET_PREFIX"]; p != "" {
+			return p
+		}
+	}
+	return "handoff/"
+}
