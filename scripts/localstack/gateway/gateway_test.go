@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -303,7 +304,7 @@ func TestFunctionErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g, _ := gateway.New(gateway.Config{
 				Routes:  []gateway.Route{{Method: "GET", Path: "/x", Function: &function{respond: tt.respond}}},
-				Timeout: 50 * 1e6, // 50ms: only the timeout case waits for it
+				Timeout: 50 * time.Millisecond, // only the timeout case waits for it
 				Log:     slog.New(slog.DiscardHandler),
 			})
 			rec := httptest.NewRecorder()

@@ -16,6 +16,7 @@ type Error struct {
 	Payload []byte `json:"-"`
 }
 
+// Error gives the type and the message, as Lambda's console shows a function error.
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Type, e.Message) }
 
 // JSON is the error payload an invoker receives: {"errorMessage": …, "errorType": …}.
