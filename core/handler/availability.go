@@ -33,8 +33,13 @@ type availabilityAnswer struct {
 	Targets []handoff.Availability `json:"targets"`
 }
 
-// HTTP answers one availability question.
-func (h *Availability) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+// HTTP answers one availability question; its error is always nil (every failure is an HTTP answer).
+func (h *Availability) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return h.answer(ctx, req), nil
+}
+
+// answer is HTTP's work; the error result HTTP adds is what aws-lambda-go requires of a handler.
+func (h *Availability) answer(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	const op = "handler.Availability"
 	if routeOf(req) != "GET /availability" {
 		return notFound(ctx, h.log, req)

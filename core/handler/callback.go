@@ -36,8 +36,13 @@ type callbackAnswer struct {
 	Status handoff.Status `json:"status"`
 }
 
-// HTTP answers one webhook.
-func (h *Callback) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+// HTTP answers one webhook; its error is always nil (every failure is an HTTP answer).
+func (h *Callback) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return h.answer(ctx, req), nil
+}
+
+// answer is HTTP's work; the error result HTTP adds is what aws-lambda-go requires of a handler.
+func (h *Callback) answer(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	const op = "handler.Callback"
 	if routeOf(req) != "POST /callbacks/{vendor}" {
 		return notFound(ctx, h.log, req)

@@ -38,7 +38,7 @@ func (f *fakeCallbacks) Callback(_ context.Context, vendor string, req vendors.C
 
 func TestCallbackKoreai(t *testing.T) {
 	svc := &fakeCallbacks{}
-	resp := handler.NewCallback(svc, quiet).HTTP(testCtx(t), sampleHTTP(t, "callback-koreai.json"))
+	resp := call(t, handler.NewCallback(svc, quiet), sampleHTTP(t, "callback-koreai.json"))
 	if resp.StatusCode != 200 {
 		t.Fatalf("answer %d %s", resp.StatusCode, resp.Body)
 	}
@@ -67,7 +67,7 @@ func TestCallbackKoreai(t *testing.T) {
 
 func TestCallbackBitrix24FormBodyIsDecoded(t *testing.T) {
 	svc := &fakeCallbacks{}
-	resp := handler.NewCallback(svc, quiet).HTTP(testCtx(t), sampleHTTP(t, "callback-bitrix24.json"))
+	resp := call(t, handler.NewCallback(svc, quiet), sampleHTTP(t, "callback-bitrix24.json"))
 	if resp.StatusCode != 200 || len(svc.calls) != 1 {
 		t.Fatalf("answer %d %s", resp.StatusCode, resp.Body)
 	}
@@ -107,7 +107,7 @@ func TestCallbackRefused(t *testing.T) {
 			req.PathParameters = map[string]string{"vendor": r.vendor}
 			req.RawQueryString = r.query
 			svc := &fakeCallbacks{}
-			p := wantProblem(t, handler.NewCallback(svc, quiet).HTTP(testCtx(t), req), tc.status, tc.code)
+			p := wantProblem(t, call(t, handler.NewCallback(svc, quiet), req), tc.status, tc.code)
 			if p.Error.Field != tc.field {
 				t.Errorf("field %q, want %q", p.Error.Field, tc.field)
 			}
@@ -134,7 +134,7 @@ func TestCallbackBodyLimit(t *testing.T) {
 		req.RawQueryString = "tenant=demo"
 		req.IsBase64Encoded = tc.base64
 		svc := &fakeCallbacks{}
-		resp := handler.NewCallback(svc, quiet).HTTP(testCtx(t), req)
+		resp := call(t, handler.NewCallback(svc, quiet), req)
 		if resp.StatusCode != tc.status {
 			t.Errorf("%s: answer %d %s", tc.name, resp.StatusCode, resp.Body)
 		}
@@ -155,7 +155,7 @@ func TestCallbackServiceErrors(t *testing.T) {
 		{handoff.E(handoff.CodeUnavailable, "store.Update", "throttled", nil), 503},
 	} {
 		svc := &fakeCallbacks{err: tc.err}
-		wantProblem(t, handler.NewCallback(svc, quiet).HTTP(testCtx(t), sampleHTTP(t, "callback-koreai.json")), tc.status, handoff.ErrorCode(tc.err))
+		wantProblem(t, call(t, handler.NewCallback(svc, quiet), sampleHTTP(t, "callback-koreai.json")), tc.status, handoff.ErrorCode(tc.err))
 	}
 }
 
@@ -163,7 +163,7 @@ func TestCallbackWrongRoute(t *testing.T) {
 	svc := &fakeCallbacks{}
 	req := sampleHTTP(t, "callback-koreai.json")
 	req.RouteKey = "GET /callbacks/{vendor}"
-	wantProblem(t, handler.NewCallback(svc, quiet).HTTP(testCtx(t), req), 404, handoff.CodeNotFound)
+	wantProblem(t, call(t, handler.NewCallback(svc, quiet), req), 404, handoff.CodeNotFound)
 	if len(svc.calls) != 0 {
 		t.Error("Callback called")
 	}

@@ -132,3 +132,19 @@ func httpReq(method, routeKey, rawPath, body string) events.APIGatewayV2HTTPRequ
 	req.RequestContext.DomainName = "api.example.com"
 	return req
 }
+
+// httpHandler is what the HTTP handlers share: aws-lambda-go's (response, error) signature.
+type httpHandler interface {
+	HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+}
+
+// call invokes h as Lambda would and fails the test if the handler returned an error: every
+// failure must be an HTTP answer.
+func call(t *testing.T, h httpHandler, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	resp, err := h.HTTP(testCtx(t), req)
+	if err != nil {
+		t.Fatalf("handler returned an error instead of an HTTP answer: %v", err)
+	}
+	return resp
+}

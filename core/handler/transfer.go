@@ -63,13 +63,19 @@ func (h *Transfer) Invoke(ctx context.Context, payload json.RawMessage) (any, er
 		if err := json.Unmarshal(payload, &req); err != nil {
 			return jsonResponse(http.StatusBadRequest, problemBody{Error: problemJSON{Code: handoff.CodeInvalidRequest, Message: "malformed HTTP event"}}), nil
 		}
-		return h.HTTP(ctx, req), nil
+		return h.HTTP(ctx, req)
 	}
 	return nil, errors.New("transfer: unrecognised event: neither an HTTP API request nor an EventBridge event")
 }
 
-// HTTP answers POST /transfers and GET /transfers/{id}.
-func (h *Transfer) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+// HTTP answers POST /transfers and GET /transfers/{id}; its error is always nil (every failure
+// is an HTTP answer).
+func (h *Transfer) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return h.answer(ctx, req), nil
+}
+
+// answer is HTTP's work; the error result HTTP adds is what aws-lambda-go requires of a handler.
+func (h *Transfer) answer(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	switch routeOf(req) {
 	case "POST /transfers":
 		return h.post(ctx, req)

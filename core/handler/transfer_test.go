@@ -123,7 +123,7 @@ func TestPostTransferStatuses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			svc := &fakeTransfers{start: tc.start}
-			resp := handler.NewTransfer(svc, quiet, "").HTTP(testCtx(t), sampleHTTP(t, "transfer-post-bitrix24.json"))
+			resp := call(t, handler.NewTransfer(svc, quiet, ""), sampleHTTP(t, "transfer-post-bitrix24.json"))
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, resp.Body)
 			}
@@ -155,7 +155,7 @@ func TestPostTransferServiceError(t *testing.T) {
 	svc := &fakeTransfers{start: func(transfer.Input) (transfer.Result, error) {
 		return transfer.Result{}, &handoff.Error{Code: handoff.CodeInProgress, Message: "the first request is still running", RetryAfter: 2 * time.Second}
 	}}
-	resp := handler.NewTransfer(svc, quiet, "").HTTP(testCtx(t), sampleHTTP(t, "transfer-post-liveperson.json"))
+	resp := call(t, handler.NewTransfer(svc, quiet, ""), sampleHTTP(t, "transfer-post-liveperson.json"))
 	wantProblem(t, resp, 409, handoff.CodeInProgress)
 	if resp.Headers["Retry-After"] != "2" {
 		t.Errorf("Retry-After %q, want 2", resp.Headers["Retry-After"])
@@ -167,7 +167,7 @@ func TestPostTransferServiceError(t *testing.T) {
 
 func TestPostTransferMalformed(t *testing.T) {
 	svc := &fakeTransfers{}
-	resp := handler.NewTransfer(svc, quiet, "").HTTP(testCtx(t), sampleHTTP(t, "transfer-post-malformed.json"))
+	resp := call(t, handler.NewTransfer(svc, quiet, ""), sampleHTTP(t, "transfer-post-malformed.json"))
 	wantProblem(t, resp, 400, handoff.CodeInvalidRequest)
 	if len(svc.started()) != 0 {
 		t.Error("Start called for a malformed body")
@@ -194,7 +194,7 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 			req := sampleHTTP(t, "transfer-post-liveperson.json")
 			req.Headers = tc.headers
 			svc := &fakeTransfers{}
-			resp := handler.NewTransfer(svc, quiet, "").HTTP(testCtx(t), req)
+			resp := call(t, handler.NewTransfer(svc, quiet, ""), req)
 			if !tc.ok {
 				p := wantProblem(t, resp, 400, handoff.CodeInvalidRequest)
 				if p.Error.Field != "Idempotency-Key" {
@@ -222,7 +222,7 @@ func TestCallbackBase(t *testing.T) {
 		req := sampleHTTP(t, "transfer-post-liveperson.json")
 		req.RequestContext.DomainName = tc.domain
 		svc := &fakeTransfers{}
-		handler.NewTransfer(svc, quiet, tc.configured).HTTP(testCtx(t), req)
+		call(t, handler.NewTransfer(svc, quiet, tc.configured), req)
 		if in := svc.started(); len(in) != 1 || in[0].CallbackBase != tc.want {
 			t.Errorf("configured %q, domain %q: inputs %+v, want base %q", tc.configured, tc.domain, in, tc.want)
 		}
@@ -263,7 +263,7 @@ func TestRequestBody(t *testing.T) {
 			req := httpReq("POST", "POST /transfers", "/transfers", tc.body)
 			req.IsBase64Encoded = tc.base64
 			svc := &fakeTransfers{}
-			resp := handler.NewTransfer(svc, quiet, "").HTTP(testCtx(t), req)
+			resp := call(t, handler.NewTransfer(svc, quiet, ""), req)
 			if tc.code == "" {
 				if resp.StatusCode != tc.status || len(svc.started()) != 1 {
 					t.Fatalf("answer %d %s", resp.StatusCode, resp.Body)
@@ -307,7 +307,7 @@ func TestGetTransfer(t *testing.T) {
 
 	req := httpReq("GET", "GET /transfers/{id}", "/transfers/nope", "")
 	req.PathParameters = map[string]string{"id": "nope"}
-	wantProblem(t, h.HTTP(testCtx(t), req), 404, handoff.CodeNotFound)
+	wantProblem(t, call(t, h, req), 404, handoff.CodeNotFound)
 	if svc.gets[len(svc.gets)-1] != "nope" {
 		t.Errorf("Get called with %v", svc.gets)
 	}
@@ -319,10 +319,10 @@ func TestUnknownRoute(t *testing.T) {
 		httpReq("DELETE", "DELETE /transfers/{id}", "/transfers/x", ""),
 		httpReq("PUT", "$default", "/transfers", ""),
 	} {
-		wantProblem(t, handler.NewTransfer(svc, quiet, "").HTTP(testCtx(t), req), 404, handoff.CodeNotFound)
+		wantProblem(t, call(t, handler.NewTransfer(svc, quiet, ""), req), 404, handoff.CodeNotFound)
 	}
 	// Behind a $default route the route is rebuilt from the method and path.
-	resp := handler.NewTransfer(svc, quiet, "").HTTP(testCtx(t), httpReq("POST", "$default", "/transfers", validBody(t, 120)))
+	resp := call(t, handler.NewTransfer(svc, quiet, ""), httpReq("POST", "$default", "/transfers", validBody(t, 120)))
 	if resp.StatusCode != 201 {
 		t.Errorf("POST /transfers behind $default: %d %s", resp.StatusCode, resp.Body)
 	}
