@@ -10,7 +10,7 @@ import (
 // Both stores serve the same use cases.
 var (
 	_ usecase.Store = (*store.Store)(nil)
-	_ notify.Store   = (*store.Store)(nil)
+	_ notify.Store  = (*store.Store)(nil)
 	_ usecase.Store = (*memstore.Store)(nil)
-	_ notify.Store   = (*memstore.Store)(nil)
+	_ notify.Store  = (*memstore.Store)(nil)
 )
