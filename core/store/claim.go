@@ -230,24 +230,31 @@ func (s *Store) Complete(ctx context.Context, c Claim, t handoff.Transfer, ref *
 	return err
 }
 
-// Release gives c's key up so that the next claim of the same request takes it over, keeping the
-// transfer id. ambiguous says the vendor may have acted on the call in flight; the next claimer
-// then sees Reclaimed and reconciles first. Once the key is no longer c.Owner's, Release is
-// CONFLICT and changes nothing.
+// Release gives c's key up. When the vendor surely did nothing (ambiguous false), the claim is
+// deleted: the request left no trace, and the next claim starts afresh. When the vendor may have
+// acted on the call in flight, the record stays, marked released, so the next claim of the same
+// request keeps the transfer id and sees Reclaimed, and reconciles first. Once the key is no
+// longer c.Owner's, Release is CONFLICT and changes nothing.
 func (s *Store) Release(ctx context.Context, c Claim, ambiguous bool) error {
 	const op = "store.Release"
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           &s.table,
-		Key:                 idempotencyKey(c.Tenant, c.Key),
-		UpdateExpression:    aws.String("SET #st = :released, #amb = :amb REMOVE #lease"),
-		ConditionExpression: aws.String("#owner = :owner AND #st = :inprogress"),
-		ExpressionAttributeNames: map[string]string{
-			"#st": AttrStatus, "#amb": AttrAmbiguous, "#lease": AttrLeaseUntil, "#owner": AttrLeaseOwner,
-		},
-		ExpressionAttributeValues: item{
-			":released": str(idemReleased), ":amb": boolean(ambiguous), ":owner": str(c.Owner), ":inprogress": str(idemInProgress),
-		},
-	})
+	names := map[string]string{"#st": AttrStatus, "#owner": AttrLeaseOwner}
+	values := item{":owner": str(c.Owner), ":inprogress": str(idemInProgress)}
+	cond := aws.String("#owner = :owner AND #st = :inprogress")
+	var err error
+	if ambiguous {
+		names["#amb"], names["#lease"] = AttrAmbiguous, AttrLeaseUntil
+		values[":released"], values[":amb"] = str(idemReleased), boolean(true)
+		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &s.table, Key: idempotencyKey(c.Tenant, c.Key),
+			UpdateExpression:    aws.String("SET #st = :released, #amb = :amb REMOVE #lease"),
+			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+		})
+	} else {
+		_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: &s.table, Key: idempotencyKey(c.Tenant, c.Key),
+			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+		})
+	}
 	if _, ok := conditionFailed(err); ok {
 		return handoff.E(handoff.CodeConflict, op, "the idempotency key is no longer held by this invocation", err)
 	}

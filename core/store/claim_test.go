@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"handoff/core/handoff"
 	"handoff/core/store"
 )
@@ -227,6 +230,25 @@ func TestConcurrentReclaimsHaveOneWinner(t *testing.T) {
 	}
 }
 
+func TestCleanReleaseLeavesNoRecord(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	first := claim(f, "key-1", "owner-1", "tr-1")
+	if _, err := f.store.Claim(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Release(ctx, first, false); err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Count != 0 {
+		t.Errorf("table holds %d items after a clean release, want none", out.Count)
+	}
+}
+
 func TestReleaseMakesTheKeyClaimable(t *testing.T) {
 	for _, ambiguous := range []bool{false, true} {
 		t.Run(fmt.Sprint("ambiguous=", ambiguous), func(t *testing.T) {
@@ -243,8 +265,13 @@ func TestReleaseMakesTheKeyClaimable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.TransferID != "tr-1" || got.Reclaimed != ambiguous || got.Completed != nil {
-				t.Errorf("claim after release got %+v, want tr-1 with Reclaimed %v", got, ambiguous)
+			// An ambiguous release keeps the id for reconciling; a clean one leaves no trace.
+			want := handoff.ClaimResult{TransferID: "tr-2"}
+			if ambiguous {
+				want = handoff.ClaimResult{TransferID: "tr-1", Reclaimed: true}
+			}
+			if got != want {
+				t.Errorf("claim after release got %+v, want %+v", got, want)
 			}
 			wantCode(t, f.store.Release(ctx, first, false), handoff.CodeConflict)
 		})

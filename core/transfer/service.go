@@ -115,7 +115,7 @@ func (s *Service) Start(ctx context.Context, in Input) (Result, error) {
 	claim.TransferID = won.TransferID
 	t, ref, err := s.run(ctx, tr, in, claim, won.Reclaimed)
 	if err != nil {
-		s.release(claim, err)
+		s.release(claim, won.Reclaimed, err)
 		return Result{}, err
 	}
 	events := timeline(t)
@@ -150,10 +150,13 @@ func (s *Service) checkVendor(req handoff.Request) (vendors.Transferer, error) {
 	return tr, nil
 }
 
-// release gives the key back after a failure a retry may fix. The vendor may have acted when the
-// call timed out or failed mid-way, so the next claim is told to reconcile.
-func (s *Service) release(claim handoff.Claim, cause error) {
-	ambiguous := handoff.ErrorCode(cause) == handoff.CodeVendorTimeout || handoff.ErrorCode(cause) == handoff.CodeVendorUnavailable
+// release gives the key back after a failure that did not end the transfer. The vendor may have
+// acted when the call timed out or failed mid-way, or when an earlier attempt at this transfer
+// was itself in doubt (reclaimed): then the next claim is told to reconcile. Otherwise the claim
+// leaves no trace, so a request refused for its tenant or credentials changes nothing stored.
+func (s *Service) release(claim handoff.Claim, reclaimed bool, cause error) {
+	code := handoff.ErrorCode(cause)
+	ambiguous := reclaimed || code == handoff.CodeVendorTimeout || code == handoff.CodeVendorUnavailable
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.store.Release(ctx, claim, ambiguous); err != nil {

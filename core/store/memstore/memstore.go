@@ -32,7 +32,6 @@ type claim struct {
 	owner       string
 	leaseUntil  time.Time
 	transferID  string
-	ambiguous   bool
 	result      *handoff.Transfer
 	expires     time.Time
 }
@@ -70,7 +69,7 @@ func (s *Store) Claim(_ context.Context, c handoff.Claim) (handoff.ClaimResult, 
 	res := handoff.ClaimResult{TransferID: c.TransferID}
 	if !fresh {
 		res.TransferID = old.transferID
-		res.Reclaimed = old.status == "in_progress" || old.ambiguous
+		res.Reclaimed = true // a lapsed lease, or an ambiguous release: the vendor may have acted
 	}
 	s.claims[claimKey(c)] = &claim{
 		status: "in_progress", fingerprint: c.Fingerprint, owner: c.Owner,
@@ -127,7 +126,11 @@ func (s *Store) Release(_ context.Context, c handoff.Claim, ambiguous bool) erro
 	if !ok || cl.owner != c.Owner || cl.status != "in_progress" {
 		return handoff.E(handoff.CodeConflict, "memstore.Release", "the lease was lost", nil)
 	}
-	cl.status, cl.owner, cl.ambiguous = "released", "", ambiguous
+	if !ambiguous {
+		delete(s.claims, claimKey(c)) // the vendor did nothing: no trace, as in core/store
+		return nil
+	}
+	cl.status, cl.owner = "released", ""
 	return nil
 }
 
