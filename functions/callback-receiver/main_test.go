@@ -1,0 +1,165 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"handoff/core/awstest"
+	"handoff/core/handler"
+	"handoff/core/handoff"
+	"handoff/functions/internal/fntest"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+func setup(t *testing.T) (*fntest.Env, *handler.Callback) {
+	t.Helper()
+	env := fntest.New(t)
+	h, err := Main(fntest.Ctx(t), env.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, h
+}
+
+func call(t *testing.T, h *handler.Callback, req events.APIGatewayV2HTTPRequest) fntest.Answer {
+	t.Helper()
+	resp, err := h.HTTP(fntest.Ctx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fntest.Decode(t, resp)
+}
+
+// koreTransfer starts a Kore.ai transfer and returns it with the callback URL Kore.ai was handed.
+func koreTransfer(t *testing.T, env *fntest.Env) (handoff.Transfer, *url.URL) {
+	t.Helper()
+	out, err := env.TransferHandler(t).Invoke(fntest.Ctx(t), fntest.Sample(t, "transfer-post-koreai.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := fntest.Decode(t, out.(events.APIGatewayV2HTTPResponse))
+	if a.Status != 202 {
+		t.Fatalf("Kore.ai transfer: %d %s", a.Status, a.Raw)
+	}
+	reqs := env.Sandboxes.KoreAI.Requests()
+	var sent struct {
+		CallbackURL string `json:"callbackUrl"`
+	}
+	if err := json.Unmarshal(reqs[len(reqs)-1].Body, &sent); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(sent.CallbackURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Transfer, u
+}
+
+// koreCallback is the sample callback event, addressed with the given query.
+func koreCallback(t *testing.T, query url.Values) events.APIGatewayV2HTTPRequest {
+	req := fntest.HTTPSample(t, "callback-koreai.json")
+	req.RawQueryString = query.Encode()
+	req.QueryStringParameters = map[string]string{}
+	for k := range query {
+		req.QueryStringParameters[k] = query.Get(k)
+	}
+	return req
+}
+
+func TestKoreCallbackSampleCompletesTheTransferOnce(t *testing.T) {
+	env, h := setup(t)
+	tr, callbackURL := koreTransfer(t, env)
+	a := call(t, h, koreCallback(t, callbackURL.Query()))
+	if a.Status != 200 {
+		t.Fatalf("callback: %d %s", a.Status, a.Raw)
+	}
+	done := env.Get(t, tr.ID)
+	if done.Status != handoff.StatusTransferred || done.Ack.Status != handoff.AckPending {
+		t.Fatalf("after the callback: %+v", done)
+	}
+	// A replay answers 200 and changes nothing.
+	if a := call(t, h, koreCallback(t, callbackURL.Query())); a.Status != 200 {
+		t.Fatalf("replay: %d %s", a.Status, a.Raw)
+	}
+	if again := env.Get(t, tr.ID); again.Version != done.Version {
+		t.Errorf("a replayed callback changed the transfer (version %d → %d)", done.Version, again.Version)
+	}
+}
+
+func TestForgedAndUnknownCallbacksChangeNothing(t *testing.T) {
+	env, h := setup(t)
+	tr, callbackURL := koreTransfer(t, env)
+	before := env.Get(t, tr.ID)
+	items := env.Items(t)
+	genuine := callbackURL.Query()
+	forge := func(change func(url.Values)) url.Values {
+		q := url.Values{}
+		for k, v := range genuine {
+			q[k] = append([]string(nil), v...)
+		}
+		change(q)
+		return q
+	}
+	cases := map[string]struct {
+		query  url.Values
+		status int
+	}{
+		"forged token":       {forge(func(q url.Values) { q.Set("token", strings.Repeat("A", len(q.Get("token")))) }), 401},
+		"no token":           {forge(func(q url.Values) { q.Del("token") }), 401},
+		"token of another":   {forge(func(q url.Values) { q.Set("transfer", "0000000000000000000000000a") }), 401},
+		"other tenant":       {forge(func(q url.Values) { q.Set("tenant", "ghost") }), 401},
+		"traversal transfer": {forge(func(q url.Values) { q.Set("transfer", "../x") }), 401},
+	}
+	for name, c := range cases {
+		if a := call(t, h, koreCallback(t, c.query)); a.Status != c.status {
+			t.Errorf("%s: %d %s, want %d", name, a.Status, a.Raw, c.status)
+		}
+	}
+	unknownVendor := koreCallback(t, genuine)
+	unknownVendor.PathParameters = map[string]string{"vendor": "nobody"}
+	if a := call(t, h, unknownVendor); a.Status != 404 {
+		t.Errorf("unknown vendor: %d %s", a.Status, a.Raw)
+	}
+	if after := env.Get(t, tr.ID); after.Version != before.Version || after.Status != handoff.StatusPending {
+		t.Errorf("refused callbacks changed the transfer: %+v", after)
+	}
+	if n := env.Items(t); n != items {
+		t.Errorf("table went from %d to %d items", items, n)
+	}
+}
+
+func TestBitrixEventSampleIsRecordedAndAForgedOneRefused(t *testing.T) {
+	env, h := setup(t)
+	out, err := env.TransferHandler(t).Invoke(fntest.Ctx(t), fntest.Sample(t, "transfer-post-bitrix24.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := fntest.Decode(t, out.(events.APIGatewayV2HTTPResponse)).Transfer
+	before := env.Get(t, tr.ID)
+
+	if a := call(t, h, fntest.HTTPSample(t, "callback-bitrix24.json")); a.Status != 200 {
+		t.Fatalf("Bitrix24 event: %d %s", a.Status, a.Raw)
+	}
+	after := env.Get(t, tr.ID)
+	if after.Status != before.Status || after.Version != before.Version+1 {
+		t.Errorf("an informative event must be recorded without a status change: %+v", after)
+	}
+
+	forged := fntest.HTTPSample(t, "callback-bitrix24.json")
+	body, _ := base64.StdEncoding.DecodeString(forged.Body)
+	form, _ := url.ParseQuery(string(body))
+	form.Set("auth[application_token]", "not-the-token")
+	forged.Body = base64.StdEncoding.EncodeToString([]byte(form.Encode()))
+	if a := call(t, h, forged); a.Status != 401 {
+		t.Errorf("forged Bitrix24 event: %d %s", a.Status, a.Raw)
+	}
+	if last := env.Get(t, tr.ID); last.Version != after.Version {
+		t.Error("a forged event changed the transfer")
+	}
+}

@@ -1,0 +1,213 @@
+// Package fntest is the world the functions' tests run in: moto for DynamoDB and Secrets
+// Manager, every vendor's sandbox, the demo tenant's secrets, a local EventBridge that records
+// what is published, and the sample events of events/ — so each function's real Main is tested
+// with the same events `sam local invoke -e` takes, against real parts.
+package fntest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"handoff/core/awstest"
+	"handoff/core/handler"
+	"handoff/core/handoff"
+	"handoff/core/store"
+	"handoff/core/transfer"
+	"handoff/functions/internal/boot"
+	"handoff/scripts/localstack/demo"
+	"handoff/scripts/localstack/eventbus"
+)
+
+// Table is the table the functions' tests use.
+const Table = "handoff-test"
+
+// Env is a running test world.
+type Env struct {
+	AWS       *awstest.Env
+	DB        *dynamodb.Client
+	Store     *store.Store
+	Sandboxes *demo.Sandboxes
+	Bus       *eventbus.Bus
+	vars      map[string]string
+}
+
+// New starts the world for one test. The functions read the AWS SDK's settings from the
+// process environment, so tests using it must not run in parallel.
+func New(t *testing.T) *Env {
+	t.Helper()
+	ctx := Ctx(t)
+	aw := awstest.New(t)
+	db := dynamodb.NewFromConfig(aw.Config)
+	if err := store.CreateTable(ctx, db, Table); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := demo.StartSandboxes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	secrets, err := demo.Secrets(filepath.Join(Root(t), "infra", "local-secrets.json"), sb.URLs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.Seed(ctx, secretsmanager.NewFromConfig(aw.Config), "handoff/", secrets); err != nil {
+		t.Fatal(err)
+	}
+	bus := eventbus.New(eventbus.Config{})
+	busServer := httptest.NewServer(bus)
+	t.Cleanup(func() { busServer.Close(); bus.Close() })
+
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL": aw.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE": busServer.URL,
+		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "",
+		"AWS_REGION": awstest.Region, "AWS_EC2_METADATA_DISABLED": "true", "AWS_PROFILE": "",
+		"AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+	} {
+		t.Setenv(k, v)
+	}
+	return &Env{
+		AWS: aw, DB: db, Store: store.New(db, Table), Sandboxes: sb, Bus: bus,
+		vars: map[string]string{
+			"TABLE_NAME": Table, "SECRET_PREFIX": "handoff/", "LOG_LEVEL": "error",
+			// Callbacks are driven by the tests themselves, from what the sandbox was handed.
+			"CALLBACK_BASE_URL": "http://127.0.0.1:9",
+		},
+	}
+}
+
+// Getenv is the functions' environment, as template.yaml sets it.
+func (e *Env) Getenv(name string) string { return e.vars[name] }
+
+// TransferHandler is the transfer function's handler, wired as its main wires it, for tests of
+// the other functions that need a transfer to exist.
+func (e *Env) TransferHandler(t *testing.T) *handler.Transfer {
+	t.Helper()
+	cfg, p, err := boot.Setup(Ctx(t), e.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return handler.NewTransfer(transfer.New(p.Store, p.Vendors, p.Log), p.Log, cfg.CallbackBaseURL)
+}
+
+// Items counts the table's items: tests check that refused input left it as it was.
+func (e *Env) Items(t *testing.T) int {
+	t.Helper()
+	out, err := e.DB.Scan(Ctx(t), &dynamodb.ScanInput{TableName: aws.String(Table), Select: "COUNT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(out.Count)
+}
+
+// Get reads a transfer from the table.
+func (e *Env) Get(t *testing.T, id string) handoff.Transfer {
+	t.Helper()
+	tr, err := e.Store.Get(Ctx(t), id)
+	if err != nil {
+		t.Fatalf("transfer %s: %v", id, err)
+	}
+	return tr
+}
+
+// Root is the repository root.
+func Root(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for !exists(filepath.Join(dir, "go.mod")) {
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("fntest: no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+	return dir
+}
+
+func exists(path string) bool { _, err := os.Stat(path); return err == nil }
+
+// Sample reads events/<name>, the file `sam local invoke -e` takes.
+func Sample(t *testing.T, name string) json.RawMessage {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(Root(t), "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// HTTPSample decodes an HTTP API sample event.
+func HTTPSample(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	var req events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(Sample(t, name), &req); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// Encode marshals an event for a handler that takes raw JSON.
+func Encode(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Answer is an HTTP answer's status and decoded body.
+type Answer struct {
+	Status   int
+	Headers  map[string]string
+	Transfer handoff.Transfer
+	Error    struct {
+		Code       handoff.Code `json:"code"`
+		VendorCode string       `json:"vendorCode"`
+	}
+	Raw string
+}
+
+// Decode reads an HTTP answer: the transfer resource, or the error beside it.
+func Decode(t *testing.T, resp events.APIGatewayV2HTTPResponse) Answer {
+	t.Helper()
+	a := Answer{Status: resp.StatusCode, Headers: resp.Headers, Raw: resp.Body}
+	if resp.StatusCode >= 400 {
+		var body struct {
+			Error    json.RawMessage   `json:"error"`
+			Transfer *handoff.Transfer `json:"transfer"`
+		}
+		if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body.Error == nil {
+			t.Fatalf("error answer %d is not a JSON error: %.300s", resp.StatusCode, resp.Body)
+		}
+		_ = json.Unmarshal(body.Error, &a.Error)
+		if body.Transfer != nil {
+			a.Transfer = *body.Transfer
+		}
+		return a
+	}
+	if strings.HasPrefix(strings.TrimSpace(resp.Body), "{") {
+		_ = json.Unmarshal([]byte(resp.Body), &a.Transfer)
+	}
+	return a
+}
+
+// Ctx is a context bounded for one test.
+func Ctx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
