@@ -13,6 +13,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"handoff/core/store"
 )
 
 // root is the repository root, seen from this package's directory (go test's working directory).
@@ -84,14 +88,10 @@ func TestTableMatchesTheStore(t *testing.T) {
 		want any
 	}{
 		{[]string{"BillingMode"}, "PAY_PER_REQUEST"},
-		{[]string{"AttributeDefinitions"}, []any{
-			map[string]any{"AttributeName": "pk", "AttributeType": "S"},
-			map[string]any{"AttributeName": "sk", "AttributeType": "S"},
-		}},
-		{[]string{"KeySchema"}, []any{
-			map[string]any{"AttributeName": "pk", "KeyType": "HASH"},
-			map[string]any{"AttributeName": "sk", "KeyType": "RANGE"},
-		}},
+		// The schema is the store's own (core/store.CreateTableInput), so the two cannot drift.
+		{[]string{"AttributeDefinitions"}, storeSchema.attributes},
+		{[]string{"KeySchema"}, storeSchema.keys},
+		{[]string{"GlobalSecondaryIndexes"}, storeSchema.indexes},
 		{[]string{"TimeToLiveSpecification"}, map[string]any{"AttributeName": "expiresAt", "Enabled": true}},
 		{[]string{"StreamSpecification", "StreamViewType"}, "NEW_AND_OLD_IMAGES"},
 		{[]string{"PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"}, true},
@@ -326,3 +326,26 @@ func isMainPackage(t *testing.T, dir string) bool {
 	}
 	return false
 }
+
+// storeSchema is core/store's table schema in the template's shape.
+var storeSchema = func() (s struct{ attributes, keys, indexes []any }) {
+	in := store.CreateTableInput("x")
+	for _, a := range in.AttributeDefinitions {
+		s.attributes = append(s.attributes, map[string]any{"AttributeName": *a.AttributeName, "AttributeType": string(a.AttributeType)})
+	}
+	keys := func(schema []types.KeySchemaElement) []any {
+		var out []any
+		for _, k := range schema {
+			out = append(out, map[string]any{"AttributeName": *k.AttributeName, "KeyType": string(k.KeyType)})
+		}
+		return out
+	}
+	s.keys = keys(in.KeySchema)
+	for _, g := range in.GlobalSecondaryIndexes {
+		s.indexes = append(s.indexes, map[string]any{
+			"IndexName": *g.IndexName, "KeySchema": keys(g.KeySchema),
+			"Projection": map[string]any{"ProjectionType": string(g.Projection.ProjectionType)},
+		})
+	}
+	return s
+}()

@@ -91,3 +91,20 @@ func TestEscalationDetailKey(t *testing.T) {
 		t.Errorf("inputs %+v", in)
 	}
 }
+
+func TestScheduledEventRunsTheSweep(t *testing.T) {
+	svc := &fakeTransfers{sweep: func() (int, error) { return 2, nil }}
+	h := handler.NewTransfer(svc, quiet, "")
+	scheduled := []byte(`{"version":"0","id":"53dc4d37","detail-type":"Scheduled Event","source":"aws.events",
+		"account":"123456789012","time":"2026-11-21T12:00:00Z","region":"us-east-1","resources":[],"detail":{}}`)
+	if out, err := h.Invoke(testCtx(t), scheduled); out != nil || err != nil {
+		t.Fatalf("Invoke = %v, %v", out, err)
+	}
+	svc.sweep = func() (int, error) { return 0, handoff.E(handoff.CodeUnavailable, "test", "down", nil) }
+	if _, err := h.Invoke(testCtx(t), scheduled); err == nil {
+		t.Error("a failed sweep must be an error, for the next run to be seen as retrying")
+	}
+	if svc.sweeps != 2 || len(svc.started()) != 0 {
+		t.Errorf("sweeps = %d, starts = %d", svc.sweeps, len(svc.started()))
+	}
+}

@@ -49,8 +49,10 @@ func sampleHTTP(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 type fakeTransfers struct {
 	start func(transfer.Input) (transfer.Result, error)
 	get   func(id string) (handoff.Transfer, error)
+	sweep func() (int, error)
 
 	mu     sync.Mutex
+	sweeps int
 	inputs []transfer.Input
 	gets   []string
 }
@@ -73,6 +75,16 @@ func (f *fakeTransfers) Get(_ context.Context, id string) (handoff.Transfer, err
 		return handoff.Transfer{}, handoff.E(handoff.CodeNotFound, "fake.Get", "no such transfer", nil)
 	}
 	return f.get(id)
+}
+
+func (f *fakeTransfers) Sweep(context.Context) (int, error) {
+	f.mu.Lock()
+	f.sweeps++
+	f.mu.Unlock()
+	if f.sweep == nil {
+		return 0, nil
+	}
+	return f.sweep()
 }
 
 func (f *fakeTransfers) started() []transfer.Input {

@@ -16,10 +16,14 @@ import (
 // EscalationDetailType is the EventBridge detail-type that asks for a transfer.
 const EscalationDetailType = "Escalation Requested"
 
+// ScheduledDetailType is the detail-type of EventBridge's scheduled events: the sweep's clock.
+const ScheduledDetailType = "Scheduled Event"
+
 // Transfers is what the transfer function needs of the transfer use case.
 type Transfers interface {
 	Start(ctx context.Context, in transfer.Input) (transfer.Result, error)
 	Get(ctx context.Context, id string) (handoff.Transfer, error)
+	Sweep(ctx context.Context) (int, error)
 }
 
 // Transfer handles the transfer function's triggers: POST /transfers, GET /transfers/{id}, and
@@ -51,6 +55,8 @@ func (h *Transfer) Invoke(ctx context.Context, payload json.RawMessage) (any, er
 		return nil, errors.New("transfer: the event is not a JSON object")
 	}
 	switch {
+	case shape.DetailType == ScheduledDetailType:
+		return nil, h.Sweep(ctx)
 	case shape.DetailType != "":
 		var ev events.EventBridgeEvent
 		if err := json.Unmarshal(payload, &ev); err != nil {
@@ -162,6 +168,20 @@ func (h *Transfer) Escalation(ctx context.Context, ev events.EventBridgeEvent) e
 		return err
 	}
 	h.log.Error("escalation failed", "op", op, "id", ev.ID, "code", string(handoff.ErrorCode(err)), "error", err)
+	return nil
+}
+
+// Sweep gives up on transfers whose vendor did not call back in time. Its error (the table was
+// unavailable) only means the next scheduled run tries again.
+func (h *Transfer) Sweep(ctx context.Context) error {
+	n, err := h.svc.Sweep(ctx)
+	if err != nil {
+		h.log.Warn("sweep failed; the next run retries", "op", "handler.Sweep", "error", err)
+		return err
+	}
+	if n > 0 {
+		h.log.Info("sweep ended overdue transfers", "op", "handler.Sweep", "count", n)
+	}
 	return nil
 }
 

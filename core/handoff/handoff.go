@@ -162,6 +162,9 @@ type Transfer struct {
 	// VendorRef is the vendor's handle for the transfer (a session or conversation id) that its
 	// callbacks name; empty when the vendor sends none.
 	VendorRef string `json:"vendorRef,omitempty"`
+	// AwaitUntil is when a transfer awaiting the vendor's callback is given up on: past it, the
+	// sweep fails it, so no transfer stays pending forever.
+	AwaitUntil *time.Time `json:"awaitUntil,omitempty"`
 	// NotifiedAt is when the outcome was published as a Transfer Succeeded / Failed event.
 	NotifiedAt *time.Time `json:"notifiedAt,omitempty"`
 	CreatedAt  time.Time  `json:"createdAt"`

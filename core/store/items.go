@@ -59,6 +59,10 @@ func transferItem(t handoff.Transfer, version int64, expires time.Time) (item, e
 	it[AttrVendor] = str(t.Vendor)
 	it[AttrExpiresAt] = num(expires.Unix())
 	it[AttrDoc] = str(string(doc))
+	if until, ok := awaiting(t); ok {
+		it[AttrAwaiting] = str(awaitingValue)
+		it[AttrAwaitUntil] = num(until)
+	}
 	return it, nil
 }
 
@@ -125,4 +129,16 @@ func getN(it item, name string) int64 {
 func getBool(it item, name string) bool {
 	v, ok := it[name].(*types.AttributeValueMemberBOOL)
 	return ok && v.Value
+}
+
+// awaitingValue is the one partition of the sparse awaiting index: only transfers awaiting a
+// callback carry it, so the index holds exactly the transfers a sweep may have to give up on.
+const awaitingValue = "pending"
+
+// awaiting says whether t belongs in the awaiting index, and until when (unix seconds).
+func awaiting(t handoff.Transfer) (int64, bool) {
+	if t.Status != handoff.StatusPending || t.AwaitUntil == nil {
+		return 0, false
+	}
+	return t.AwaitUntil.Unix(), true
 }

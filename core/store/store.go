@@ -42,7 +42,12 @@ const (
 	AttrLeaseUntil  = "leaseUntil"  // N, epoch milliseconds: when that hold lapses
 	AttrAmbiguous   = "ambiguous"   // BOOL, a released claim whose vendor call may have acted
 	AttrResult      = "result"      // S, the completed transfer as JSON, for duplicates
+	AttrAwaiting    = "awaiting"    // S, only on transfers awaiting a callback: the awaiting index's key
+	AttrAwaitUntil  = "awaitUntil"  // N, epoch seconds: when such a transfer is given up on
 )
+
+// IndexAwaiting is the sparse index of transfers awaiting a vendor's callback, by deadline.
+const IndexAwaiting = "awaiting"
 
 // The kinds of item, in AttrKind. The stream filter of bot-ack selects KindTransfer.
 const (
@@ -85,15 +90,25 @@ func New(db *dynamodb.Client, table string, opts ...Option) *Store {
 	return s
 }
 
-// CreateTableInput is the table's schema: string keys pk and sk, on-demand billing, and a stream
-// with both images for bot-ack. TTL (on AttrExpiresAt) is set separately, after creation.
+// CreateTableInput is the table's schema: string keys pk and sk, on-demand billing, a stream
+// with both images for bot-ack, and the sparse awaiting index the sweep reads. TTL (on AttrExpiresAt) is set separately, after creation.
 func CreateTableInput(name string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
 		TableName: aws.String(name),
 		AttributeDefinitions: []types.AttributeDefinition{
 			{AttributeName: aws.String(AttrPK), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrSK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrAwaiting), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrAwaitUntil), AttributeType: types.ScalarAttributeTypeN},
 		},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(IndexAwaiting),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(AttrAwaiting), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(AttrAwaitUntil), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
 			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -69,18 +70,27 @@ func (s *Store) Update(ctx context.Context, before, after handoff.Transfer, even
 	if err != nil {
 		return handoff.Transfer{}, handoff.E(handoff.CodeInternal, op, "encoding the transfer", err)
 	}
+	names := map[string]string{
+		"#doc": AttrDoc, "#st": AttrStatus, "#ack": AttrAckStatus, "#v": AttrVersion,
+		"#aw": AttrAwaiting, "#awu": AttrAwaitUntil,
+	}
+	values := item{
+		":doc": str(string(doc)), ":st": str(string(after.Status)), ":ack": str(string(after.Ack.Status)),
+		":next": num(next), ":v": num(before.Version), ":before": str(string(before.Status)),
+	}
+	// A transfer stays in the awaiting index only while it awaits a callback.
+	update := "SET #doc = :doc, #st = :st, #ack = :ack, #v = :next REMOVE #aw, #awu"
+	if until, ok := awaiting(after); ok {
+		update = "SET #doc = :doc, #st = :st, #ack = :ack, #v = :next, #aw = :aw, #awu = :awu"
+		values[":aw"], values[":awu"] = str(awaitingValue), num(until)
+	}
 	items := []types.TransactWriteItem{{Update: &types.Update{
-		TableName:           &s.table,
-		Key:                 transferKey(after.ID),
-		UpdateExpression:    aws.String("SET #doc = :doc, #st = :st, #ack = :ack, #v = :next"),
-		ConditionExpression: aws.String("#v = :v AND #st = :before"),
-		ExpressionAttributeNames: map[string]string{
-			"#doc": AttrDoc, "#st": AttrStatus, "#ack": AttrAckStatus, "#v": AttrVersion,
-		},
-		ExpressionAttributeValues: item{
-			":doc": str(string(doc)), ":st": str(string(after.Status)), ":ack": str(string(after.Ack.Status)),
-			":next": num(next), ":v": num(before.Version), ":before": str(string(before.Status)),
-		},
+		TableName:                           &s.table,
+		Key:                                 transferKey(after.ID),
+		UpdateExpression:                    aws.String(update),
+		ConditionExpression:                 aws.String("#v = :v AND #st = :before"),
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}}}
 	puts, err := eventPuts(s.table, after.ID, next, events, now, now.Add(s.transferTTL))
@@ -149,4 +159,33 @@ func (s *Store) transact(ctx context.Context, op string, items []types.TransactW
 		}
 	}
 	return fromAWS(op, err)
+}
+
+// Overdue returns at most limit transfers still awaiting a callback whose deadline is past at
+// now, oldest deadline first. The index is eventually consistent: a transfer may have moved on
+// since; Update's conditions keep a stale read from writing anything.
+func (s *Store) Overdue(ctx context.Context, now time.Time, limit int) ([]handoff.Transfer, error) {
+	const op = "store.Overdue"
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              &s.table,
+		IndexName:              aws.String(IndexAwaiting),
+		KeyConditionExpression: aws.String("#aw = :aw AND #awu <= :now"),
+		ExpressionAttributeNames: map[string]string{
+			"#aw": AttrAwaiting, "#awu": AttrAwaitUntil,
+		},
+		ExpressionAttributeValues: item{":aw": str(awaitingValue), ":now": num(now.Unix())},
+		Limit:                     aws.Int32(int32(max(1, limit))),
+	})
+	if err != nil {
+		return nil, fromAWS(op, err)
+	}
+	transfers := make([]handoff.Transfer, 0, len(out.Items))
+	for _, it := range out.Items {
+		t, err := decodeTransfer(it)
+		if err != nil {
+			return nil, handoff.E(handoff.CodeInternal, op, "a stored transfer does not decode", err)
+		}
+		transfers = append(transfers, t)
+	}
+	return transfers, nil
 }

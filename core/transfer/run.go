@@ -55,6 +55,8 @@ func (s *Service) run(ctx context.Context, tr vendors.Transferer, in Input, clai
 		t.VendorRef = res.VendorRef
 		t.UpdatedAt = at
 		if res.Outcome == handoff.OutcomeAwaiting {
+			until := at.Add(s.callbackTimeout)
+			t.AwaitUntil = &until
 			return t, refOf(t), nil
 		}
 		finish(&t, handoff.StatusTransferred, nil, at)
@@ -80,6 +82,7 @@ func attemptOutcome(code handoff.Code) (handoff.Outcome, bool) {
 func finish(t *handoff.Transfer, status handoff.Status, cause *handoff.Error, at time.Time) {
 	t.Status = status
 	t.UpdatedAt = at
+	t.AwaitUntil = nil
 	if cause != nil {
 		t.Error = &handoff.Problem{Code: cause.Code, Message: problemMessage(cause), VendorCode: cause.VendorCode}
 	}

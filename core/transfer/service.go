@@ -25,6 +25,7 @@ type Store interface {
 	Get(ctx context.Context, id string) (handoff.Transfer, error)
 	FindByRef(ctx context.Context, vendor, vendorRef string) (handoff.Transfer, error)
 	Update(ctx context.Context, before, after handoff.Transfer, events ...handoff.Event) (handoff.Transfer, error)
+	Overdue(ctx context.Context, now time.Time, limit int) ([]handoff.Transfer, error)
 }
 
 // Vendors finds the adapters by vendor key (vendors.Registry implements it).
@@ -45,6 +46,9 @@ type Service struct {
 	completed *memo
 	// leaseMargin is kept back from the deadline for recording the outcome after the vendor call.
 	leaseMargin time.Duration
+	// callbackTimeout is how long a transfer may await the vendor's callback before the sweep
+	// gives up on it.
+	callbackTimeout time.Duration
 }
 
 // Option changes a Service built by New.
@@ -53,6 +57,9 @@ type Option func(*Service)
 // WithClock sets the clock (tests).
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
+// WithCallbackTimeout sets how long a transfer may await the vendor's callback (default 15m).
+func WithCallbackTimeout(d time.Duration) Option { return func(s *Service) { s.callbackTimeout = d } }
+
 // WithMemo sets how many completed results the container remembers (0 turns it off).
 func WithMemo(size int) Option { return func(s *Service) { s.completed = newMemo(size) } }
 
@@ -60,7 +67,7 @@ func WithMemo(size int) Option { return func(s *Service) { s.completed = newMemo
 func New(store Store, v Vendors, log *slog.Logger, opts ...Option) *Service {
 	s := &Service{
 		store: store, vendors: v, log: log, now: time.Now,
-		completed: newMemo(1024), leaseMargin: 2 * time.Second,
+		completed: newMemo(1024), leaseMargin: 2 * time.Second, callbackTimeout: 15 * time.Minute,
 	}
 	for _, o := range opts {
 		o(s)

@@ -25,9 +25,9 @@ func main() {
 
 // Main builds the handler from the environment; tests call it with their own.
 func Main(ctx context.Context, getenv func(string) string) (*handler.Callback, error) {
-	_, p, err := boot.Setup(ctx, getenv)
+	cfg, p, err := boot.Setup(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	return handler.NewCallback(transfer.New(p.Store, p.Vendors, p.Log), p.Log), nil
+	return handler.NewCallback(transfer.New(p.Store, p.Vendors, p.Log, transfer.WithCallbackTimeout(cfg.CallbackTimeout)), p.Log), nil
 }

@@ -173,3 +173,25 @@ func TestBadInputIsA4xxAndChangesNothing(t *testing.T) {
 		t.Errorf("vendor calls = %d on refused input", n)
 	}
 }
+
+func TestScheduledSweepFailsATransferWhoseCallbackNeverCame(t *testing.T) {
+	env := fntest.New(t)
+	env.Set("CALLBACK_TIMEOUT", "1ns") // the callback is due at once
+	h, err := Main(fntest.Ctx(t), env.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := invoke(t, h, fntest.Sample(t, "transfer-post-koreai.json"))
+	if a.Status != 202 || a.Transfer.AwaitUntil == nil {
+		t.Fatalf("Kore.ai transfer: %d %s", a.Status, a.Raw)
+	}
+	scheduled := []byte(`{"version":"0","id":"sweep-1","detail-type":"Scheduled Event","source":"aws.events",
+		"account":"123456789012","time":"2026-11-21T12:00:00Z","region":"us-east-1","resources":[],"detail":{}}`)
+	if _, err := h.Invoke(fntest.Ctx(t), scheduled); err != nil {
+		t.Fatal(err)
+	}
+	swept := env.Get(t, a.Transfer.ID)
+	if swept.Status != handoff.StatusFailed || swept.Error == nil || swept.Error.VendorCode != "NO_CALLBACK" {
+		t.Errorf("after the sweep: %+v", swept)
+	}
+}

@@ -182,3 +182,17 @@ func (s *Store) Timeline(_ context.Context, id string) ([]handoff.Event, error) 
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out, nil
 }
+
+// Overdue returns transfers awaiting a callback past their deadline, oldest deadline first.
+func (s *Store) Overdue(_ context.Context, now time.Time, limit int) ([]handoff.Transfer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []handoff.Transfer
+	for _, t := range s.transfers {
+		if t.Status == handoff.StatusPending && t.AwaitUntil != nil && !t.AwaitUntil.After(now) {
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].AwaitUntil.Before(*out[j].AwaitUntil) })
+	return out[:min(len(out), limit)], nil
+}

@@ -20,6 +20,7 @@ type Config struct {
 	IdempotencyTTL  time.Duration
 	SecretTTL       time.Duration
 	AvailabilityTTL time.Duration
+	CallbackTimeout time.Duration
 }
 
 // Load reads the configuration through getenv (os.Getenv in main) and checks it.
@@ -44,6 +45,7 @@ func Load(getenv func(string) string) (Config, error) {
 		{"IDEMPOTENCY_TTL", &c.IdempotencyTTL, "24h"},
 		{"SECRET_TTL", &c.SecretTTL, "5m"},
 		{"AVAILABILITY_TTL", &c.AvailabilityTTL, "10s"},
+		{"CALLBACK_TIMEOUT", &c.CallbackTimeout, "15m"},
 	}
 	for _, d := range durations {
 		v, err := time.ParseDuration(orDefault(getenv(d.name), d.def))

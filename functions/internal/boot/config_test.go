@@ -20,7 +20,8 @@ func TestLoadFillsDefaults(t *testing.T) {
 	}
 	want := boot.Config{TableName: "t", SecretPrefix: "handoff/", EventBusName: "default",
 		CallbackBaseURL: "https://api.example.com", LogLevel: slog.LevelInfo,
-		IdempotencyTTL: 24 * time.Hour, SecretTTL: 5 * time.Minute, AvailabilityTTL: 10 * time.Second}
+		IdempotencyTTL: 24 * time.Hour, SecretTTL: 5 * time.Minute, AvailabilityTTL: 10 * time.Second,
+		CallbackTimeout: 15 * time.Minute}
 	if c != want {
 		t.Errorf("Load = %+v, want %+v", c, want)
 	}

@@ -86,6 +86,9 @@ func New(t *testing.T) *Env {
 	}
 }
 
+// Set changes one setting of the functions' environment, for a test that needs another value.
+func (e *Env) Set(name, value string) { e.vars[name] = value }
+
 // Getenv is the functions' environment, as template.yaml sets it.
 func (e *Env) Getenv(name string) string { return e.vars[name] }
 
@@ -97,7 +100,7 @@ func (e *Env) TransferHandler(t *testing.T) *handler.Transfer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return handler.NewTransfer(transfer.New(p.Store, p.Vendors, p.Log), p.Log, cfg.CallbackBaseURL)
+	return handler.NewTransfer(transfer.New(p.Store, p.Vendors, p.Log, transfer.WithCallbackTimeout(cfg.CallbackTimeout)), p.Log, cfg.CallbackBaseURL)
 }
 
 // Items counts the table's items: tests check that refused input left it as it was.

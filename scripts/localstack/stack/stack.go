@@ -101,7 +101,11 @@ func (s *Stack) start(ctx context.Context) error {
 	if err := s.serve(); err != nil {
 		return err
 	}
-	return s.startPollers(ctx)
+	if err := s.startPollers(ctx); err != nil {
+		return err
+	}
+	s.startSchedules()
+	return nil
 }
 
 func (c Config) withDefaults() Config {

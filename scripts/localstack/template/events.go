@@ -47,6 +47,16 @@ func (s functionSpec) addEvent(f *Function, name, kind string, props map[string]
 		stream, err := readStream(name, props)
 		f.Streams = append(f.Streams, stream)
 		return err
+	case "Schedule":
+		every, err := rate(props["Schedule"])
+		if err != nil {
+			return err
+		}
+		if enabled, ok := props["Enabled"].(bool); ok && !enabled {
+			return nil
+		}
+		f.Schedules = append(f.Schedules, Schedule{Event: name, Every: every})
+		return nil
 	}
 	return errUnsupportedEvent
 }
@@ -188,4 +198,26 @@ func firstText(m map[string]any, keys ...string) string {
 		}
 	}
 	return ""
+}
+
+// rate reads a schedule's rate expression, "rate(1 minute)" or "rate(5 hours)"; cron
+// expressions are not run locally.
+func rate(expr any) (time.Duration, error) {
+	text, _ := expr.(string)
+	inner, ok := strings.CutPrefix(strings.TrimSpace(text), "rate(")
+	inner, ok2 := strings.CutSuffix(inner, ")")
+	if !ok || !ok2 {
+		return 0, errUnsupportedEvent
+	}
+	var n int
+	var unit string
+	if _, err := fmt.Sscanf(inner, "%d %s", &n, &unit); err != nil || n <= 0 {
+		return 0, fmt.Errorf("schedule %q is not a rate expression", text)
+	}
+	units := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}
+	d, ok := units[strings.TrimSuffix(unit, "s")]
+	if !ok {
+		return 0, fmt.Errorf("schedule %q: unknown unit %q", text, unit)
+	}
+	return time.Duration(n) * d, nil
 }

@@ -47,4 +47,10 @@ func TestProjectTemplate(t *testing.T) {
 	if transfer.Timeout != 30*time.Second || transfer.AsyncMaxEventAge != time.Hour || transfer.FunctionName != "handoff-local-transfer" {
 		t.Errorf("transfer = %+v", transfer)
 	}
+	if want := []template.Schedule{{Event: "SweepAwaiting", Every: time.Minute}}; !reflect.DeepEqual(transfer.Schedules, want) {
+		t.Errorf("transfer schedules = %+v, want the sweep every minute", transfer.Schedules)
+	}
+	if idx := tmpl.Tables[0].Indexes; len(idx) != 1 || idx[0].Name != "awaiting" || len(idx[0].Keys) != 2 {
+		t.Errorf("table indexes = %+v, want the awaiting index", idx)
+	}
 }

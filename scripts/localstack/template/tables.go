@@ -19,11 +19,7 @@ func readTable(logicalID string, node *yaml.Node, r *resolver) (Table, error) {
 		m, _ := d.(map[string]any)
 		t.Attributes = append(t.Attributes, Attribute{Name: fmt.Sprint(m["AttributeName"]), Type: fmt.Sprint(m["AttributeType"])})
 	}
-	keys, _ := props["KeySchema"].([]any)
-	for _, k := range keys {
-		m, _ := k.(map[string]any)
-		t.Keys = append(t.Keys, KeyPart{Name: fmt.Sprint(m["AttributeName"]), KeyType: fmt.Sprint(m["KeyType"])})
-	}
+	t.Keys = keyParts(props["KeySchema"])
 	if len(t.Keys) == 0 {
 		return t, fmt.Errorf("KeySchema is missing")
 	}
@@ -33,5 +29,29 @@ func readTable(logicalID string, node *yaml.Node, r *resolver) (Table, error) {
 	if enabled, _ := ttl["Enabled"].(bool); enabled {
 		t.TTLAttribute, _ = ttl["AttributeName"].(string)
 	}
+	indexes, _ := props["GlobalSecondaryIndexes"].([]any)
+	for _, raw := range indexes {
+		m, _ := raw.(map[string]any)
+		index := Index{Name: fmt.Sprint(m["IndexName"]), Keys: keyParts(m["KeySchema"])}
+		projection, _ := m["Projection"].(map[string]any)
+		index.Projection, _ = projection["ProjectionType"].(string)
+		if index.Projection == "" {
+			index.Projection = "ALL"
+		}
+		if len(index.Keys) == 0 {
+			return t, fmt.Errorf("index %s has no KeySchema", index.Name)
+		}
+		t.Indexes = append(t.Indexes, index)
+	}
 	return t, nil
+}
+
+func keyParts(schema any) []KeyPart {
+	var parts []KeyPart
+	keys, _ := schema.([]any)
+	for _, k := range keys {
+		m, _ := k.(map[string]any)
+		parts = append(parts, KeyPart{Name: fmt.Sprint(m["AttributeName"]), KeyType: fmt.Sprint(m["KeyType"])})
+	}
+	return parts
 }

@@ -52,6 +52,14 @@ type Function struct {
 	Routes           []Route
 	Rules            []Rule
 	Streams          []Stream
+	Schedules        []Schedule
+}
+
+// Schedule is a Schedule event with a rate expression: the function gets an EventBridge
+// "Scheduled Event" every Every.
+type Schedule struct {
+	Event string
+	Every time.Duration
 }
 
 // Route is an HttpApi event: METHOD /path, with {param} and {proxy+} segments.
@@ -111,6 +119,14 @@ type Table struct {
 	// StreamViewType is empty when the table has no stream.
 	StreamViewType string
 	TTLAttribute   string
+	Indexes        []Index // GlobalSecondaryIndexes
+}
+
+// Index is a global secondary index: its name, keys and projection type (ALL, KEYS_ONLY…).
+type Index struct {
+	Name       string
+	Keys       []KeyPart
+	Projection string
 }
 
 // Attribute is one attribute definition: a name and S, N or B.

@@ -171,7 +171,17 @@ func TestTables(t *testing.T) {
 
 func TestWarnsAboutEventsItDoesNotRun(t *testing.T) {
 	warnings := load(t, template.Options{}).Warnings
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "Nightly") || !strings.Contains(warnings[0], "Schedule") {
-		t.Errorf("warnings = %q", warnings)
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "Weekly") || !strings.Contains(warnings[0], "Schedule") {
+		t.Errorf("warnings = %q, want one for the cron schedule", warnings)
+	}
+}
+
+func TestRateSchedulesAreRun(t *testing.T) {
+	var found []template.Schedule
+	for _, f := range load(t, template.Options{}).Functions {
+		found = append(found, f.Schedules...)
+	}
+	if want := []template.Schedule{{Event: "Nightly", Every: 24 * time.Hour}}; !reflect.DeepEqual(found, want) {
+		t.Errorf("schedules = %+v, want %+v", found, want)
 	}
 }
