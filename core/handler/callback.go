@@ -67,7 +67,11 @@ func (h *Callback) answer(ctx context.Context, req events.APIGatewayV2HTTPReques
 	for k, v := range req.Headers {
 		hdr.Set(k, v)
 	}
-	t, err := h.svc.Callback(ctx, vendor, vendors.CallbackRequest{Tenant: tenant, Query: query, Header: hdr, Body: body})
+	base := ""
+	if req.RequestContext.DomainName != "" {
+		base = "https://" + req.RequestContext.DomainName
+	}
+	t, err := h.svc.Callback(ctx, vendor, vendors.CallbackRequest{BaseURL: base, Tenant: tenant, Query: query, Header: hdr, Body: body})
 	if err != nil {
 		return errorResponse(ctx, h.log, op, err)
 	}

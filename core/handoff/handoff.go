@@ -147,18 +147,21 @@ type Problem struct {
 // Transfer is the resource the API returns: one request to move a conversation and what became
 // of it.
 type Transfer struct {
-	ID           string          `json:"id"`
-	Tenant       string          `json:"tenant"`
-	Vendor       string          `json:"vendor"`
-	Conversation Conversation    `json:"conversation"`
-	Target       Target          `json:"target"`
-	Fallbacks    []Target        `json:"fallbacks,omitempty"`
-	Status       Status          `json:"status"`
-	Attempts     []Attempt       `json:"attempts"`
-	Error        *Problem        `json:"error,omitempty"`
-	Ack          Ack             `json:"ack"`
-	Bot          *Bot            `json:"bot,omitempty"`
-	Metadata     json.RawMessage `json:"metadata,omitempty"`
+	ID           string       `json:"id"`
+	Tenant       string       `json:"tenant"`
+	Vendor       string       `json:"vendor"`
+	Conversation Conversation `json:"conversation"`
+	Target       Target       `json:"target"`
+	Fallbacks    []Target     `json:"fallbacks,omitempty"`
+	// Note and Options are kept for the fallbacks tried later, after a vendor's callback.
+	Note     string          `json:"note,omitempty"`
+	Options  Options         `json:"options,omitzero"`
+	Status   Status          `json:"status"`
+	Attempts []Attempt       `json:"attempts"`
+	Error    *Problem        `json:"error,omitempty"`
+	Ack      Ack             `json:"ack"`
+	Bot      *Bot            `json:"bot,omitempty"`
+	Metadata json.RawMessage `json:"metadata,omitempty"`
 	// VendorRef is the vendor's handle for the transfer (a session or conversation id) that its
 	// callbacks name; empty when the vendor sends none.
 	VendorRef string `json:"vendorRef,omitempty"`
@@ -171,6 +174,11 @@ type Transfer struct {
 	UpdatedAt  time.Time  `json:"updatedAt"`
 	// Version counts stored changes; the store refuses a write made from a stale read.
 	Version int64 `json:"-"`
+}
+
+// Targets returns the target followed by the fallbacks, in the order they are tried.
+func (t Transfer) Targets() []Target {
+	return append([]Target{t.Target}, t.Fallbacks...)
 }
 
 // AckRequired reports whether a bot must be told how t ended.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"sync"
 	"testing"
 
 	"handoff/core/handoff"
@@ -23,17 +24,24 @@ func (p *parser) ParseCallback(_ context.Context, req vendors.CallbackRequest) (
 }
 
 func awaiting(t *testing.T) (*transfer.Service, *memstore.Store, *parser, handoff.Transfer) {
+	svc, st, p, tr, _ := awaitingWith(t)
+	return svc, st, p, tr
+}
+
+// awaitingWith is awaiting with the scripted vendor, to count its calls.
+func awaitingWith(t *testing.T) (*transfer.Service, *memstore.Store, *parser, handoff.Transfer, *scripted) {
 	t.Helper()
 	p := &parser{}
 	st := memstore.New(nil)
-	svc := transfer.New(st, registry{tr: &scripted{async: true}, parser: p}, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
+	vendor := &scripted{async: true}
+	svc := transfer.New(st, registry{tr: vendor, parser: p}, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
 	req := request()
 	req.Bot = &handoff.Bot{Vendor: "webhook"}
 	res, err := svc.Start(ctx(t), transfer.Input{Request: req})
 	if err != nil || res.Transfer.Status != handoff.StatusPending {
 		t.Fatalf("start = %+v, %v", res, err)
 	}
-	return svc, st, p, res.Transfer
+	return svc, st, p, res.Transfer, vendor
 }
 
 func callback(tenant string, proof string) vendors.CallbackRequest {
@@ -103,5 +111,49 @@ func TestCallbackWithoutOutcomeIsRecordedOnly(t *testing.T) {
 	last := events[len(events)-1]
 	if last.Kind != "callback" || last.Detail != "callback: unknown shape: keys foo, bar" {
 		t.Errorf("last event = %+v, want the callback recorded", last)
+	}
+}
+
+func TestARefusalByCallbackMovesOnToTheNextFallbackOnce(t *testing.T) {
+	svc, _, p, tr, vendor := awaitingWith(t)
+	p.cb = vendors.Callback{TransferID: tr.ID, Outcome: handoff.OutcomeRejected, VendorCode: "rejected",
+		Target: &handoff.Target{Type: handoff.TargetAgent, ID: "a-1"}}
+	got, err := svc.Callback(ctx(t), "acme", callback("t1", "ok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != handoff.StatusPending || len(got.Attempts) != 3 || got.Attempts[2].Target.ID != "q-1" ||
+		got.Attempts[2].Outcome != handoff.OutcomeAwaiting || got.AwaitUntil == nil {
+		t.Fatalf("after the refusal: %+v, want the queue fallback awaited", got)
+	}
+	// The same refusal again (a replay) and a late word about the agent change nothing.
+	for _, cb := range []vendors.Callback{p.cb, {TransferID: tr.ID, Outcome: handoff.OutcomeUnavailable,
+		Target: &handoff.Target{Type: handoff.TargetAgent, ID: "a-1"}}} {
+		p.cb = cb
+		again, err := svc.Callback(ctx(t), "acme", callback("t1", "ok"))
+		if err != nil || again.Status != handoff.StatusPending || len(again.Attempts) != 3 {
+			t.Fatalf("replay %+v: %+v, %v", cb, again, err)
+		}
+	}
+	if n := vendor.calls.Load(); n != 2 {
+		t.Errorf("vendor calls = %d, want 2: the agent, then the queue once", n)
+	}
+	p.cb = vendors.Callback{TransferID: tr.ID, Outcome: handoff.OutcomeTransferred, Target: &handoff.Target{Type: handoff.TargetQueue, ID: "q-1"}}
+	done, err := svc.Callback(ctx(t), "acme", callback("t1", "ok"))
+	if err != nil || done.Status != handoff.StatusTransferred {
+		t.Fatalf("queue accepted: %+v, %v", done, err)
+	}
+}
+
+func TestConcurrentDuplicateRefusalsTryTheFallbackOnce(t *testing.T) {
+	svc, _, p, tr, vendor := awaitingWith(t)
+	p.cb = vendors.Callback{TransferID: tr.ID, Outcome: handoff.OutcomeRejected, VendorCode: "rejected"}
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() { _, _ = svc.Callback(ctx(t), "acme", callback("t1", "ok")) })
+	}
+	wg.Wait()
+	if n := vendor.calls.Load(); n != 2 {
+		t.Errorf("vendor calls = %d, want 2: the agent, then the queue once", n)
 	}
 }

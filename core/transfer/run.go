@@ -19,6 +19,7 @@ func (s *Service) run(ctx context.Context, tr vendors.Transferer, in Input, clai
 	t := handoff.Transfer{
 		ID: claim.TransferID, Tenant: req.Tenant, Vendor: req.Vendor,
 		Conversation: req.Conversation, Target: req.Target, Fallbacks: req.Fallbacks,
+		Note: req.Note, Options: req.Options,
 		Status: handoff.StatusPending, Attempts: []handoff.Attempt{}, Bot: req.Bot,
 		Metadata: req.Metadata, CreatedAt: now, UpdatedAt: now,
 		Ack: handoff.Ack{Status: handoff.AckNotRequired},
@@ -29,13 +30,23 @@ func (s *Service) run(ctx context.Context, tr vendors.Transferer, in Input, clai
 	// Keep time back for recording the outcome: a vendor call must not eat the whole lease.
 	vctx, cancel := context.WithDeadline(ctx, claim.LeaseUntil.Add(-s.leaseMargin))
 	defer cancel()
+	if err := s.tryFrom(vctx, tr, &t, 0, in.CallbackBase, reconcile, nil); err != nil {
+		return handoff.Transfer{}, nil, err
+	}
+	return t, refOf(t), nil
+}
 
-	var lastErr *handoff.Error
-	for _, target := range req.Targets() {
-		res, err := tr.Transfer(vctx, vendors.TransferRequest{
-			Tenant: req.Tenant, TransferID: t.ID, Conversation: req.Conversation,
-			Target: target, Note: req.Note, Leave: req.Options.Leave,
-			CallbackURL: callbackURL(in.CallbackBase, req.Vendor, req.Tenant, t.ID),
+// tryFrom tries t's targets from index `from` on, recording each attempt in t: it stops at the
+// first the vendor accepts (t transferred, or pending with a callback deadline) and ends t failed
+// with the last refusal (or `refused`, the refusal that led here) when none does. A failure that
+// is not the target's (the vendor down, bad credentials) stops it and is returned, t unfinished.
+func (s *Service) tryFrom(ctx context.Context, tr vendors.Transferer, t *handoff.Transfer, from int, base string, reconcile bool, refused *handoff.Error) error {
+	lastErr := refused
+	for _, target := range t.Targets()[from:] {
+		res, err := tr.Transfer(ctx, vendors.TransferRequest{
+			Tenant: t.Tenant, TransferID: t.ID, Conversation: t.Conversation,
+			Target: target, Note: t.Note, Leave: t.Options.Leave,
+			CallbackURL: callbackURL(base, t.Vendor, t.Tenant, t.ID),
 			Reconcile:   reconcile,
 		})
 		at := s.now().UTC()
@@ -43,27 +54,40 @@ func (s *Service) run(ctx context.Context, tr vendors.Transferer, in Input, clai
 			e := handoff.AsError(err)
 			outcome, next := attemptOutcome(e.Code)
 			if !next {
-				return handoff.Transfer{}, nil, err
+				return err
 			}
-			s.log.Info("target refused", "op", "transfer.run", "transfer", t.ID, "vendor", req.Vendor,
+			s.log.Info("target refused", "op", "transfer.try", "transfer", t.ID, "vendor", t.Vendor,
 				"target", string(target.Type), "code", string(e.Code), "vendorCode", e.VendorCode)
 			t.Attempts = append(t.Attempts, handoff.Attempt{Target: target, Outcome: outcome, VendorCode: e.VendorCode, At: at})
 			lastErr = e
 			continue
 		}
 		t.Attempts = append(t.Attempts, handoff.Attempt{Target: target, Outcome: res.Outcome, VendorCode: res.VendorCode, At: at})
-		t.VendorRef = res.VendorRef
+		if res.VendorRef != "" {
+			t.VendorRef = res.VendorRef
+		}
 		t.UpdatedAt = at
 		if res.Outcome == handoff.OutcomeAwaiting {
 			until := at.Add(s.callbackTimeout)
 			t.AwaitUntil = &until
-			return t, refOf(t), nil
+			return nil
 		}
-		finish(&t, handoff.StatusTransferred, nil, at)
-		return t, refOf(t), nil
+		finish(t, handoff.StatusTransferred, nil, at)
+		return nil
 	}
-	finish(&t, handoff.StatusFailed, lastErr, s.now().UTC())
-	return t, nil, nil
+	finish(t, handoff.StatusFailed, lastErr, s.now().UTC())
+	return nil
+}
+
+// nextTarget is the index of the target after the one t last tried.
+func nextTarget(t handoff.Transfer) int {
+	last := lastTarget(t)
+	for i, target := range t.Targets() {
+		if target == last {
+			return i + 1
+		}
+	}
+	return len(t.Targets())
 }
 
 // attemptOutcome says what a vendor error means for one target, and whether to try the next.
@@ -120,15 +144,22 @@ func callbackURL(base, vendor, tenant, id string) string {
 // timeline is what a newly recorded transfer's history starts with.
 func timeline(t handoff.Transfer) []handoff.Event {
 	events := []handoff.Event{{At: t.CreatedAt, Kind: "created", Status: handoff.StatusPending}}
-	for _, a := range t.Attempts {
+	events = append(events, attemptEvents(t.Attempts)...)
+	if t.Status.Final() {
+		events = append(events, handoff.Event{At: t.UpdatedAt, Kind: "status", Status: t.Status})
+	}
+	return events
+}
+
+// attemptEvents are the timeline entries of attempts.
+func attemptEvents(attempts []handoff.Attempt) []handoff.Event {
+	events := make([]handoff.Event, 0, len(attempts))
+	for _, a := range attempts {
 		detail := string(a.Target.Type) + " " + a.Target.ID + ": " + string(a.Outcome)
 		if a.VendorCode != "" {
 			detail += " (" + a.VendorCode + ")"
 		}
 		events = append(events, handoff.Event{At: a.At, Kind: "attempt", Detail: detail})
-	}
-	if t.Status.Final() {
-		events = append(events, handoff.Event{At: t.UpdatedAt, Kind: "status", Status: t.Status})
 	}
 	return events
 }

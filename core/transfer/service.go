@@ -49,6 +49,9 @@ type Service struct {
 	// callbackTimeout is how long a transfer may await the vendor's callback before the sweep
 	// gives up on it.
 	callbackTimeout time.Duration
+	// callbackBase is the configured public base URL for callbacks; empty means "where the
+	// request or webhook arrived".
+	callbackBase string
 }
 
 // Option changes a Service built by New.
@@ -59,6 +62,9 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 
 // WithCallbackTimeout sets how long a transfer may await the vendor's callback (default 15m).
 func WithCallbackTimeout(d time.Duration) Option { return func(s *Service) { s.callbackTimeout = d } }
+
+// WithCallbackBase sets the public base URL callbacks are addressed to, when configured.
+func WithCallbackBase(base string) Option { return func(s *Service) { s.callbackBase = base } }
 
 // WithMemo sets how many completed results the container remembers (0 turns it off).
 func WithMemo(size int) Option { return func(s *Service) { s.completed = newMemo(size) } }

@@ -102,10 +102,13 @@ type CallbackParser interface {
 
 // CallbackRequest is a webhook as it arrived. Tenant comes from the callback URL's query.
 type CallbackRequest struct {
-	Tenant string
-	Query  url.Values
-	Header http.Header
-	Body   []byte
+	// BaseURL is our API's public base URL, where this webhook arrived; callback URLs for any
+	// further attempt are built on it.
+	BaseURL string
+	Tenant  string
+	Query   url.Values
+	Header  http.Header
+	Body    []byte
 }
 
 // Callback is what a vendor's webhook reported about one transfer.
@@ -118,6 +121,9 @@ type Callback struct {
 	// webhook only informs (it is recorded in the timeline and changes no status).
 	Outcome    handoff.Outcome
 	VendorCode string
+	// Target is the target the report is about, when the vendor names it; a report about an
+	// earlier target of the chain than the one now awaited is recorded, not applied.
+	Target *handoff.Target
 	// Detail is a short description for the timeline: never a credential, never a raw body.
 	Detail string
 }

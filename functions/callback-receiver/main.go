@@ -29,5 +29,6 @@ func Main(ctx context.Context, getenv func(string) string) (*handler.Callback, e
 	if err != nil {
 		return nil, err
 	}
-	return handler.NewCallback(transfer.New(p.Store, p.Vendors, p.Log, transfer.WithCallbackTimeout(cfg.CallbackTimeout)), p.Log), nil
+	return handler.NewCallback(transfer.New(p.Store, p.Vendors, p.Log,
+		transfer.WithCallbackTimeout(cfg.CallbackTimeout), transfer.WithCallbackBase(cfg.CallbackBaseURL)), p.Log), nil
 }

@@ -29,5 +29,6 @@ func Main(ctx context.Context, getenv func(string) string) (*handler.Transfer, e
 	if err != nil {
 		return nil, err
 	}
-	return handler.NewTransfer(transfer.New(p.Store, p.Vendors, p.Log, transfer.WithCallbackTimeout(cfg.CallbackTimeout)), p.Log, cfg.CallbackBaseURL), nil
+	return handler.NewTransfer(transfer.New(p.Store, p.Vendors, p.Log,
+		transfer.WithCallbackTimeout(cfg.CallbackTimeout), transfer.WithCallbackBase(cfg.CallbackBaseURL)), p.Log, cfg.CallbackBaseURL), nil
 }

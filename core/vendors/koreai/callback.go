@@ -47,7 +47,7 @@ func (a *Adapter) ParseCallback(ctx context.Context, req vendors.CallbackRequest
 		return vendors.Callback{}, handoff.E(handoff.CodeInvalidRequest, op, "callback body must be a JSON object", nil)
 	}
 	p := readPayload(fields)
-	cb := vendors.Callback{TransferID: transferID, VendorRef: p.sessionID}
+	cb := vendors.Callback{TransferID: transferID, VendorRef: p.sessionID, Target: p.target()}
 	outcome, known := statusOutcome(p.status)
 	switch {
 	case p.status == "":
@@ -109,6 +109,18 @@ func readPayload(fields map[string]json.RawMessage) payload {
 		status = "?"
 	}
 	return payload{sessionID: id("sessionId"), agentID: id("agentId"), queueID: id("queueId"), status: status}
+}
+
+// target is the agent or queue the callback names. [U] whether a queue transfer's report also
+// names the agent who took it: the queue, when named, is taken as what the report is about.
+func (p payload) target() *handoff.Target {
+	switch {
+	case p.queueID != "":
+		return &handoff.Target{Type: handoff.TargetQueue, ID: p.queueID}
+	case p.agentID != "":
+		return &handoff.Target{Type: handoff.TargetAgent, ID: p.agentID}
+	}
+	return nil
 }
 
 func (p payload) targetKind() string {

@@ -100,7 +100,8 @@ func (e *Env) TransferHandler(t *testing.T) *handler.Transfer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return handler.NewTransfer(transfer.New(p.Store, p.Vendors, p.Log, transfer.WithCallbackTimeout(cfg.CallbackTimeout)), p.Log, cfg.CallbackBaseURL)
+	return handler.NewTransfer(transfer.New(p.Store, p.Vendors, p.Log,
+		transfer.WithCallbackTimeout(cfg.CallbackTimeout), transfer.WithCallbackBase(cfg.CallbackBaseURL)), p.Log, cfg.CallbackBaseURL)
 }
 
 // Items counts the table's items: tests check that refused input left it as it was.
