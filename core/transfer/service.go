@@ -164,12 +164,15 @@ func (s *Service) checkVendor(req handoff.Request) (vendors.Transferer, error) {
 }
 
 // release gives the key back after a failure that did not end the transfer. The vendor may have
-// acted when the call timed out or failed mid-way, or when an earlier attempt at this transfer
-// was itself in doubt (reclaimed): then the next claim is told to reconcile. Otherwise the claim
-// leaves no trace, so a request refused for its tenant or credentials changes nothing stored.
+// acted when the call timed out or failed mid-way, when it answered something we cannot read (a
+// 2xx with an undocumented body is as likely a success as not), or when an earlier attempt at
+// this transfer was itself in doubt (reclaimed): then the next claim is told to reconcile.
+// Otherwise the claim leaves no trace, so a request refused for its tenant or credentials changes
+// nothing stored.
 func (s *Service) release(claim handoff.Claim, reclaimed bool, cause error) {
 	code := handoff.ErrorCode(cause)
-	ambiguous := reclaimed || code == handoff.CodeVendorTimeout || code == handoff.CodeVendorUnavailable
+	ambiguous := reclaimed || code == handoff.CodeVendorTimeout || code == handoff.CodeVendorUnavailable ||
+		code == handoff.CodeVendorProtocol
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.store.Release(ctx, claim, ambiguous); err != nil {
