@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -48,8 +49,51 @@ type eventShape struct {
 	DetailType string `json:"detail-type"`
 }
 
+// trigger is an HTTP API event and an EventBridge event in one struct (they share only
+// "version"), so a well-formed event of either kind is decoded in one pass: a first pass for
+// the shape alone would scan the whole payload again, and the payload is most of the
+// function's own work.
+type trigger struct {
+	events.APIGatewayV2HTTPRequest
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	AccountID  string          `json:"account"`
+	Time       time.Time       `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+func (t trigger) eventBridge() events.EventBridgeEvent {
+	return events.EventBridgeEvent{
+		Version: t.Version, ID: t.ID, DetailType: t.DetailType, Source: t.Source, AccountID: t.AccountID,
+		Time: t.Time, Region: t.Region, Resources: t.Resources, Detail: t.Detail,
+	}
+}
+
 // Invoke is the Lambda entry point: it tells the trigger by the event's shape and hands over.
 func (h *Transfer) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
+	var ev trigger
+	if json.Unmarshal(payload, &ev) != nil {
+		return h.invokeByShape(ctx, payload) // a malformed event: answered as its shape says
+	}
+	switch {
+	case ev.DetailType == ScheduledDetailType:
+		return nil, h.Sweep(ctx)
+	case ev.DetailType != "":
+		return nil, h.Escalation(ctx, ev.eventBridge())
+	case ev.RouteKey != "" || ev.Version == "2.0":
+		return h.HTTP(ctx, ev.APIGatewayV2HTTPRequest)
+	}
+	return nil, errUnrecognised
+}
+
+var errUnrecognised = errors.New("transfer: unrecognised event: neither an HTTP API request nor an EventBridge event")
+
+// invokeByShape answers an event that did not decode whole: the shape alone tells which
+// trigger's answer to a malformed event to give.
+func (h *Transfer) invokeByShape(ctx context.Context, payload json.RawMessage) (any, error) {
 	var shape eventShape
 	if err := json.Unmarshal(payload, &shape); err != nil {
 		return nil, errors.New("transfer: the event is not a JSON object")
@@ -71,7 +115,7 @@ func (h *Transfer) Invoke(ctx context.Context, payload json.RawMessage) (any, er
 		}
 		return h.HTTP(ctx, req)
 	}
-	return nil, errors.New("transfer: unrecognised event: neither an HTTP API request nor an EventBridge event")
+	return nil, errUnrecognised
 }
 
 // HTTP answers POST /transfers and GET /transfers/{id}; its error is always nil (every failure
