@@ -23,7 +23,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/stack"
@@ -106,20 +105,6 @@ func Main(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 
 // runStack starts the sandboxes and the stack on a running moto, and waits for ctx to end.
 func runStack(ctx context.Context, set settings, tmpl *template.Template, binaries map[string]string, m *moto, stdout, stderr io.Writer, log *slog.Logger) error {
-	sandboxes, err := demo.StartSandboxes()
-	if err != nil {
-		return err
-	}
-	defer sandboxes.Close()
-	awsCfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(m.URL)}
-	secrets, err := demo.Secrets(set.secretsFile, sandboxes.URLs)
-	if err != nil {
-		return fmt.Errorf("%w (HANDOFF_LOCAL_SECRETS names another file)", err)
-	}
-	seeded, err := demo.Seed(ctx, secretsmanager.NewFromConfig(awsCfg), secretPrefix(tmpl), secrets)
-	if err != nil {
-		return err
-	}
 	deadLetterPath := filepath.Join(set.root, "build", "localstack", "dead-letters.jsonl")
 	if err := os.MkdirAll(filepath.Dir(deadLetterPath), 0o755); err != nil {
 		return err
@@ -129,26 +114,18 @@ func runStack(ctx context.Context, set settings, tmpl *template.Template, binari
 		return err
 	}
 	defer deadLetters.Close()
-	s, err := stack.Start(ctx, stack.Config{
-		Template: tmpl, Binaries: binaries, AWS: awsCfg, AWSEndpoint: m.URL,
-		Addr: "127.0.0.1:" + strconv.Itoa(set.port), DeadLetters: deadLetters, Output: stdout, Log: log,
+	s, err := demo.Start(ctx, demo.Config{
+		Template: tmpl, Binaries: binaries, AWSEndpoint: m.URL,
+		AWS:  aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(m.URL)},
+		Addr: "127.0.0.1:" + strconv.Itoa(set.port), SecretsFile: set.secretsFile,
+		DeadLetters: deadLetters, Output: stdout, Log: log,
 	})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	printBanner(stdout, s, sandboxes.URLs, seeded, deadLetterPath, set.root)
+	printBanner(stdout, s.Stack, s.Sandboxes.URLs, s.Tenants, deadLetterPath, set.root)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nStopping…")
 	return nil
-}
-
-// secretPrefix is the functions' SECRET_PREFIX (the template's SecretPrefix default).
-func secretPrefix(tmpl *template.Template) string {
-	for _, f := range tmpl.Functions {
-		if p := f.Environment["SECRET_PREFIX"]; p != "" {
-			return p
-		}
-	}
-	return "handoff/"
 }
