@@ -1,0 +1,207 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"handoff/core/awstest"
+	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/liveperson"
+	"handoff/scripts/localstack/demo"
+	"handoff/scripts/localstack/stack"
+	"handoff/scripts/localstack/template"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// root is the repository root, where template.yaml and infra/ are.
+const root = "../../.."
+
+// TestEndToEnd runs every end-to-end case against one stack, started as `make run` starts it
+// with HANDOFF_LOCAL_SECRETS naming a copy of infra/local-secrets.json that adds the tenant
+// "acme", whose LivePerson and Kore.ai live on servers of their own. The cases share the stack,
+// as users share a deployment: each uses conversations and keys of its own and waits for its
+// transfers' outcomes, so none depends on another's state. They run in order; Routes, which
+// needs the shared stack closed, is last.
+func TestEndToEnd(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		name string
+		run  func(*testing.T, *env)
+	}{
+		{"TransferPerVendor", testTransferPerVendor},
+		{"KoreAICallback", testKoreAICallback},
+		{"SalesforceAck", testSalesforceAck},
+		{"FailingChain", testFailingChain},
+		{"Escalation", testEscalation},
+		{"DuplicateStorm", testDuplicateStorm},
+		{"HostileHTTP", testHostileHTTP},
+		{"OtherTenant", testOtherTenant},
+		{"RouteAddedToTheTemplate", testRouteAddedToTheTemplate},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.run(t, e) })
+	}
+	if e.deadLetters.String() != "" {
+		t.Errorf("dead letters (events or stream records never delivered):\n%s", e.deadLetters.String())
+	}
+}
+
+// env is what the cases share: moto, the built functions, the shared stack (started on first
+// use) and the acme tenant's servers.
+type env struct {
+	aws      *awstest.Env
+	tmpl     *template.Template
+	binaries map[string]string
+	// acme's servers: a second LivePerson and a second Kore.ai, each a default sandbox.
+	acmeLivePerson *liveperson.Sandbox
+	acmeKoreAI     *koreai.Sandbox
+	acmeURLs       map[string]string // by vendor
+	secretsFile    string            // infra/local-secrets.json plus acme
+
+	running     *demo.Stack
+	output      *syncBuffer // the functions' output
+	deadLetters *syncBuffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{aws: awstest.New(t), output: &syncBuffer{}, deadLetters: &syncBuffer{}}
+	tmpl, err := template.Load(filepath.Join(root, "template.yaml"), template.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tmpl = tmpl
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	// Built once for every case, into this test's temporary directory.
+	if e.binaries, err = stack.Build(ctx, tmpl, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("built the functions in %s", time.Since(start).Round(time.Millisecond))
+	e.startAcme(t)
+	t.Cleanup(func() {
+		if e.running != nil {
+			e.running.Close()
+		}
+		if t.Failed() {
+			t.Logf("function output (last 200 lines):\n%s", e.output.tail(200))
+		}
+	})
+	return e
+}
+
+// startAcme serves acme's vendors and writes the secrets file: the demo tenants of
+// infra/local-secrets.json, and acme pointing at its own servers (with a callback secret of
+// its own for Kore.ai).
+func (e *env) startAcme(t *testing.T) {
+	t.Helper()
+	e.acmeLivePerson = liveperson.NewSandbox(liveperson.SandboxConfig{})
+	e.acmeKoreAI = koreai.NewSandbox(koreai.SandboxConfig{})
+	lp, kore := httptest.NewServer(e.acmeLivePerson), httptest.NewServer(e.acmeKoreAI)
+	t.Cleanup(func() { e.acmeKoreAI.Close(); kore.Close(); lp.Close() })
+	e.acmeURLs = map[string]string{"liveperson": lp.URL, "koreai": kore.URL}
+
+	data, err := os.ReadFile(filepath.Join(root, "infra", "local-secrets.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secrets map[string]json.RawMessage
+	if err := json.Unmarshal(data, &secrets); err != nil {
+		t.Fatal(err)
+	}
+	var koreSecret map[string]any
+	if err := json.Unmarshal(koreai.DemoSecret(kore.URL), &koreSecret); err != nil {
+		t.Fatal(err)
+	}
+	koreSecret["callbackSecret"] = acmeCallbackSecret
+	secrets["acme/liveperson"] = liveperson.DemoSecret(lp.URL)
+	secrets["acme/koreai"] = mustJSON(t, koreSecret)
+	e.secretsFile = filepath.Join(t.TempDir(), "secrets.json")
+	if err := os.WriteFile(e.secretsFile, mustJSON(t, secrets), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// acmeCallbackSecret signs acme's Kore.ai callback URLs: not the demo tenant's.
+const acmeCallbackSecret = "acme-callback-secret-0f3c9e2a7b41d865"
+
+// stack returns the shared stack, starting it on first use.
+func (e *env) stack(t *testing.T) *demo.Stack {
+	t.Helper()
+	if e.running == nil {
+		e.running = e.start(t, e.tmpl)
+	}
+	return e.running
+}
+
+// start runs the template as `make run` does (demo.Start), with HANDOFF_LOCAL_SECRETS set to
+// the env's secrets file and the gateway on a free port.
+func (e *env) start(t *testing.T, tmpl *template.Template) *demo.Stack {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := demo.Start(ctx, demo.Config{
+		Template: tmpl, Binaries: e.binaries, AWS: e.aws.Config, AWSEndpoint: e.aws.URL,
+		Addr: "127.0.0.1:0", SecretsFile: e.secretsFile,
+		DeadLetters: e.deadLetters, Output: e.output, Log: slog.New(slog.NewTextHandler(e.output, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatalf("starting the stack: %v\nfunction output:\n%s", err, e.output.tail(50))
+	}
+	return s
+}
+
+// stopShared closes the shared stack, for a case that runs a stack of its own on the same moto
+// (two stacks would both deliver the table's stream).
+func (e *env) stopShared() {
+	if e.running != nil {
+		e.running.Close()
+		e.running = nil
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// syncBuffer collects what several goroutines write.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// tail is the last n lines written.
+func (b *syncBuffer) tail(n int) string {
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
