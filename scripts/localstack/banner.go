@@ -47,7 +47,9 @@ func printBanner(w io.Writer, s *stack.Stack, sandboxes map[string]string, secre
 // examples builds one request per vendor from the sample events, so the banner and events/
 // never disagree; a sample that cannot be read is left out.
 func examples(base, root string) []example {
-	var out []example
+	// Availability first: once the LivePerson example below has transferred the chat, it has
+	// left the bot's agent session and LivePerson no longer answers for it.
+	out := []example{{"Who can take a LivePerson conversation now", fmt.Sprintf("curl -s '%s/availability?tenant=demo&vendor=liveperson&conversationId=H6201348217'", base)}}
 	for _, s := range []struct{ file, title string }{
 		{"transfer-post-bitrix24.json", "Bitrix24: chat 112 to user 12, then open line 1; acked by a signed webhook"},
 		{"transfer-post-liveperson.json", "LivePerson: a chat to skill 2, then agent 6"},
@@ -63,7 +65,6 @@ func examples(base, root string) []example {
 		out = append(out, example{s.title, fmt.Sprintf("curl -s %s/transfers -H 'Content-Type: application/json' -H 'Idempotency-Key: %s' -d %s",
 			base, event.Headers["idempotency-key"], shellQuote(event.Body))})
 	}
-	out = append(out, example{"Who can take a LivePerson conversation now", fmt.Sprintf("curl -s '%s/availability?tenant=demo&vendor=liveperson&conversationId=H6201348217'", base)})
 	var escalation struct {
 		Source     string          `json:"source"`
 		DetailType string          `json:"detail-type"`
