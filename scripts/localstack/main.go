@@ -5,7 +5,9 @@
 // secrets; prints what to try; and stops everything on Ctrl-C.
 //
 // Environment: PORT (the gateway's port, default 3000), HANDOFF_LOCAL_SECRETS (the secrets
-// file, default infra/local-secrets.json). Run it from the repository root.
+// file, default infra/local-secrets.json), HANDOFF_LOCAL_KOREAI_RATE (the Kore.ai sandbox's
+// limit per minute: Kore's 60 by default, negative for none, as load tests need). Run it from
+// the repository root.
 package main
 
 import (
@@ -48,6 +50,7 @@ type settings struct {
 	port        int
 	secretsFile string
 	root        string
+	koreaiRate  int // HANDOFF_LOCAL_KOREAI_RATE: the Kore.ai sandbox's limit per minute
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
@@ -61,6 +64,13 @@ func readSettings(getenv func(string) string) (settings, error) {
 	}
 	if f := getenv("HANDOFF_LOCAL_SECRETS"); f != "" {
 		s.secretsFile = f
+	}
+	if r := getenv("HANDOFF_LOCAL_KOREAI_RATE"); r != "" {
+		rate, err := strconv.Atoi(r)
+		if err != nil {
+			return s, fmt.Errorf("HANDOFF_LOCAL_KOREAI_RATE=%q is not a number (per minute; negative for no limit)", r)
+		}
+		s.koreaiRate = rate
 	}
 	return s, nil
 }
@@ -119,6 +129,7 @@ func runStack(ctx context.Context, set settings, tmpl *template.Template, binari
 		AWS:  aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(m.URL)},
 		Addr: "127.0.0.1:" + strconv.Itoa(set.port), SecretsFile: set.secretsFile,
 		DeadLetters: deadLetters, Output: stdout, Log: log,
+		Sandboxes: demo.SandboxOptions{KoreAIRatePerMinute: set.koreaiRate},
 	})
 	if err != nil {
 		return err

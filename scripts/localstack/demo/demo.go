@@ -39,12 +39,22 @@ type Sandboxes struct {
 	servers []*http.Server
 }
 
+// SandboxOptions tune the sandboxes; the zero value is every vendor as its docs describe it.
+type SandboxOptions struct {
+	// KoreAIRatePerMinute is Kore.ai's per-account limit: 0 for Kore's documented 60, negative
+	// for none (load tests: one sandbox is one account, which real tenants each have their own of).
+	KoreAIRatePerMinute int
+}
+
 // StartSandboxes serves every vendor's default sandbox on its own 127.0.0.1 port.
-func StartSandboxes() (*Sandboxes, error) {
+func StartSandboxes() (*Sandboxes, error) { return StartSandboxesWith(SandboxOptions{}) }
+
+// StartSandboxesWith is StartSandboxes with the sandboxes tuned by o.
+func StartSandboxesWith(o SandboxOptions) (*Sandboxes, error) {
 	s := &Sandboxes{
 		Bitrix24:   bitrix24.NewSandbox(bitrix24.SandboxConfig{}),
 		LivePerson: liveperson.NewSandbox(liveperson.SandboxConfig{}),
-		KoreAI:     koreai.NewSandbox(koreai.SandboxConfig{}),
+		KoreAI:     koreai.NewSandbox(koreai.SandboxConfig{RatePerMinute: o.KoreAIRatePerMinute}),
 		Salesforce: salesforce.NewSandbox(salesforce.SandboxConfig{}),
 		Webhook:    webhook.NewSandbox(webhook.SandboxConfig{}),
 		URLs:       map[string]string{},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -28,6 +29,7 @@ type Config struct {
 	DeadLetters io.Writer    // as stack.Config
 	Output      io.Writer    // the functions' output; os.Stderr when nil
 	Log         *slog.Logger // slog.Default() when nil
+	Sandboxes   SandboxOptions
 }
 
 // Stack is the local stack `make run` runs, and the end-to-end tests drive: the template's
@@ -43,7 +45,7 @@ type Stack struct {
 // ${SANDBOX_…} placeholders filled with the sandboxes' URLs) in the local Secrets Manager, and
 // starts the stack. On error it stops what it started.
 func Start(ctx context.Context, cfg Config) (*Stack, error) {
-	sandboxes, err := StartSandboxes()
+	sandboxes, err := StartSandboxesWith(cfg.Sandboxes)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +69,7 @@ func start(ctx context.Context, cfg Config, sandboxes *Sandboxes) (*Stack, error
 	s, err := stack.Start(ctx, stack.Config{
 		Template: cfg.Template, Binaries: cfg.Binaries, AWS: cfg.AWS, AWSEndpoint: cfg.AWSEndpoint,
 		Addr: cfg.Addr, DeadLetters: cfg.DeadLetters, Output: cfg.Output, Log: cfg.Log,
+		Local: map[string]http.Handler{CountersPath: sandboxes.CountersHandler()},
 	})
 	if err != nil {
 		return nil, err

@@ -45,6 +45,8 @@ type Config struct {
 	Log            *slog.Logger
 	MaxConcurrency int           // processes per function; default 4
 	StartTimeout   time.Duration // for the functions' init and the streams' start; default 30s
+	// Local are more /_local/ routes of the gateway, by exact path (the demo's sandbox counters).
+	Local map[string]http.Handler
 }
 
 // Stack is a running template.
@@ -154,6 +156,10 @@ func (s *Stack) serve() error {
 	s.gateway = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/_local/events" {
 			local.ServeHTTP(w, r)
+			return
+		}
+		if h, ok := s.cfg.Local[r.URL.Path]; ok {
+			h.ServeHTTP(w, r)
 			return
 		}
 		gw.ServeHTTP(w, r)

@@ -1,0 +1,58 @@
+package demo_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"handoff/scripts/localstack/demo"
+)
+
+// TestCountersCountTransferCallsByConversation sends each transfer vendor's sandbox transfer
+// calls (refused ones count too: no credentials here) and reads them back over HTTP.
+func TestCountersCountTransferCallsByConversation(t *testing.T) {
+	s, err := demo.StartSandboxes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	post := func(url, body string) {
+		t.Helper()
+		resp, err := http.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	post(s.URLs["SANDBOX_BITRIX24"]+"/rest/imopenlines.bot.session.transfer", `{"CHAT_ID":112,"USER_ID":12}`)
+	post(s.URLs["SANDBOX_BITRIX24"]+"/rest/imopenlines.bot.session.operator.json", `{"CHAT_ID":"113"}`)
+	post(s.URLs["SANDBOX_BITRIX24"]+"/rest/imopenlines.config.list.get", `{}`)
+	post(s.URLs["SANDBOX_LIVEPERSON"]+"/api/account/123456/agentSession/s1/chat/C-1/transfer?v=1", `{}`)
+	post(s.URLs["SANDBOX_KOREAI"]+"/agentassist/api/v1/public/st-x/assign-conversation", `{"botSessionId":"653a06c9aae89c5fbb4e0001"}`)
+
+	rec := httptest.NewRecorder()
+	s.CountersHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, demo.CountersPath, nil))
+	var c demo.Counters
+	if err := json.Unmarshal(rec.Body.Bytes(), &c); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("answer %d %s: %v", rec.Code, rec.Body, err)
+	}
+	if c.Bitrix24.Requests != 3 || c.Bitrix24.TransferCalls != 2 || c.Bitrix24.ByConversation["112"] != 1 || c.Bitrix24.ByConversation["113"] != 1 {
+		t.Errorf("bitrix24 = %+v", c.Bitrix24)
+	}
+	if c.LivePerson.TransferCalls != 1 || c.LivePerson.ByConversation["C-1"] != 1 {
+		t.Errorf("liveperson = %+v", c.LivePerson)
+	}
+	if c.KoreAI.TransferCalls != 1 || c.KoreAI.ByConversation["653a06c9aae89c5fbb4e0001"] != 1 {
+		t.Errorf("koreai = %+v", c.KoreAI)
+	}
+	if c.Webhook.Acks != 0 || c.Salesforce.AckCalls != 0 {
+		t.Errorf("acks without any transfer: %+v %+v", c.Webhook, c.Salesforce)
+	}
+	rec = httptest.NewRecorder()
+	s.CountersHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, demo.CountersPath, nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST answered %d, want 405", rec.Code)
+	}
+}
