@@ -37,13 +37,97 @@ func DecodeRequest(body []byte) (Request, error) {
 		return r, &Error{Code: CodeTooLarge, Op: "handoff.DecodeRequest",
 			Message: fmt.Sprintf("body is larger than %d bytes", MaxBodyBytes)}
 	}
+	// encoding/json turns invalid UTF-8 into U+FFFD without a word, which would make every
+	// "must be valid UTF-8" check below pass: it is refused here, where the bytes still show.
+	if !utf8.Valid(body) {
+		return Request{}, Invalid("", "body must be valid UTF-8")
+	}
 	if err := decodeStrict(body, &r); err != nil {
 		return Request{}, err
 	}
 	if err := r.Validate(); err != nil {
 		return Request{}, err
 	}
+	// After Validate, which bounds metadata, the one object whose names are not ours.
+	if name, ok := duplicateName(body); ok {
+		return Request{}, Invalid(truncate(name, 64), fmt.Sprintf("field %q is given twice", truncate(name, 64)))
+	}
 	return r, nil
+}
+
+// duplicateName returns a name that occurs twice in one object of body, valid JSON. Parsers
+// disagree on which of the two counts (encoding/json takes the last), so a request holding one
+// means different things to different readers; like an unknown field, it is refused.
+func duplicateName(body []byte) (string, bool) {
+	var nameBuf [32][]byte
+	var openBuf [16]int
+	names := nameBuf[:0] // the names of the open objects, innermost last
+	open := openBuf[:0]  // where each open object's names start in names; -1 for an array
+	for i := 0; i < len(body); i++ {
+		switch body[i] {
+		case '{':
+			open = append(open, len(names))
+		case '[':
+			open = append(open, -1)
+		case '}', ']':
+			if from := open[len(open)-1]; from >= 0 {
+				names = names[:from]
+			}
+			open = open[:len(open)-1]
+		case '"':
+			end := stringEnd(body, i)
+			if next := skipSpace(body, end+1); next < len(body) && body[next] == ':' { // a name
+				name := unquote(body[i : end+1])
+				for _, seen := range names[open[len(open)-1]:] {
+					if bytes.Equal(seen, name) {
+						return string(name), true
+					}
+				}
+				names = append(names, name)
+			}
+			i = end
+		}
+	}
+	return "", false
+}
+
+// unquote returns a JSON string's text, decoding escapes ("n\u0061me" is "name") only when it
+// holds some.
+func unquote(quoted []byte) []byte {
+	if bytes.IndexByte(quoted, '\\') < 0 {
+		return quoted[1 : len(quoted)-1]
+	}
+	var s string
+	_ = json.Unmarshal(quoted, &s)
+	return []byte(s)
+}
+
+// skipSpace returns the index of the first byte at or after i that is not JSON white space.
+func skipSpace(body []byte, i int) int {
+	for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index of the quote that closes the JSON string opening at start: the
+// first quote after it not escaped by an odd run of backslashes.
+func stringEnd(body []byte, start int) int {
+	for i := start + 1; i < len(body); i++ {
+		q := bytes.IndexByte(body[i:], '"')
+		if q < 0 {
+			break
+		}
+		i += q
+		escapes := 0
+		for j := i - 1; j > start && body[j] == '\\'; j-- {
+			escapes++
+		}
+		if escapes%2 == 0 {
+			return i
+		}
+	}
+	return len(body) - 1
 }
 
 // decodeStrict decodes exactly one JSON object into v, refusing unknown fields and trailing data.

@@ -1,0 +1,72 @@
+package handoff
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"unicode/utf8"
+)
+
+// referenceDuplicate finds a name given twice in one object the slow, obvious way: encoding/json's
+// own tokenizer, one set of names per open object.
+func referenceDuplicate(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		names   map[string]bool
+		wantKey bool
+	}
+	var stack []*frame // nil for arrays
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1] != nil {
+			stack[n-1].wantKey = true
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if n := len(stack); n > 0 && stack[n-1] != nil && stack[n-1].wantKey {
+			if name, ok := tok.(string); ok {
+				if stack[n-1].names[name] {
+					return true
+				}
+				stack[n-1].names[name], stack[n-1].wantKey = true, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{names: map[string]bool{}, wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, nil)
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
+}
+
+// FuzzDuplicateName: on any valid JSON in UTF-8 (DecodeRequest refuses other bytes first), the
+// byte scanner DecodeRequest uses agrees with the tokenizer about whether some object names a
+// field twice.
+func FuzzDuplicateName(f *testing.F) {
+	for _, seed := range []string{
+		`{"a":1,"a":2}`, `{"a":{"a":1}}`, `{"a":[{"b":1},{"b":2}],"b":3}`, `{"a\"":1,"a\\":2,"a\"":3}`,
+		`{"\u0061":1,"a":2}`, `{"a" : 1, "b" :{"c":"\"a\":"}, "a" :3}`, `[{"x":1},{"x":1}]`, `{"":1,"":2}`,
+		`{"k":"\\\\","k2":"\\"}`, `{"\ud83d\ude00":1,"😀":2}`, `"a"`, `{}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !json.Valid(body) || !utf8.Valid(body) {
+			return
+		}
+		_, got := duplicateName(body)
+		if want := referenceDuplicate(body); got != want {
+			t.Fatalf("duplicateName = %v, the tokenizer says %v, for %q", got, want, body)
+		}
+	})
+}
