@@ -48,10 +48,3 @@ func TestDecodeRequestTakesTheSameNameInDifferentObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-// TestDecodeRequestCheckIsFree: the checks cost no allocation of their own.
-func TestDecodeRequestCheckIsFree(t *testing.T) {
-	body := []byte(valid)
-	got := testing.AllocsPerRun(100, func() { _, _ = handoff.DecodeRequest(body) })
-	t.Logf("DecodeRequest: %.0f allocations", got)
-}
