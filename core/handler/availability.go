@@ -48,7 +48,15 @@ func (h *Availability) answer(ctx context.Context, req events.APIGatewayV2HTTPRe
 	if err != nil {
 		return errorResponse(ctx, h.log, op, handoff.Invalid("", "malformed query string"))
 	}
-	q := availability.Query{Tenant: query.Get("tenant"), Vendor: query.Get("vendor"), ConversationID: query.Get("conversationId")}
+	var q availability.Query
+	for _, p := range []struct {
+		name string
+		into *string
+	}{{"tenant", &q.Tenant}, {"vendor", &q.Vendor}, {"conversationId", &q.ConversationID}} {
+		if *p.into, err = queryValue(query, p.name); err != nil {
+			return errorResponse(ctx, h.log, op, err)
+		}
+	}
 	for _, raw := range query["target"] {
 		typ, id, _ := strings.Cut(raw, ":")
 		q.Targets = append(q.Targets, handoff.Target{Type: handoff.TargetType(typ), ID: id})

@@ -55,7 +55,10 @@ func (h *Callback) answer(ctx context.Context, req events.APIGatewayV2HTTPReques
 	if err != nil {
 		return errorResponse(ctx, h.log, op, handoff.Invalid("", "malformed query string"))
 	}
-	tenant := query.Get("tenant")
+	tenant, err := queryValue(query, "tenant")
+	if err != nil {
+		return errorResponse(ctx, h.log, op, err)
+	}
 	if err := handoff.ValidateTenant("tenant", tenant); err != nil {
 		return errorResponse(ctx, h.log, op, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -117,6 +118,16 @@ func requestBody(req events.APIGatewayV2HTTPRequest, limit int) ([]byte, error) 
 		return nil, tooLarge
 	}
 	return body, nil
+}
+
+// queryValue returns a query parameter that may be given once. Readers disagree on which of two
+// values counts (url.Values.Get takes the first, API Gateway's queryStringParameters joins them
+// with a comma), so a repeated one is INVALID_REQUEST rather than a guess.
+func queryValue(query url.Values, name string) (string, error) {
+	if len(query[name]) > 1 {
+		return "", handoff.Invalid(name, name+" is given more than once")
+	}
+	return query.Get(name), nil
 }
 
 // header returns a request header; HTTP API v2 lower-cases header names.
