@@ -1,0 +1,244 @@
+package proof_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/salesforce"
+)
+
+// eventsRequest is an HTTP API request as the handlers receive it.
+type eventsRequest = events.APIGatewayV2HTTPRequest
+
+// hostile is one request nobody legitimate sends, and the status it must get.
+type hostile struct {
+	name string
+	want int
+	// send builds the request and names the handler that takes it.
+	send func(w *world) (httpHandler, events.APIGatewayV2HTTPRequest)
+	// replay marks the replay of a callback already applied: a 2xx no-op is its right answer.
+	replay bool
+}
+
+// world is the stack with transfers in it for hostile requests to aim at: a Kore.ai transfer
+// awaiting its callback, one Kore already reported transferred, and a Bitrix24 transfer.
+type world struct {
+	*stack
+	pending, reported url.Values // the callback queries Kore was given for each
+}
+
+const (
+	validPost = `{"tenant": "acme", "vendor": "bitrix24", "conversation": {"id": "113"},
+		"target": {"type": "agent", "id": "12"}, "note": "Refund."}`
+	koreSecond = "653a06c9aae89c5fbb4e0002"
+	appToken   = "sbxapptoken831c76b092f9f135" // the Bitrix24 sandbox's application token
+)
+
+func newWorld(t *testing.T) *world {
+	s := newStack(t)
+	w := &world{stack: s}
+	kore := func(key, conversation string) url.Values {
+		body := strings.Replace(vendorCases[2].body, koreai.SandboxConversationID, conversation, 1)
+		a := s.post(key, body, invocation).want(t, http.StatusAccepted, "")
+		for _, r := range s.koreSandbox.Requests() {
+			var b struct {
+				CallbackURL string `json:"callbackUrl"`
+			}
+			_ = json.Unmarshal(r.Body, &b)
+			if u, err := url.Parse(b.CallbackURL); err == nil && u.Query().Get("transfer") == a.Transfer.ID {
+				return u.Query()
+			}
+		}
+		t.Fatal("no callback URL for the Kore transfer")
+		return nil
+	}
+	w.pending = kore("hk-1", koreai.SandboxConversationID)
+	w.reported = kore("hk-2", koreSecond)
+	w.koreCallback(w.reported.Get("transfer"), "transferred").want(t, http.StatusOK, "")
+	b24 := `{"tenant": "acme", "vendor": "bitrix24", "conversation": {"id": "112"}, "target": {"type": "agent", "id": "12"}, ` +
+		sfBot(salesforce.DemoSessionID) + `}`
+	s.post("hk-3", b24, invocation).want(t, http.StatusCreated, "")
+	return w
+}
+
+// TestHostileInput sends every handler requests no legitimate caller sends and checks each
+// gets a 4xx JSON error — never a 5xx, a stack trace, a credential or its own input echoed at
+// length — and leaves the table exactly as it was, with no vendor called.
+func TestHostileInput(t *testing.T) {
+	w := newWorld(t)
+	secrets := w.credentials()
+	for _, h := range hostileRequests() {
+		t.Run(h.name, func(t *testing.T) {
+			before, calls := w.snapshot(), w.vendorCalls()
+			handler, req := h.send(w)
+			resp, err := handler.HTTP(w.ctx(invocation), req)
+			if err != nil {
+				t.Fatalf("handler error instead of an answer: %v", err)
+			}
+			checkRefusal(t, h, resp, secrets)
+			if got := w.snapshot(); got != before {
+				t.Fatalf("the table changed:\n%s", diffLines(before, got))
+			}
+			if got := w.vendorCalls(); got != calls {
+				t.Fatalf("a vendor was called: %v, before %v", got, calls)
+			}
+		})
+	}
+}
+
+func checkRefusal(t *testing.T, h hostile, resp events.APIGatewayV2HTTPResponse, secrets []string) {
+	t.Helper()
+	var body struct {
+		Error *struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if resp.Headers["Content-Type"] != "application/json" || json.Unmarshal([]byte(resp.Body), &body) != nil {
+		t.Fatalf("answer %d is not JSON: %.300q", resp.StatusCode, resp.Body)
+	}
+	switch {
+	case h.replay && resp.StatusCode == http.StatusOK:
+	case resp.StatusCode != h.want:
+		t.Fatalf("answer %d, want %d: %.300s", resp.StatusCode, h.want, resp.Body)
+	case body.Error == nil || body.Error.Code == "" || body.Error.Message == "":
+		t.Fatalf("a %d without an error code and message: %.300s", resp.StatusCode, resp.Body)
+	}
+	if len(resp.Body) > 1024 {
+		t.Errorf("an answer of %d bytes: input echoed?", len(resp.Body))
+	}
+	for _, trace := range []string{"goroutine ", ".go:", "panic", "runtime."} {
+		if strings.Contains(resp.Body, trace) {
+			t.Errorf("the answer holds %q: %s", trace, resp.Body)
+		}
+	}
+	for _, c := range secrets {
+		if strings.Contains(resp.Body, c) {
+			t.Errorf("the answer holds a credential: %s", resp.Body)
+		}
+	}
+}
+
+// vendorCalls are the job calls every vendor sandbox received so far.
+func (w *world) vendorCalls() [3]int {
+	b, _ := w.b24.jobs()
+	l, _ := w.lp.jobs()
+	k, _ := w.kore.jobs()
+	return [3]int{b, l, k}
+}
+
+// post, get, callback and avail build requests for one handler each.
+func post(body string, headers ...string) func(*world) (httpHandler, events.APIGatewayV2HTTPRequest) {
+	return func(w *world) (httpHandler, events.APIGatewayV2HTTPRequest) {
+		h := map[string]string{}
+		for i := 0; i+1 < len(headers); i += 2 {
+			h[headers[i]] = headers[i+1]
+		}
+		return w.transfer, httpEvent(http.MethodPost, "POST /transfers", "/transfers", "", body, h)
+	}
+}
+
+func postB64(body string) func(*world) (httpHandler, events.APIGatewayV2HTTPRequest) {
+	return func(w *world) (httpHandler, events.APIGatewayV2HTTPRequest) {
+		req := httpEvent(http.MethodPost, "POST /transfers", "/transfers", "", body, nil)
+		req.IsBase64Encoded = true
+		return w.transfer, req
+	}
+}
+
+func get(id string) func(*world) (httpHandler, events.APIGatewayV2HTTPRequest) {
+	return func(w *world) (httpHandler, events.APIGatewayV2HTTPRequest) {
+		req := httpEvent(http.MethodGet, "GET /transfers/{id}", "/transfers/"+url.PathEscape(id), "", "", nil)
+		req.PathParameters = map[string]string{"id": id}
+		return w.transfer, req
+	}
+}
+
+func callback(vendor string, query func(*world) string, body string, headers ...string) func(*world) (httpHandler, events.APIGatewayV2HTTPRequest) {
+	return func(w *world) (httpHandler, events.APIGatewayV2HTTPRequest) {
+		h := map[string]string{}
+		for i := 0; i+1 < len(headers); i += 2 {
+			h[headers[i]] = headers[i+1]
+		}
+		req := httpEvent(http.MethodPost, "POST /callbacks/{vendor}", "/callbacks/"+url.PathEscape(vendor), query(w), body, h)
+		req.PathParameters = map[string]string{"vendor": vendor}
+		return w.callback, req
+	}
+}
+
+func avail(query string) func(*world) (httpHandler, events.APIGatewayV2HTTPRequest) {
+	return func(w *world) (httpHandler, events.APIGatewayV2HTTPRequest) {
+		return w.availability, httpEvent(http.MethodGet, "GET /availability", "/availability", query, "", nil)
+	}
+}
+
+// with returns validPost with one field set to raw JSON (or removed when raw is "").
+func with(field, raw string) string {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(validPost), &m); err != nil {
+		panic(err)
+	}
+	if raw == "" {
+		delete(m, field)
+	} else {
+		m[field] = json.RawMessage(raw)
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// kq builds a Kore callback query from the pending transfer's, edited.
+func kq(edit func(q url.Values, w *world)) func(*world) string {
+	return func(w *world) string {
+		q := url.Values{}
+		for k, v := range w.pending {
+			q[k] = append([]string(nil), v...)
+		}
+		edit(q, w)
+		return q.Encode()
+	}
+}
+
+func raw(q string) func(*world) string { return func(*world) string { return q } }
+
+const form = "application/x-www-form-urlencoded"
+
+// b24Event is a Bitrix24 message event about chat 112 with the given application token.
+func b24Event(token string) string {
+	return "event=ONIMBOTMESSAGEADD&data%5BPARAMS%5D%5BCHAT_ID%5D=112&data%5BPARAMS%5D%5BMESSAGE%5D=hi" +
+		"&ts=1700000000&auth%5Bdomain%5D=acme.bitrix24.com&auth%5Bapplication_token%5D=" + url.QueryEscape(token)
+}
+
+// koreBody is what Kore posts about the pending transfer.
+var koreBody = `{"sessionId": "` + koreai.SandboxConversationID + `", "agentId": "` + koreai.SandboxAgentID + `", "status": "transferred"}`
+
+// diffLines lists the items one snapshot has and the other lacks, shortened.
+func diffLines(before, after string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	b, a := in(before), in(after)
+	var out []string
+	for l := range a {
+		if !b[l] {
+			out = append(out, fmt.Sprintf("+ %.200s", l))
+		}
+	}
+	for l := range b {
+		if !a[l] {
+			out = append(out, fmt.Sprintf("- %.200s", l))
+		}
+	}
+	return strings.Join(out, "\n")
+}

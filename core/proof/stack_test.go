@@ -1,0 +1,195 @@
+package proof_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"handoff/core/availability"
+	"handoff/core/awstest"
+	"handoff/core/eventbus"
+	"handoff/core/handler"
+	"handoff/core/notify"
+	"handoff/core/secrets"
+	"handoff/core/store"
+	"handoff/core/transfer"
+	"handoff/core/vendors"
+	"handoff/core/vendors/all"
+	"handoff/core/vendors/bitrix24"
+	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/rest"
+	"handoff/core/vendors/salesforce"
+	"handoff/core/vendors/webhook"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+const (
+	tenant       = "acme"
+	table        = "handoff"
+	secretPrefix = "handoff/"
+	callbackBase = "https://handoff.example"
+)
+
+// stack is Handoff as the four functions run it — the real handlers, use cases, store, secrets
+// cache, event bus and vendor adapters — over a fresh moto and a fresh sandbox per vendor, with
+// a fault-injecting transport on each AWS client and a probe in front of each sandbox.
+type stack struct {
+	t     *testing.T
+	clock *clock
+	logs  *syncBuffer
+	log   *slog.Logger
+
+	raw                *dynamodb.Client // no faults: for setup and inspection
+	dynamo, sm, events *awsFaults
+	smClient           *secretsmanager.Client
+	ebClient           *eventbridge.Client
+	store              *store.Store
+
+	*container // the container every request goes to unless a test says otherwise
+
+	b24, lp, kore, sf, hook *vendorServer
+	b24Sandbox              *bitrix24.Sandbox
+	lpSandbox               *liveperson.Sandbox
+	koreSandbox             *koreai.Sandbox
+	sfSandbox               *salesforce.Sandbox
+	hookSandbox             *webhook.Sandbox
+}
+
+// container is what one Lambda container holds in memory — its secrets cache, its vendor
+// adapters with their sessions and tokens, its memory of completed keys — and the handlers over
+// them. A retry or a redelivery may land in another one.
+type container struct {
+	secrets      *secrets.Cache
+	vendors      *vendors.Registry
+	svc          *transfer.Service
+	transfer     *handler.Transfer
+	callback     *handler.Callback
+	availability *handler.Availability
+	stream       *handler.Stream
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	env := awstest.New(t)
+	s := &stack{t: t, clock: &clock{}, logs: &syncBuffer{}, dynamo: newAWSFaults(), sm: newAWSFaults(), events: newAWSFaults()}
+	s.log = slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	cfg := env.Config.Copy()
+	cfg.Retryer = quickRetryer
+	s.raw = dynamodb.NewFromConfig(env.Config)
+	if err := store.CreateTable(context.Background(), s.raw, table); err != nil {
+		t.Fatal(err)
+	}
+	s.startVendors()
+	s.putSecrets(env.Config)
+
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.HTTPClient = s.dynamo })
+	s.smClient = secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.HTTPClient = s.sm })
+	s.ebClient = eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.HTTPClient = s.events })
+	s.store = store.New(db, table, store.WithClock(s.clock.Now))
+	s.container = s.newContainer(s.store)
+	t.Cleanup(func() { s.checkLogs() })
+	return s
+}
+
+// newContainer starts a cold container whose transfers go to st (the stack's store, or one that
+// fails on purpose).
+func (s *stack) newContainer(st transfer.Store) *container {
+	c := &container{secrets: secrets.New(s.smClient, secretPrefix, secrets.WithLogger(s.log))}
+	hc := &http.Client{
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	c.vendors = vendors.NewRegistry(vendors.Deps{
+		Secrets: c.secrets, HTTP: rest.New(hc, rest.WithBackoff(time.Millisecond)), Log: s.log, Now: time.Now,
+	}, all.Factories)
+	c.svc = transfer.New(st, c.vendors, s.log, transfer.WithClock(s.clock.Now), transfer.WithCallbackBase(callbackBase))
+	c.transfer = handler.NewTransfer(c.svc, s.log, callbackBase)
+	c.callback = handler.NewCallback(c.svc, s.log)
+	c.availability = handler.NewAvailability(availability.New(c.vendors, 0), s.log)
+	notifier := notify.New(s.store, c.vendors, eventbus.New(s.ebClient, "default"), s.log).WithClock(s.clock.Now)
+	c.stream = handler.NewStream(notifier, s.log)
+	return c
+}
+
+func (s *stack) startVendors() {
+	s.b24Sandbox = bitrix24.NewSandbox(bitrix24.SandboxConfig{})
+	s.b24 = serveVendor(s.t, s.b24Sandbox, bitrix24Job)
+	s.lpSandbox = liveperson.NewSandbox(liveperson.SandboxConfig{})
+	s.lp = serveVendor(s.t, s.lpSandbox, livepersonJob)
+	// Kore's outcome callbacks are delivered by the tests, when they choose.
+	s.koreSandbox = koreai.NewSandbox(koreai.SandboxConfig{NoCallbacks: true, RatePerMinute: -1})
+	s.t.Cleanup(s.koreSandbox.Close)
+	s.kore = serveVendor(s.t, s.koreSandbox, koreaiJob)
+	s.sfSandbox = salesforce.NewSandbox(salesforce.SandboxConfig{})
+	s.sf = serveVendor(s.t, s.sfSandbox, salesforceJob)
+	s.hookSandbox = webhook.NewSandbox(webhook.SandboxConfig{})
+	s.hook = serveVendor(s.t, s.hookSandbox, webhookJob)
+}
+
+// putSecrets stores the tenant's secret for every vendor, pointing at the sandboxes.
+func (s *stack) putSecrets(cfg aws.Config) {
+	sm := secretsmanager.NewFromConfig(cfg)
+	for vendor, value := range map[string][]byte{
+		"bitrix24":   bitrix24.DemoWebhookSecret(s.b24.URL()),
+		"liveperson": liveperson.DemoSecret(s.lp.URL()),
+		"koreai":     koreai.DemoSecret(s.kore.URL()),
+		"salesforce": salesforce.DemoSecret(s.sf.URL()),
+		"webhook":    webhook.DemoSecret(s.hook.URL()),
+	} {
+		_, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+			Name: aws.String(secretPrefix + tenant + "/" + vendor), SecretString: aws.String(string(value)),
+		})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
+
+// clock is the store's, the use cases' and the notifier's time: the wall clock plus an offset
+// that only a test moves, so leases lapse when the test says, without sleeping.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+// syncBuffer collects the log lines of every part.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,183 @@
+package proof_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"handoff/core/availability"
+	"handoff/core/handoff"
+	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/sandbox"
+)
+
+// vendorFault is one way a vendor's transfer call fails, and what the caller sees.
+type vendorFault struct {
+	name string
+	// before is played by the sandbox instead of acting; after spoils the answer once it acted.
+	before, after sandbox.Kind
+	// deadline bounds the invocation; the vendor call gets it less the margin kept for recording.
+	deadline time.Duration
+	status   int
+	code     handoff.Code
+}
+
+// short leaves the vendor call about 1.5 s (the service keeps 2 s of the deadline back to record
+// the outcome): the upper bound of a hang.
+const short = 3500 * time.Millisecond
+
+var vendorFaults = []vendorFault{
+	{name: "hangs/504 VENDOR_TIMEOUT", before: sandbox.Hang, deadline: short,
+		status: http.StatusGatewayTimeout, code: handoff.CodeVendorTimeout},
+	{name: "answers after the deadline/504 VENDOR_TIMEOUT", after: sandbox.Hang, deadline: short,
+		status: http.StatusGatewayTimeout, code: handoff.CodeVendorTimeout},
+	{name: "500 before acting/503 VENDOR_UNAVAILABLE", before: sandbox.ServerError, deadline: invocation,
+		status: http.StatusServiceUnavailable, code: handoff.CodeVendorUnavailable},
+	{name: "500 after acting/503 VENDOR_UNAVAILABLE", after: sandbox.ServerError, deadline: invocation,
+		status: http.StatusServiceUnavailable, code: handoff.CodeVendorUnavailable},
+	{name: "503 before acting/503 VENDOR_UNAVAILABLE", before: sandbox.Unavailable, deadline: invocation,
+		status: http.StatusServiceUnavailable, code: handoff.CodeVendorUnavailable},
+	{name: "resets before acting/503 VENDOR_UNAVAILABLE", before: sandbox.Reset, deadline: invocation,
+		status: http.StatusServiceUnavailable, code: handoff.CodeVendorUnavailable},
+	{name: "resets after acting/503 VENDOR_UNAVAILABLE", after: sandbox.Reset, deadline: invocation,
+		status: http.StatusServiceUnavailable, code: handoff.CodeVendorUnavailable},
+	{name: "undocumented body before acting/502 VENDOR_BAD_RESPONSE", before: sandbox.Malformed, deadline: invocation,
+		status: http.StatusBadGateway, code: handoff.CodeVendorProtocol},
+	{name: "undocumented body after acting/502 VENDOR_BAD_RESPONSE", after: sandbox.Malformed, deadline: invocation,
+		status: http.StatusBadGateway, code: handoff.CodeVendorProtocol},
+}
+
+// TestVendorFaults: for every vendor and every way its transfer call can fail, the caller gets
+// the error at once (never a transfer recorded as failed that the vendor may have made), the
+// call is not re-sent, the key is released as ambiguous, and the same request again reconciles:
+// it transfers exactly once — where the first call already did it, the vendor's "already done"
+// answer counts as success (Reconcile reached the adapter) and nothing is transferred twice.
+// The outcome is then acked once.
+func TestVendorFaults(t *testing.T) {
+	for _, f := range vendorFaults {
+		for _, v := range vendorCases {
+			t.Run(v.name+"/"+f.name, func(t *testing.T) {
+				s := newStack(t)
+				s.warm(v.name)
+				vs := v.server(s)
+				if f.before != "" {
+					v.sandbox(s).Inject(sandbox.Fault{Kind: f.before}, 1)
+				} else {
+					vs.spoilNext(f.after)
+				}
+				before := s.snapshot()
+
+				s.post("k-1", v.body, f.deadline).want(t, f.status, f.code)
+				wantDone := 0
+				if f.after != "" {
+					wantDone = 1
+				}
+				if calls, done := vs.jobs(); calls != 1 || done != wantDone {
+					t.Fatalf("vendor calls = %d, done = %d; want 1 call (not re-sent), done %d", calls, done, wantDone)
+				}
+				if got := s.transfers(); len(got) != 0 {
+					t.Fatalf("a transfer was recorded after an ambiguous failure: %+v", got)
+				}
+				if r := s.idem("k-1"); r.status != "released" || !r.ambiguous || r.leased {
+					t.Fatalf("key = %+v, want released as ambiguous, no lease", r)
+				}
+				if s.snapshot() == before {
+					t.Fatal("the ambiguous release left no trace for the retry to reconcile")
+				}
+
+				s.retryAndSettle(v, "k-1", f.after != "", 2)
+			})
+		}
+	}
+}
+
+// retryAndSettle sends the request again with the same key, as the caller should after an
+// ambiguous failure, and checks the vendor was asked calls times in all and did the job once.
+// When the first call acted, the attempt must carry the vendor's "already done" code. A vendor
+// that confirms by callback is then called back, and every outcome is settled.
+func (s *stack) retryAndSettle(v vendorCase, key string, acted bool, calls int) {
+	t := s.t
+	t.Helper()
+	status := http.StatusCreated
+	if v.async {
+		status = http.StatusAccepted
+	}
+	got := s.post(key, v.body, invocation).want(t, status, "")
+	n, done := v.server(s).jobs()
+	if n != calls || done != 1 {
+		t.Fatalf("after the retry: vendor calls = %d, done = %d; want %d calls, the job done exactly once", n, done, calls)
+	}
+	stored := s.only()
+	if stored.ID != got.Transfer.ID || len(stored.Attempts) != 1 {
+		t.Fatalf("stored %+v, answered %+v: want the one transfer with one attempt", stored, got.Transfer)
+	}
+	wantCode := ""
+	if acted {
+		wantCode = v.alreadyDone
+	}
+	if code := stored.Attempts[0].VendorCode; code != wantCode {
+		t.Errorf("attempt vendor code = %q, want %q (the reconcile must see what the first call did)", code, wantCode)
+	}
+	if r := s.idem(key); r.status != "completed" || r.leased {
+		t.Errorf("key = %+v after the retry, want completed", r)
+	}
+	if read := s.get(stored.ID).want(t, http.StatusOK, ""); read.Transfer.Status != stored.Status {
+		t.Errorf("GET /transfers/%s says %s, the table %s", stored.ID, read.Transfer.Status, stored.Status)
+	}
+	if v.async {
+		s.settle() // pending, awaiting Kore's callback, with no lease held
+		s.koreCallback(stored.ID, "transferred").want(t, http.StatusOK, "")
+		if tr := s.only(); tr.Status != handoff.StatusTransferred {
+			t.Fatalf("after Kore's callback the transfer is %s, want transferred", tr.Status)
+		}
+	}
+	s.settle()
+}
+
+// warm fetches the vendor's secret and, for LivePerson, logs in, as an earlier transfer of the
+// same container would have: a short deadline then bounds the transfer call alone.
+func (s *stack) warm(vendor string) {
+	s.t.Helper()
+	if _, err := s.secrets.Get(s.ctx(invocation), tenant, vendor); err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := s.secrets.Get(s.ctx(invocation), tenant, "salesforce"); err != nil {
+		s.t.Fatal(err)
+	}
+	if vendor == "liveperson" {
+		svc := availability.New(s.vendors, 0)
+		if _, err := svc.Check(s.ctx(invocation), availability.Query{Tenant: tenant, Vendor: vendor, ConversationID: liveperson.DemoChatID}); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
+
+// TestVendorRateLimits: a rate limit with a short Retry-After is waited out inside the call (the
+// caller just sees the transfer); a long one is handed to the caller as 429 RATE_LIMITED with the
+// vendor's Retry-After, the key released cleanly (the vendor refused before acting) and the table
+// as it was; the request then transfers once.
+func TestVendorRateLimits(t *testing.T) {
+	for _, v := range vendorCases {
+		t.Run(v.name+"/short wait is retried inside the call", func(t *testing.T) {
+			s := newStack(t)
+			v.sandbox(s).Inject(sandbox.Fault{Kind: sandbox.RateLimited, RetryAfter: time.Second}, 1)
+			s.retryAndSettle(v, "k-1", false, 2)
+		})
+		t.Run(v.name+"/long wait goes to the caller", func(t *testing.T) {
+			s := newStack(t)
+			before := s.snapshot()
+			v.sandbox(s).Inject(sandbox.Fault{Kind: sandbox.RateLimited, RetryAfter: 2 * time.Minute}, 1)
+			a := s.post("k-1", v.body, invocation).want(t, http.StatusTooManyRequests, handoff.CodeRateLimited)
+			if got := a.Headers["Retry-After"]; got != "120" {
+				t.Errorf("Retry-After = %q, want the vendor's 120", got)
+			}
+			if calls, _ := v.server(s).jobs(); calls != 1 {
+				t.Fatalf("vendor calls = %d, want 1: a long wait is not waited out", calls)
+			}
+			if s.snapshot() != before {
+				t.Fatal("a refused transfer left the table changed")
+			}
+			s.retryAndSettle(v, "k-1", false, 2)
+		})
+	}
+}
