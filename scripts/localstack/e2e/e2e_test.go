@@ -30,8 +30,9 @@ const root = "../../.."
 // with HANDOFF_LOCAL_SECRETS naming a copy of infra/local-secrets.json that adds the tenant
 // "acme", whose LivePerson and Kore.ai live on servers of their own. The cases share the stack,
 // as users share a deployment: each uses conversations and keys of its own and waits for its
-// transfers' outcomes, so none depends on another's state. They run in order; Routes, which
-// needs the shared stack closed, is last.
+// transfers' outcomes, so none depends on another's state. They run in order, and each can run
+// alone (-run TestEndToEnd/Name); RouteAddedToTheTemplate, which closes the shared stack, is
+// last. Nothing may end in the dead letters.
 func TestEndToEnd(t *testing.T) {
 	e := newEnv(t)
 	for _, c := range []struct {
@@ -64,8 +65,7 @@ type env struct {
 	// acme's servers: a second LivePerson and a second Kore.ai, each a default sandbox.
 	acmeLivePerson *liveperson.Sandbox
 	acmeKoreAI     *koreai.Sandbox
-	acmeURLs       map[string]string // by vendor
-	secretsFile    string            // infra/local-secrets.json plus acme
+	secretsFile    string // infra/local-secrets.json plus acme
 
 	running     *demo.Stack
 	output      *syncBuffer // the functions' output
@@ -80,6 +80,9 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.tmpl = tmpl
+	for _, w := range tmpl.Warnings {
+		t.Errorf("the local stack does not run all of template.yaml: %s", w)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -109,7 +112,6 @@ func (e *env) startAcme(t *testing.T) {
 	e.acmeKoreAI = koreai.NewSandbox(koreai.SandboxConfig{})
 	lp, kore := httptest.NewServer(e.acmeLivePerson), httptest.NewServer(e.acmeKoreAI)
 	t.Cleanup(func() { e.acmeKoreAI.Close(); kore.Close(); lp.Close() })
-	e.acmeURLs = map[string]string{"liveperson": lp.URL, "koreai": kore.URL}
 
 	data, err := os.ReadFile(filepath.Join(root, "infra", "local-secrets.json"))
 	if err != nil {

@@ -106,7 +106,7 @@ func awaitEscalation(t *testing.T, base, eventID, conversation string, status ha
 			}
 		}
 		if len(found) > 1 {
-			t.Fatalf("%d transfers of conversation %s published: %v", len(found), conversation, found)
+			t.Fatalf("%d %s events about conversation %s (transfers %v), want 1", len(found), detailType, conversation, found)
 		}
 		if len(found) == 1 {
 			id = found[0]
