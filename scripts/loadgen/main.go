@@ -1,0 +1,87 @@
+// Command loadgen drives a running local stack (`make run`) with N concurrent transfers over M
+// conversations, a share of them duplicates, and reports throughput, latency, vendor calls made
+// against expected, and lost or doubled transfers, exiting non-zero unless there are none.
+// With -stack it starts a stack of its own on a free port first and stops it after (make load).
+//
+//	go run ./scripts/loadgen -url http://127.0.0.1:3000 -n 300 -c 8 -dup 0.2 -vendor mixed
+//	go run ./scripts/loadgen -stack
+//
+// It talks to 127.0.0.1 only. Run it against a stack nobody else is using: it reads the
+// sandboxes' counters (GET /_local/sandboxes) before and after, and counts what changed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"handoff/scripts/loadgen/load"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code, err := Main(ctx, os.Args[1:], os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+	}
+	stop()
+	os.Exit(code)
+}
+
+// Main parses args, runs the load and prints the report; it returns the exit code: 0 when
+// nothing was lost, doubled or failed, 1 when something was, 2 when the run could not be made.
+func Main(ctx context.Context, args []string, out io.Writer) (int, error) {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	cfg := load.Config{Tenant: "demo"}
+	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:3000", "the local stack's gateway (127.0.0.1 only)")
+	fs.IntVar(&cfg.Total, "n", 300, "POST /transfers requests in all, duplicates included")
+	fs.IntVar(&cfg.Concurrency, "c", 8, "requests in flight at once")
+	fs.IntVar(&cfg.Conversations, "conversations", 4, "conversations to spread transfers over where the vendor takes one again (Bitrix24: at most its 4 chats); LivePerson and Kore.ai transfers get one each")
+	fs.Float64Var(&cfg.DupShare, "dup", 0.2, "share of the requests that repeat an earlier one (same key, same body)")
+	fs.StringVar(&cfg.Vendor, "vendor", load.VendorMixed, "bitrix24, liveperson, koreai or mixed")
+	fs.IntVar(&cfg.Availability, "availability", 0, "GET /availability requests to mix in")
+	fs.DurationVar(&cfg.Duration, "duration", 2*time.Minute, "bound on the sending; what is not sent by then is not sent")
+	fs.DurationVar(&cfg.Settle, "settle", 30*time.Second, "bound on the wait for callbacks and acks after the sending")
+	fs.StringVar(&cfg.Tenant, "tenant", "demo", "the tenant whose secrets point at the sandboxes")
+	withStack := fs.Bool("stack", false, "start a local stack on a free port first (go run ./scripts/localstack), and stop it after")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, nil
+		}
+		return 2, err
+	}
+	if *withStack {
+		fmt.Fprintln(out, "Starting a local stack (go run ./scripts/localstack)…")
+		s, err := load.StartStack(ctx, ".", 5*time.Minute)
+		if err != nil {
+			return 2, err
+		}
+		defer func() {
+			if err := s.Stop(); err != nil {
+				fmt.Fprintln(os.Stderr, "loadgen:", err)
+			}
+		}()
+		cfg.URL = s.URL
+		fmt.Fprintf(out, "Stack at %s (its output: %s)\n", s.URL, s.LogPath())
+	}
+	if err := cfg.Check(); err != nil {
+		return 2, err
+	}
+	run, err := load.Drive(ctx, cfg)
+	if err != nil {
+		return 2, err
+	}
+	rep := run.Verify(ctx)
+	rep.Print(out)
+	if !rep.OK() {
+		return 1, nil
+	}
+	return 0, nil
+}
