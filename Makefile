@@ -9,7 +9,7 @@ MOTO_HINT    := install it with: pip install 'moto[server]' cfn-lint
 # staticcheck comes through the Go module proxy at a pinned version; go run caches the build.
 STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test unit fuzz lint tools bench build
+.PHONY: run test unit fuzz lint tools bench build load
 
 ## run: the whole local stack (moto, vendor sandboxes, the four functions behind a local gateway)
 run: tools-run
@@ -32,9 +32,15 @@ lint:
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
 
-## bench: the benchmarks with allocations (see README for budgets)
-bench:
+## bench: the benchmarks with allocations, then sizes, cold starts, and CPU and memory under
+## the load test (scripts/bench); README, Performance, has the budgets
+bench: tools-run
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./scripts/bench
+
+## load: the load test on a local stack of its own, on a free port (LOADFLAGS: scripts/loadgen's)
+load: tools-run
+	$(GO) run ./scripts/loadgen -stack $(LOADFLAGS)
 
 # Tools are checked first so a missing one stops the command at once with how to get it.
 tools-run:

@@ -165,6 +165,9 @@ func makePlan(c Config) plan {
 			conv = randomHex(12)
 		}
 		query := "tenant=" + url.QueryEscape(c.Tenant) + "&vendor=" + v + "&conversationId=" + url.QueryEscape(conv)
+		if v == VendorKoreAI { // Kore.ai answers for named agents, queues or skills only
+			query += "&target=" + url.QueryEscape("agent:"+koreAIAgent)
+		}
 		order = append(order, placed{rng.Float64() * float64(distinct), job{vendor: v, query: query}})
 	}
 	slices.SortStableFunc(order, func(a, b placed) int {
