@@ -37,8 +37,12 @@ type Report struct {
 	// key with two transfers, or more vendor calls than transfers. Failed: everything else that
 	// went wrong (an error answer, a transfer not transferred, an ack missing).
 	Lost, Doubled, Failed int
-	Problems              []string // the first few, in detail
-	problems              int
+	// Repeats are LivePerson and Kore.ai transfer calls beyond one per transfer, which their
+	// sandboxes refuse (a conversation is handed over once): reconciles after a failure.
+	Repeats  int
+	Problems []string // the first few, in detail
+	Notes    []string // what is worth knowing but not wrong
+	problems int
 }
 
 // VendorCalls are the transfer calls one vendor's sandbox counted during the run, and the
@@ -62,6 +66,12 @@ func (r *Report) problem(format string, args ...any) {
 	r.problems++
 	if len(r.Problems) < maxProblems {
 		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *Report) note(format string, args ...any) {
+	if len(r.Notes) < maxProblems {
+		r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
 	}
 }
 
@@ -137,10 +147,16 @@ func (r Report) Print(w io.Writer) {
 		if _, ok := r.Vendors[VendorKoreAI]; ok {
 			fmt.Fprintf(w, "; Kore.ai callbacks %d", r.KoreCallbacks)
 		}
+		if r.Repeats > 0 {
+			fmt.Fprintf(w, "; %d repeats refused by the vendor", r.Repeats)
+		}
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "  acks: %d once, %d missing, %d doubled\n", r.Acked, r.Unacked, r.DoubledAcks)
 	fmt.Fprintf(w, "  transfers: %d keys → %d transfers; lost %d, doubled %d, failed %d\n", r.Keys, r.Transfers, r.Lost, r.Doubled, r.Failed)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "    note: %s\n", n)
+	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "    %s\n", p)
 	}
