@@ -189,7 +189,9 @@ func transferResponse(t handoff.Transfer) events.APIGatewayV2HTTPResponse {
 
 // Escalation runs an Escalation Requested event. The event id is the idempotency key unless the
 // detail has one. It returns an error only for failures a retry can fix, so Lambda retries those
-// and the dead-letter queue keeps what never succeeds; anything else is logged and dropped.
+// and the dead-letter queue keeps what never succeeds; anything else is logged and dropped. A
+// vendor answer we could not read is one of them: the vendor may have made the transfer, and
+// only the retry, which reconciles, can record it and have the bot told.
 func (h *Transfer) Escalation(ctx context.Context, ev events.EventBridgeEvent) error {
 	const op = "handler.Escalation"
 	if ev.DetailType != EscalationDetailType {
@@ -207,7 +209,7 @@ func (h *Transfer) Escalation(ctx context.Context, ev events.EventBridgeEvent) e
 		h.log.Info("escalation handled", "op", op, "id", ev.ID, "transfer", res.Transfer.ID,
 			"status", string(res.Transfer.Status), "replayed", res.Replayed)
 		return nil
-	case handoff.Retryable(err):
+	case handoff.Retryable(err) || handoff.ErrorCode(err) == handoff.CodeVendorProtocol:
 		h.log.Warn("escalation will be retried", "op", op, "id", ev.ID, "error", err)
 		return err
 	}
