@@ -181,3 +181,45 @@ func TestVendorRateLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestEscalationVendorFaults: the same faults, after the vendor acted, on an Escalation Requested
+// event. Nobody is waiting for an answer, so the function returns the error for Lambda to retry
+// (and, failing that, the dead-letter queue to keep); the retry reconciles and records the one
+// transfer the vendor made, and the bot is told.
+func TestEscalationVendorFaults(t *testing.T) {
+	const event = "0b5e8f6a-2c1d-4e3f-9a8b-7c6d5e4f3a2b"
+	for _, f := range vendorFaults {
+		if f.after == "" {
+			continue
+		}
+		for _, v := range vendorCases {
+			t.Run(v.name+"/"+f.name, func(t *testing.T) {
+				s := newStack(t)
+				s.warm(v.name)
+				v.server(s).spoilNext(f.after)
+				err := s.escalate(s.transfer, event, v.body, f.deadline)
+				if handoff.ErrorCode(err) != f.code || !retried(err) {
+					t.Fatalf("the function returned %v, want %s for Lambda to retry", err, f.code)
+				}
+				if err := s.escalate(s.transfer, event, v.body, invocation); err != nil {
+					t.Fatalf("the retry: %v", err)
+				}
+				if calls, done := v.server(s).jobs(); calls != 2 || done != 1 {
+					t.Fatalf("vendor calls = %d, done = %d; want the reconcile and the job done once", calls, done)
+				}
+				if code := s.only().Attempts[0].VendorCode; code != v.alreadyDone {
+					t.Errorf("attempt vendor code = %q, want %q", code, v.alreadyDone)
+				}
+				if v.async {
+					s.settle()
+					s.koreCallback(s.only().ID, "transferred").want(t, http.StatusOK, "")
+				}
+				s.settle()
+			})
+		}
+	}
+}
+
+// retried reports whether Lambda retries an invocation that returned err: any error does; the
+// handler returns one only for what a retry can fix.
+func retried(err error) bool { return err != nil }
