@@ -159,3 +159,39 @@ func TestBotNeverAnswers(t *testing.T) {
 	s.oneAckKey(tr)
 	s.settle()
 }
+
+// TestBotAckRecordLost documents the limit of at-least-once delivery in bot-ack: the bot was
+// acked and the outcome published, then the write recording both failed (DynamoDB throttled;
+// the function dying there is the same). The record comes back, in another container, with
+// nothing recorded. The bot still hears one message — the same sequenceId and X-Request-ID — and
+// since that first ack ended its session, the repeat meets "session ended" and the ack is
+// recorded as failed although it was delivered (today's behaviour, logged); and the outcome is
+// published a second time (its detail is the same transfer: consumers drop the repeat by id).
+// The record ends settled either way: nothing is retried forever.
+func TestBotAckRecordLost(t *testing.T) {
+	s := newStack(t)
+	tr := s.transferred()
+	s.dynamo.fail("TransactWriteItems", throttled, -1)
+	if n := s.deliverStream(tr.ID); n != 1 {
+		t.Fatalf("%d records to retry, want the one whose record failed", n)
+	}
+	s.dynamo.heal()
+	if _, done := s.sf.jobs(); done != 1 || s.events.succeeded("PutEvents") != 1 {
+		t.Fatalf("before the record: bot accepted %d acks, %d published; want 1 and 1", done, s.events.succeeded("PutEvents"))
+	}
+	if n := s.deliverStreamTo(s.newContainer(s.store), tr.ID); n != 0 {
+		t.Fatalf("%d records to retry on the redelivery, want none", n)
+	}
+	s.oneAckKey(tr)
+	got := s.stored(tr.ID)
+	if _, done := s.sf.jobs(); done != 1 {
+		t.Fatalf("the bot accepted %d acks, want 1", done)
+	}
+	published := s.events.succeeded("PutEvents")
+	if settled := got.Ack.Status == handoff.AckSent || got.Ack.Status == handoff.AckFailed; !settled || got.NotifiedAt == nil || published < 1 || published > 2 {
+		t.Fatalf("ack %+v, notified %v, published %d: want the ack settled and the outcome published once or twice",
+			got.Ack, got.NotifiedAt, published)
+	}
+	t.Logf("after a lost record: ack recorded %s (%s), outcome published %d times", got.Ack.Status, got.Ack.Error, published)
+	s.redeliver(got)
+}
