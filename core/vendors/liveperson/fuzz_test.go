@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,7 +157,7 @@ func FuzzSkillsAnswer(f *testing.F) {
 			return err
 		})
 		for _, s := range got {
-			if s.Type != handoff.TargetSkill || strings.Trim(s.ID, "0123456789") != "" || s.ID == "" || s.ID[0] == '0' ||
+			if n, err := strconv.ParseUint(s.ID, 10, 63); s.Type != handoff.TargetSkill || err != nil || strconv.FormatUint(n, 10) != s.ID ||
 				s.OnlineAgents != nil && *s.OnlineAgents < 0 || s.Available != (s.OnlineAgents == nil || *s.OnlineAgents > 0) {
 				t.Fatalf("skill %+v", s)
 			}
