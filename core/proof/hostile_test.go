@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"handoff/core/vendors/bitrix24"
 	"handoff/core/vendors/koreai"
 	"handoff/core/vendors/salesforce"
 )
@@ -38,26 +39,21 @@ const (
 	validPost = `{"tenant": "acme", "vendor": "bitrix24", "conversation": {"id": "113"},
 		"target": {"type": "agent", "id": "12"}, "note": "Refund."}`
 	koreSecond = "653a06c9aae89c5fbb4e0002"
-	appToken   = "sbxapptoken831c76b092f9f135" // the Bitrix24 sandbox's application token
 )
+
+// appToken is the application token the Bitrix24 sandbox's events carry.
+var appToken = func() string {
+	var m map[string]string
+	_ = json.Unmarshal(bitrix24.DemoWebhookSecret("http://127.0.0.1:1"), &m)
+	return m["applicationToken"]
+}()
 
 func newWorld(t *testing.T) *world {
 	s := newStack(t)
 	w := &world{stack: s}
 	kore := func(key, conversation string) url.Values {
 		body := strings.Replace(vendorCases[2].body, koreai.SandboxConversationID, conversation, 1)
-		a := s.post(key, body, invocation).want(t, http.StatusAccepted, "")
-		for _, r := range s.koreSandbox.Requests() {
-			var b struct {
-				CallbackURL string `json:"callbackUrl"`
-			}
-			_ = json.Unmarshal(r.Body, &b)
-			if u, err := url.Parse(b.CallbackURL); err == nil && u.Query().Get("transfer") == a.Transfer.ID {
-				return u.Query()
-			}
-		}
-		t.Fatal("no callback URL for the Kore transfer")
-		return nil
+		return s.koreCallbackQuery(s.post(key, body, invocation).want(t, http.StatusAccepted, "").Transfer.ID)
 	}
 	w.pending = kore("hk-1", koreai.SandboxConversationID)
 	w.reported = kore("hk-2", koreSecond)
@@ -72,6 +68,9 @@ func newWorld(t *testing.T) *world {
 // gets a 4xx JSON error — never a 5xx, a stack trace, a credential or its own input echoed at
 // length — and leaves the table exactly as it was, with no vendor called.
 func TestHostileInput(t *testing.T) {
+	if appToken == "" {
+		t.Fatal("the Bitrix24 demo secret holds no applicationToken to forge events around")
+	}
 	w := newWorld(t)
 	secrets := w.credentials()
 	for _, h := range hostileRequests() {

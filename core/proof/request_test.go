@@ -48,16 +48,11 @@ func httpEvent(method, routeKey, rawPath, query, body string, headers map[string
 // post sends POST /transfers with an Idempotency-Key, under an invocation deadline d.
 func (s *stack) post(key, body string, d time.Duration) answer {
 	s.t.Helper()
-	return s.postWith(s.transfer, key, body, d)
-}
-
-func (s *stack) postWith(h httpHandler, key, body string, d time.Duration) answer {
-	s.t.Helper()
 	hdr := map[string]string{}
 	if key != "" {
 		hdr["Idempotency-Key"] = key
 	}
-	return call(s.t, h, s.ctx(d), httpEvent(http.MethodPost, "POST /transfers", "/transfers", "", body, hdr))
+	return call(s.t, s.transfer, s.ctx(d), httpEvent(http.MethodPost, "POST /transfers", "/transfers", "", body, hdr))
 }
 
 // get sends GET /transfers/{id}.
@@ -89,26 +84,30 @@ func (s *stack) escalate(h transferFunction, id, detail string, d time.Duration)
 // as Kore would, and returns our answer.
 func (s *stack) koreCallback(id, status string) answer {
 	s.t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"sessionId": koreai.SandboxConversationID, "agentId": koreai.SandboxAgentID, "status": status,
+		"requestCompletedAt": time.Now().UnixMilli(),
+	})
+	return s.postCallback("koreai", s.koreCallbackQuery(id).Encode(), string(body), nil)
+}
+
+// koreCallbackQuery is the query of the callback URL Kore was given for transfer id: tenant,
+// transfer and our token.
+func (s *stack) koreCallbackQuery(id string) url.Values {
+	s.t.Helper()
 	for _, r := range s.koreSandbox.Requests() {
-		if !strings.HasSuffix(r.Path, "/assign-conversation") {
-			continue
-		}
 		var b struct {
 			CallbackURL string `json:"callbackUrl"`
 		}
-		_ = json.Unmarshal(r.Body, &b)
-		u, err := url.Parse(b.CallbackURL)
-		if err != nil || u.Query().Get("transfer") != id {
+		if !strings.HasSuffix(r.Path, "/assign-conversation") || json.Unmarshal(r.Body, &b) != nil {
 			continue
 		}
-		body, _ := json.Marshal(map[string]any{
-			"sessionId": koreai.SandboxConversationID, "agentId": koreai.SandboxAgentID, "status": status,
-			"requestCompletedAt": time.Now().UnixMilli(),
-		})
-		return s.postCallback("koreai", u.RawQuery, string(body), nil)
+		if u, err := url.Parse(b.CallbackURL); err == nil && u.Query().Get("transfer") == id {
+			return u.Query()
+		}
 	}
 	s.t.Fatalf("Kore was given no callback URL for transfer %s", id)
-	return answer{}
+	return nil
 }
 
 func (s *stack) postCallback(vendor, query, body string, headers map[string]string) answer {

@@ -16,9 +16,9 @@ import (
 
 // vendorServer serves one vendor's sandbox on loopback behind a probe. The probe counts the
 // calls that do the vendor's job (a transfer, an ack) and how many of them the sandbox carried
-// out (answered with its success), so a test sees whether a thing was done twice. It can also spoil the
-// answer to the next such call after the sandbox acted: the vendor did the job, we never hear.
-// Faults the sandbox plays itself (its Inject) happen before it acts.
+// out (answered with its success), so a test sees whether a thing was done twice. It can also
+// spoil the answer to the next such call after the sandbox acted: the vendor did the job, we
+// never hear. Faults the sandbox plays itself (its Inject) happen before it acts.
 type vendorServer struct {
 	sandbox http.Handler
 	job     job
