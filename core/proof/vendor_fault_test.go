@@ -22,9 +22,9 @@ type vendorFault struct {
 	code     handoff.Code
 }
 
-// short leaves the vendor call about 1.5 s (the service keeps 2 s of the deadline back to record
-// the outcome): the upper bound of a hang.
-const short = 3500 * time.Millisecond
+// short leaves the claim and the vendor call 2 s (the service keeps 2 s of the deadline back to
+// record the outcome): the upper bound of a hang, and ample for a claim on a loaded machine.
+const short = 4 * time.Second
 
 var vendorFaults = []vendorFault{
 	{name: "hangs/504 VENDOR_TIMEOUT", before: sandbox.Hang, deadline: short,
