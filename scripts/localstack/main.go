@@ -115,6 +115,11 @@ func Main(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 
 // runStack starts the sandboxes and the stack on a running moto, and waits for ctx to end.
 func runStack(ctx context.Context, set settings, tmpl *template.Template, binaries map[string]string, m *moto, stdout, stderr io.Writer, log *slog.Logger) error {
+	gate, err := startMotoGate(m.URL) // everything reaches moto through it: see motoGate
+	if err != nil {
+		return err
+	}
+	defer gate.close()
 	deadLetterPath := filepath.Join(set.root, "build", "localstack", "dead-letters.jsonl")
 	if err := os.MkdirAll(filepath.Dir(deadLetterPath), 0o755); err != nil {
 		return err
@@ -125,8 +130,8 @@ func runStack(ctx context.Context, set settings, tmpl *template.Template, binari
 	}
 	defer deadLetters.Close()
 	s, err := demo.Start(ctx, demo.Config{
-		Template: tmpl, Binaries: binaries, AWSEndpoint: m.URL,
-		AWS:  aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(m.URL)},
+		Template: tmpl, Binaries: binaries, AWSEndpoint: gate.URL,
+		AWS:  aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(gate.URL)},
 		Addr: "127.0.0.1:" + strconv.Itoa(set.port), SecretsFile: set.secretsFile,
 		DeadLetters: deadLetters, Output: stdout, Log: log,
 		Sandboxes: demo.SandboxOptions{KoreAIRatePerMinute: set.koreaiRate},

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestMotoGatePassesOneRequestAtATime: many callers at once reach moto one after another, and
+// their connections to the gate are kept alive although moto closes its own.
+func TestMotoGatePassesOneRequestAtATime(t *testing.T) {
+	var inFlight, most atomic.Int32
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(5 * time.Millisecond)
+		w.Header().Set("Connection", "close") // as moto_server does
+		io.WriteString(w, r.Header.Get("X-Amz-Target"))
+	}))
+	defer upstream.Close()
+	gate, err := startMotoGate(upstream.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gate.close()
+
+	var dials atomic.Int32
+	tr := &http.Transport{}
+	client := &http.Client{Transport: tr}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 5 {
+				req, _ := http.NewRequest(http.MethodPost, gate.URL, nil)
+				req.Header.Set("X-Amz-Target", "DynamoDB_20120810.PutItem")
+				trace := req.WithContext(withDialCount(req, &dials))
+				resp, err := client.Do(trace)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != "DynamoDB_20120810.PutItem" || resp.StatusCode != http.StatusOK {
+					t.Errorf("answer %d %q", resp.StatusCode, b)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if m := most.Load(); m != 1 {
+		t.Errorf("moto saw %d requests at once, want 1", m)
+	}
+	if d := dials.Load(); d > 8 {
+		t.Errorf("%d connections for 8 callers: the gate does not keep them alive", d)
+	}
+}
+
+// withDialCount counts the new connections made for req.
+func withDialCount(req *http.Request, dials *atomic.Int32) context.Context {
+	return httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		ConnectStart: func(string, string) { dials.Add(1) },
+	})
+}
