@@ -20,9 +20,13 @@ func underLoad(ctx context.Context, cfg load.Config, out io.Writer) ([]line, err
 	if err != nil {
 		return nil, err
 	}
+	passed := false
 	defer func() {
 		if err := s.Stop(); err != nil {
 			fmt.Fprintln(out, "bench:", err)
+		}
+		if passed {
+			s.RemoveLog()
 		}
 	}()
 	cfg.URL = s.URL
@@ -57,6 +61,9 @@ func underLoad(ctx context.Context, cfg load.Config, out io.Writer) ([]line, err
 	rep := run.Verify(ctx)
 	fmt.Fprintln(out)
 	rep.Print(out)
+	if passed = rep.OK(); !passed {
+		fmt.Fprintf(out, "(the stack's output: %s)\n", s.LogPath())
+	}
 
 	cpu := map[string]time.Duration{}
 	count := map[string]int{}

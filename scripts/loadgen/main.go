@@ -57,6 +57,7 @@ func Main(ctx context.Context, args []string, out io.Writer) (int, error) {
 		}
 		return 2, err
 	}
+	passed := false
 	if *withStack {
 		fmt.Fprintln(out, "Starting a local stack (go run ./scripts/localstack)…")
 		s, err := load.StartStack(ctx, ".", 5*time.Minute)
@@ -66,6 +67,9 @@ func Main(ctx context.Context, args []string, out io.Writer) (int, error) {
 		defer func() {
 			if err := s.Stop(); err != nil {
 				fmt.Fprintln(os.Stderr, "loadgen:", err)
+			}
+			if passed {
+				s.RemoveLog()
 			}
 		}()
 		cfg.URL = s.URL
@@ -83,5 +87,6 @@ func Main(ctx context.Context, args []string, out io.Writer) (int, error) {
 	if !rep.OK() {
 		return 1, nil
 	}
+	passed = true
 	return 0, nil
 }

@@ -98,6 +98,9 @@ func (s *Stack) copyOutput(r io.Reader, ready chan<- string) {
 // LogPath is the file holding the stack's output.
 func (s *Stack) LogPath() string { return s.log.Name() }
 
+// RemoveLog deletes the stack's output, after a run that needs no looking into.
+func (s *Stack) RemoveLog() { _ = os.Remove(s.log.Name()) }
+
 // Stop interrupts the stack as Ctrl-C would (it stops moto, the sandboxes and the functions),
 // waits for it, and kills its process group if it has not ended within 20 s.
 func (s *Stack) Stop() error {

@@ -234,9 +234,10 @@ func (r *Run) checkVendorCalls(rep *Report, keys []keyOutcome, after demo.Counte
 		rep.Vendors[v] = vc
 	}
 	rep.KoreCallbacks = after.KoreAI.Callbacks - r.before.KoreAI.Callbacks
+	// A callback the sandbox gave up on may still have been applied; a transfer it left pending
+	// is found above, so a failed delivery alone is worth a note, not a failure.
 	if failed := after.KoreAI.CallbacksFailed - r.before.KoreAI.CallbacksFailed; failed > 0 {
-		rep.Failed += failed
-		rep.problem("%d Kore.ai callbacks were not answered 2xx", failed)
+		rep.note("%d Kore.ai callbacks were not answered 2xx (a 404, or no answer within the sandbox's 5 s)", failed)
 	}
 }
 
