@@ -1,8 +1,11 @@
-// Command bench measures what `go test -bench` cannot: the four bootstraps' binary sizes (arm64,
-// as `make build` and SAM build them), their cold start through the Lambda Runtime API, and,
-// under the load test against a local stack, the transfer function's process CPU per transfer and
-// every function's peak memory. It prints one line per figure with its budget and verdict, and
-// exits non-zero when a figure is over budget or the load test lost or doubled a transfer.
+// Command bench measures Handoff against its budgets (README, Performance): it reruns the
+// budgeted Go benchmarks (the transfer handler's own work, the full path against its I/O floor,
+// the cost of duplicates), then measures what `go test -bench` cannot: the four bootstraps'
+// binary sizes (arm64, as `make build` and SAM build them), their cold start through the Lambda
+// Runtime API, and, under the load test against a local stack, the transfer function's process
+// CPU per transfer and every function's peak memory. It prints one line per figure with its
+// budget and verdict, and exits non-zero when a figure is over budget or the load test lost,
+// doubled or failed a transfer.
 //
 //	go run ./scripts/bench              (make bench runs it after the Go benchmarks)
 //	go run ./scripts/bench -skip-load   (sizes and cold starts only)
@@ -58,9 +61,10 @@ func Main(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	cold := fs.Int("coldstarts", 10, "cold starts per function")
 	skipLoad := fs.Bool("skip-load", false, "skip the load run (CPU per transfer, peak memory)")
+	skipGo := fs.Bool("skip-go", false, "skip the budgeted Go benchmarks (own work, full path, duplicates)")
 	cfg := load.Config{Tenant: "demo", Conversations: 4, DupShare: 0.2, Vendor: load.VendorMixed, Duration: 5 * time.Minute, Settle: 45 * time.Second}
 	fs.IntVar(&cfg.Total, "n", 100, "the load run's requests")
-	fs.IntVar(&cfg.Concurrency, "c", 4, "the load run's concurrency (the local stack runs up to 4 processes per function)")
+	fs.IntVar(&cfg.Concurrency, "c", 2, "the load run's concurrency (the local stack's moto serves one request at a time)")
 	fs.StringVar(&cfg.Vendor, "vendor", load.VendorMixed, "the load run's vendor")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -74,6 +78,14 @@ func Main(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fmt.Fprintf(out, "Machine: %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 
 	var lines []line
+	if !*skipGo {
+		fmt.Fprintln(out, "Running the budgeted Go benchmarks…")
+		gb, err := goBenchmarks(ctx, out)
+		if err != nil {
+			return 2, err
+		}
+		lines = append(lines, gb...)
+	}
 	sizes, err := binarySizes(ctx)
 	if err != nil {
 		return 2, err

@@ -3,7 +3,7 @@
 // against expected, and lost or doubled transfers, exiting non-zero unless there are none.
 // With -stack it starts a stack of its own on a free port first and stops it after (make load).
 //
-//	go run ./scripts/loadgen -url http://127.0.0.1:3000 -n 100 -c 4 -dup 0.2 -vendor mixed
+//	go run ./scripts/loadgen -url http://127.0.0.1:3000 -n 100 -c 2 -dup 0.2 -vendor mixed
 //	go run ./scripts/loadgen -stack
 //
 // It talks to 127.0.0.1 only. Run it against a stack nobody else is using: it reads the
@@ -42,7 +42,7 @@ func Main(ctx context.Context, args []string, out io.Writer) (int, error) {
 	cfg := load.Config{Tenant: "demo"}
 	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:3000", "the local stack's gateway (127.0.0.1 only)")
 	fs.IntVar(&cfg.Total, "n", 100, "POST /transfers requests in all, duplicates included")
-	fs.IntVar(&cfg.Concurrency, "c", 4, "requests in flight at once (the local stack runs up to 4 processes per function)")
+	fs.IntVar(&cfg.Concurrency, "c", 2, "requests in flight at once (the local stack's moto serves one request at a time: more only queues)")
 	fs.IntVar(&cfg.Conversations, "conversations", 4, "conversations to spread transfers over where the vendor takes one again (Bitrix24: at most its 4 chats); LivePerson and Kore.ai transfers get one each")
 	fs.Float64Var(&cfg.DupShare, "dup", 0.2, "share of the requests that repeat an earlier one (same key, same body)")
 	fs.StringVar(&cfg.Vendor, "vendor", load.VendorMixed, "bitrix24, liveperson, koreai or mixed")
