@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"time"
 
 	"handoff/core/handoff"
 	"handoff/core/vendors"
@@ -158,7 +159,7 @@ func (s *Service) continueChain(ctx context.Context, t handoff.Transfer, from in
 
 func (s *Service) find(ctx context.Context, vendor string, cb vendors.Callback) (handoff.Transfer, error) {
 	if cb.TransferID != "" {
-		return s.store.Get(ctx, cb.TransferID)
+		return s.awaitRecord(ctx, cb.TransferID)
 	}
 	if cb.VendorRef != "" {
 		return s.store.FindByRef(ctx, vendor, cb.VendorRef)
@@ -194,4 +195,27 @@ func (s *Service) Get(ctx context.Context, id string) (handoff.Transfer, error) 
 		return handoff.Transfer{}, err
 	}
 	return s.store.Get(ctx, id)
+}
+
+// awaitRecord reads transfer id, waiting a little for it to appear: a callback whose proof names
+// a transfer we minted can arrive between the vendor's answer and our completion write, and
+// vendors are not known to retry a 404. The wait is bounded (earlyCallbackWait), so a transfer
+// that is truly unknown still answers NOT_FOUND.
+func (s *Service) awaitRecord(ctx context.Context, id string) (handoff.Transfer, error) {
+	deadline := s.now().Add(s.earlyCallbackWait)
+	pause := 25 * time.Millisecond
+	for {
+		t, err := s.store.Get(ctx, id)
+		if handoff.ErrorCode(err) != handoff.CodeNotFound || !s.now().Add(pause).Before(deadline) {
+			return t, err
+		}
+		timer := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return t, err
+		case <-timer.C:
+		}
+		pause *= 2
+	}
 }

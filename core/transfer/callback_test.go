@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"handoff/core/handoff"
 	"handoff/core/store/memstore"
@@ -155,5 +156,48 @@ func TestConcurrentDuplicateRefusalsTryTheFallbackOnce(t *testing.T) {
 	wg.Wait()
 	if n := vendor.calls.Load(); n != 2 {
 		t.Errorf("vendor calls = %d, want 2: the agent, then the queue once", n)
+	}
+}
+
+// lateStore hides transfers from the first `hidden` reads: the completion write has not landed
+// yet when the vendor's callback arrives.
+type lateStore struct {
+	*memstore.Store
+	mu     sync.Mutex
+	hidden int
+}
+
+func (s *lateStore) Get(ctx context.Context, id string) (handoff.Transfer, error) {
+	s.mu.Lock()
+	hide := s.hidden > 0
+	s.hidden--
+	s.mu.Unlock()
+	if hide {
+		return handoff.Transfer{}, handoff.E(handoff.CodeNotFound, "test", "not yet", nil)
+	}
+	return s.Store.Get(ctx, id)
+}
+
+func TestACallbackAheadOfTheRecordWaitsForIt(t *testing.T) {
+	p := &parser{}
+	late := &lateStore{Store: memstore.New(nil)}
+	svc := transfer.New(late, registry{tr: &scripted{async: true}, parser: p}, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
+	res, err := svc.Start(ctx(t), transfer.Input{Request: request()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	late.hidden = 2
+	p.cb = vendors.Callback{TransferID: res.Transfer.ID, Outcome: handoff.OutcomeTransferred}
+	got, err := svc.Callback(ctx(t), "acme", callback("t1", "ok"))
+	if err != nil || got.Status != handoff.StatusTransferred {
+		t.Fatalf("early callback = %+v, %v; want it applied once the record appears", got, err)
+	}
+
+	// A transfer that never appears is still NOT_FOUND, after the bounded wait.
+	quick := transfer.New(late, registry{tr: &scripted{async: true}, parser: p}, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)),
+		transfer.WithEarlyCallbackWait(100*time.Millisecond))
+	p.cb = vendors.Callback{TransferID: "never-recorded", Outcome: handoff.OutcomeTransferred}
+	if _, err := quick.Callback(ctx(t), "acme", callback("t1", "ok")); handoff.ErrorCode(err) != handoff.CodeNotFound {
+		t.Fatalf("unknown transfer: err = %v, want NOT_FOUND", err)
 	}
 }

@@ -52,6 +52,8 @@ type Service struct {
 	// callbackBase is the configured public base URL for callbacks; empty means "where the
 	// request or webhook arrived".
 	callbackBase string
+	// earlyCallbackWait bounds how long a callback for a transfer not yet recorded waits for it.
+	earlyCallbackWait time.Duration
 }
 
 // Option changes a Service built by New.
@@ -66,6 +68,12 @@ func WithCallbackTimeout(d time.Duration) Option { return func(s *Service) { s.c
 // WithCallbackBase sets the public base URL callbacks are addressed to, when configured.
 func WithCallbackBase(base string) Option { return func(s *Service) { s.callbackBase = base } }
 
+// WithEarlyCallbackWait bounds how long a callback naming a transfer not yet recorded waits for
+// the record (default 2s; 0 answers NOT_FOUND at once).
+func WithEarlyCallbackWait(d time.Duration) Option {
+	return func(s *Service) { s.earlyCallbackWait = d }
+}
+
 // WithMemo sets how many completed results the container remembers (0 turns it off).
 func WithMemo(size int) Option { return func(s *Service) { s.completed = newMemo(size) } }
 
@@ -74,6 +82,7 @@ func New(store Store, v Vendors, log *slog.Logger, opts ...Option) *Service {
 	s := &Service{
 		store: store, vendors: v, log: log, now: time.Now,
 		completed: newMemo(1024), leaseMargin: 2 * time.Second, callbackTimeout: 15 * time.Minute,
+		earlyCallbackWait: 2 * time.Second,
 	}
 	for _, o := range opts {
 		o(s)
