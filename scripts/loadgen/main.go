@@ -47,7 +47,7 @@ func Main(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs.Float64Var(&cfg.DupShare, "dup", 0.2, "share of the requests that repeat an earlier one (same key, same body)")
 	fs.StringVar(&cfg.Vendor, "vendor", load.VendorMixed, "bitrix24, liveperson, koreai or mixed")
 	fs.IntVar(&cfg.Availability, "availability", 0, "GET /availability requests to mix in")
-	fs.DurationVar(&cfg.Duration, "duration", 2*time.Minute, "bound on the sending; what is not sent by then is not sent")
+	fs.DurationVar(&cfg.Duration, "duration", 5*time.Minute, "bound on the sending; what is not sent by then is not sent")
 	fs.DurationVar(&cfg.Settle, "settle", 30*time.Second, "bound on the wait for callbacks and acks after the sending")
 	fs.StringVar(&cfg.Tenant, "tenant", "demo", "the tenant whose secrets point at the sandboxes")
 	withStack := fs.Bool("stack", false, "start a local stack on a free port first (go run ./scripts/localstack), and stop it after")
