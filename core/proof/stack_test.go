@@ -1,11 +1,9 @@
 package proof_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"handoff/core/notify"
 	"handoff/core/secrets"
 	"handoff/core/store"
+	"handoff/core/testkit"
 	"handoff/core/transfer"
 	"handoff/core/vendors"
 	"handoff/core/vendors/all"
@@ -46,8 +45,8 @@ const (
 // a fault-injecting transport on each AWS client and a probe in front of each sandbox.
 type stack struct {
 	t     *testing.T
-	clock *clock
-	logs  *syncBuffer
+	clock *testkit.Clock
+	logs  *testkit.Buffer
 	log   *slog.Logger
 
 	raw                *dynamodb.Client // no faults: for setup and inspection
@@ -82,7 +81,7 @@ type container struct {
 func newStack(t *testing.T) *stack {
 	t.Helper()
 	env := awstest.New(t)
-	s := &stack{t: t, clock: &clock{}, logs: &syncBuffer{}, dynamo: newAWSFaults(), sm: newAWSFaults(), events: newAWSFaults()}
+	s := &stack{t: t, clock: &testkit.Clock{}, logs: &testkit.Buffer{}, dynamo: newAWSFaults(), sm: newAWSFaults(), events: newAWSFaults()}
 	s.log = slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	cfg := env.Config.Copy()
@@ -155,41 +154,4 @@ func (s *stack) putSecrets(cfg aws.Config) {
 			s.t.Fatal(err)
 		}
 	}
-}
-
-// clock is the store's, the use cases' and the notifier's time: the wall clock plus an offset
-// that only a test moves, so leases lapse when the test says, without sleeping.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
-
-// syncBuffer collects the log lines of every part.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

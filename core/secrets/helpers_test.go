@@ -16,6 +16,7 @@ import (
 
 	"handoff/core/awstest"
 	"handoff/core/secrets"
+	"handoff/core/testkit"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -79,24 +80,6 @@ func (c *calls) middleware(stack *middleware.Stack) error {
 	return stack.Initialize.Add(count, middleware.Before)
 }
 
-// clock is a fake clock for the TTL.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // fixture is one test's moto, a plain client to arrange secrets with, and a Cache under test
 // whose client counts its calls and whose log is kept.
 type fixture struct {
@@ -104,7 +87,7 @@ type fixture struct {
 	env   *awstest.Env
 	admin *secretsmanager.Client
 	calls *calls
-	clock *clock
+	clock *testkit.Clock
 	log   *bytes.Buffer
 	cache *secrets.Cache
 }
@@ -116,7 +99,7 @@ func newFixture(t *testing.T, opts ...secrets.Option) *fixture {
 		t:     t,
 		env:   env,
 		admin: secretsmanager.NewFromConfig(env.Config),
-		clock: &clock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)},
+		clock: testkit.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)),
 		log:   &bytes.Buffer{},
 	}
 	var client *secretsmanager.Client

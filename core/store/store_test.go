@@ -19,6 +19,7 @@ import (
 	"handoff/core/awstest"
 	"handoff/core/handoff"
 	"handoff/core/store"
+	"handoff/core/testkit"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -31,7 +32,7 @@ type fixture struct {
 	env   *awstest.Env
 	db    *dynamodb.Client
 	store *store.Store
-	clock *clock
+	clock *testkit.Clock
 	calls *calls
 }
 
@@ -44,26 +45,8 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	c.reset()
-	clk := &clock{now: time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC))
 	return &fixture{env: env, db: db, store: store.New(db, table, store.WithClock(clk.Now)), clock: clk, calls: c}
-}
-
-// clock is a time source that only moves when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // calls counts the DynamoDB operations sent over HTTP, by name (PutItem, TransactWriteItems…).

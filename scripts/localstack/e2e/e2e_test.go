@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -9,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"handoff/core/awstest"
+	"handoff/core/testkit"
 	"handoff/core/vendors/koreai"
 	"handoff/core/vendors/liveperson"
 	"handoff/scripts/localstack/demo"
@@ -68,13 +67,13 @@ type env struct {
 	secretsFile    string // infra/local-secrets.json plus acme
 
 	running     *demo.Stack
-	output      *syncBuffer // the functions' output
-	deadLetters *syncBuffer
+	output      *testkit.Buffer // the functions' output
+	deadLetters *testkit.Buffer
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{aws: awstest.New(t), output: &syncBuffer{}, deadLetters: &syncBuffer{}}
+	e := &env{aws: awstest.New(t), output: &testkit.Buffer{}, deadLetters: &testkit.Buffer{}}
 	tmpl, err := template.Load(filepath.Join(root, "template.yaml"), template.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +96,7 @@ func newEnv(t *testing.T) *env {
 			e.running.Close()
 		}
 		if t.Failed() {
-			t.Logf("function output (last 200 lines):\n%s", e.output.tail(200))
+			t.Logf("function output (last 200 lines):\n%s", tail(e.output, 200))
 		}
 	})
 	return e
@@ -158,7 +157,7 @@ func (e *env) start(t *testing.T, tmpl *template.Template) *demo.Stack {
 		DeadLetters: e.deadLetters, Output: e.output, Log: slog.New(slog.NewTextHandler(e.output, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
-		t.Fatalf("starting the stack: %v\nfunction output:\n%s", err, e.output.tail(50))
+		t.Fatalf("starting the stack: %v\nfunction output:\n%s", err, tail(e.output, 50))
 	}
 	return s
 }
@@ -181,26 +180,8 @@ func mustJSON(t *testing.T, v any) []byte {
 	return b
 }
 
-// syncBuffer collects what several goroutines write.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// tail is the last n lines written.
-func (b *syncBuffer) tail(n int) string {
+// tail is the last n lines of what b holds.
+func tail(b *testkit.Buffer, n int) string {
 	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]

@@ -70,7 +70,7 @@ func testRouteAddedToTheTemplate(t *testing.T, e *env) {
 		t.Errorf("the function's answer %s does not name the path it was sent", a)
 	}
 	if !strings.Contains(e.output.String(), "[transfer]") || !strings.Contains(e.output.String(), id+"/again") {
-		t.Errorf("the transfer function logged nothing about the request:\n%s", e.output.tail(20))
+		t.Errorf("the transfer function logged nothing about the request:\n%s", tail(e.output, 20))
 	}
 
 	chat := "H6201348901"

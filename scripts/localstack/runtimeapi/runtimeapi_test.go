@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"handoff/core/testkit"
 	"handoff/scripts/localstack/runtimeapi"
 )
 
@@ -45,7 +46,7 @@ func newFunction(t *testing.T, cfg runtimeapi.Config) *runtimeapi.Function {
 	t.Helper()
 	cfg.Name, cfg.Binary = "fn", binary
 	if cfg.Output == nil {
-		cfg.Output = &syncBuffer{}
+		cfg.Output = &testkit.Buffer{}
 	}
 	f := runtimeapi.New(cfg)
 	t.Cleanup(func() { f.Close() })
@@ -227,7 +228,7 @@ func TestCloseLeavesNoProcessOrPort(t *testing.T) {
 }
 
 func TestOutputIsPrefixedByLine(t *testing.T) {
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	f := newFunction(t, runtimeapi.Config{Output: out})
 	invoke(t, f, `{"print":"hello\nwor"}`)
 	invoke(t, f, `{"print":"ld\n"}`)
@@ -310,22 +311,4 @@ func awaitGone(t *testing.T, pid int) {
 		}
 	}
 	t.Errorf("process %d still runs", pid)
-}
-
-// syncBuffer is a bytes.Buffer safe for the processes' concurrent output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -8,11 +8,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"handoff/core/awstest"
+	"handoff/core/testkit"
 	"handoff/scripts/localstack/eventbus"
 	"handoff/scripts/localstack/stack"
 	"handoff/scripts/localstack/template"
@@ -21,7 +21,7 @@ import (
 func TestMain(m *testing.M) { awstest.Main(m) }
 
 // start runs testdata/template.yaml, its functions built from testdata, on a fresh moto.
-func start(t *testing.T) (*stack.Stack, *syncBuffer) {
+func start(t *testing.T) (*stack.Stack, *testkit.Buffer) {
 	t.Helper()
 	ctx := context.Background()
 	env := awstest.New(t)
@@ -33,7 +33,7 @@ func start(t *testing.T) (*stack.Stack, *syncBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	output := &syncBuffer{}
+	output := &testkit.Buffer{}
 	s, err := stack.Start(ctx, stack.Config{
 		Template: tmpl, Binaries: binaries, AWS: env.Config, AWSEndpoint: env.URL,
 		Addr: "127.0.0.1:0", Output: output, Log: slog.New(slog.DiscardHandler),
@@ -116,7 +116,7 @@ func TestStartFailsOnATakenPort(t *testing.T) {
 }
 
 // awaitEvent waits until GET /_local/events lists an event of this type and detail.
-func awaitEvent(t *testing.T, s *stack.Stack, detailType, detail string, output *syncBuffer) {
+func awaitEvent(t *testing.T, s *stack.Stack, detailType, detail string, output *testkit.Buffer) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		resp, err := http.Get(s.URL + "/_local/events")
@@ -133,21 +133,4 @@ func awaitEvent(t *testing.T, s *stack.Stack, detailType, detail string, output 
 		}
 	}
 	t.Fatalf("no %s event with %s\nfunction output:\n%s", detailType, detail, output.String())
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

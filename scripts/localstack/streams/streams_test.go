@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"handoff/core/awstest"
+	"handoff/core/testkit"
 	"handoff/scripts/localstack/pattern"
 	"handoff/scripts/localstack/streams"
 )
@@ -288,7 +289,7 @@ func TestBatchItemFailureRetriesFromTheFirstFailedRecord(t *testing.T) {
 
 func TestFailingBatchIsRetriedThenDeadLettered(t *testing.T) {
 	e := newEnv(t)
-	var dlq syncBuffer
+	var dlq testkit.Buffer
 	e.cfg.MaxRetryAttempts, e.cfg.DeadLetters = 2, &dlq
 	var attempts atomic.Int32
 	f := newFunction(func(batch events.DynamoDBEvent) ([]byte, error) {
@@ -321,7 +322,7 @@ func TestFailingBatchIsRetriedThenDeadLettered(t *testing.T) {
 
 func TestBisectIsolatesTheFailingRecord(t *testing.T) {
 	e := newEnv(t)
-	var dlq syncBuffer
+	var dlq testkit.Buffer
 	e.cfg.MaxRetryAttempts, e.cfg.DeadLetters, e.cfg.BisectBatchOnFunctionError = 1, &dlq, true
 	for _, id := range []string{"a", "bad", "c"} {
 		e.transfer(id, "failed")
@@ -366,21 +367,4 @@ func TestLatestSkipsEarlierRecords(t *testing.T) {
 	if got := pks(receiveUntil(t, f, "after")); !reflect.DeepEqual(got, []string{"INSERT after"}) {
 		t.Errorf("records = %v", got)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
