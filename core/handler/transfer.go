@@ -76,7 +76,7 @@ func (t trigger) eventBridge() events.EventBridgeEvent {
 func (h *Transfer) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
 	var ev trigger
 	if json.Unmarshal(payload, &ev) != nil {
-		return h.invokeByShape(ctx, payload) // a malformed event: answered as its shape says
+		return h.malformed(ctx, payload)
 	}
 	switch {
 	case ev.DetailType == ScheduledDetailType:
@@ -91,29 +91,21 @@ func (h *Transfer) Invoke(ctx context.Context, payload json.RawMessage) (any, er
 
 var errUnrecognised = errors.New("transfer: unrecognised event: neither an HTTP API request nor an EventBridge event")
 
-// invokeByShape answers an event that did not decode whole: the shape alone tells which
-// trigger's answer to a malformed event to give.
-func (h *Transfer) invokeByShape(ctx context.Context, payload json.RawMessage) (any, error) {
+// malformed answers an event that did not decode whole, the way its trigger expects: its shape
+// alone says which trigger it came from.
+func (h *Transfer) malformed(ctx context.Context, payload json.RawMessage) (any, error) {
 	var shape eventShape
 	if err := json.Unmarshal(payload, &shape); err != nil {
 		return nil, errors.New("transfer: the event is not a JSON object")
 	}
 	switch {
 	case shape.DetailType == ScheduledDetailType:
-		return nil, h.Sweep(ctx)
+		return nil, h.Sweep(ctx) // the sweep needs nothing from its event
 	case shape.DetailType != "":
-		var ev events.EventBridgeEvent
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			h.log.Error("escalation event does not decode", "op", "handler.Escalation", "error", err)
-			return nil, nil // a retry would fail the same way
-		}
-		return nil, h.Escalation(ctx, ev)
+		h.log.Error("escalation event does not decode", "op", "handler.Escalation", "detailType", shape.DetailType)
+		return nil, nil // a retry would fail the same way
 	case shape.RouteKey != "" || shape.Version == "2.0":
-		var req events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(payload, &req); err != nil {
-			return jsonResponse(http.StatusBadRequest, problemBody{Error: problemJSON{Code: handoff.CodeInvalidRequest, Message: "malformed HTTP event"}}), nil
-		}
-		return h.HTTP(ctx, req)
+		return jsonResponse(http.StatusBadRequest, problemBody{Error: problemJSON{Code: handoff.CodeInvalidRequest, Message: "malformed HTTP event"}}), nil
 	}
 	return nil, errUnrecognised
 }

@@ -77,10 +77,6 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 // the same key starts a new transfer.
 func WithIdempotencyTTL(d time.Duration) Option { return func(s *Store) { s.idemTTL = d } }
 
-// WithTransferTTL sets how long a transfer, its timeline and its vendor reference are kept
-// (default 30 days).
-func WithTransferTTL(d time.Duration) Option { return func(s *Store) { s.transferTTL = d } }
-
 // New returns a Store on table, using db as it is. It does no I/O.
 func New(db *dynamodb.Client, table string, opts ...Option) *Store {
 	s := &Store{db: db, table: table, now: time.Now, idemTTL: 24 * time.Hour, transferTTL: 30 * 24 * time.Hour}

@@ -74,9 +74,6 @@ func WithEarlyCallbackWait(d time.Duration) Option {
 	return func(s *Service) { s.earlyCallbackWait = d }
 }
 
-// WithMemo sets how many completed results the container remembers (0 turns it off).
-func WithMemo(size int) Option { return func(s *Service) { s.completed = newMemo(size) } }
-
 // New builds a Service from ready parts. It does no I/O.
 func New(store Store, v Vendors, log *slog.Logger, opts ...Option) *Service {
 	s := &Service{
@@ -115,10 +112,11 @@ func (s *Service) Start(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	fingerprint := req.Fingerprint()
 	claim := handoff.Claim{
 		Tenant:      req.Tenant,
-		Key:         idempotencyKey(in),
-		Fingerprint: req.Fingerprint(),
+		Key:         idempotencyKey(in, fingerprint),
+		Fingerprint: fingerprint,
 		Owner:       newID(),
 		LeaseUntil:  leaseUntil(ctx, s.now()),
 		TransferID:  newID(),
@@ -200,14 +198,14 @@ func leaseUntil(ctx context.Context, now time.Time) time.Time {
 
 // idempotencyKey picks the key: the body's, else the header's or event's, else one derived from
 // the request itself (so a blind resend of the same body is still one transfer).
-func idempotencyKey(in Input) string {
+func idempotencyKey(in Input, fingerprint string) string {
 	switch {
 	case in.Request.IdempotencyKey != "":
 		return in.Request.IdempotencyKey
 	case in.Key != "":
 		return in.Key
 	}
-	return "derived:" + in.Request.Fingerprint()
+	return "derived:" + fingerprint
 }
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
