@@ -23,13 +23,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"handoff/core/motoserver"
 )
 
 // Region is the region every Env's clients are configured for.
 const Region = "us-east-1"
 
 // MissingMessage is how a test fails on a machine without moto_server: it says how to get it.
-const MissingMessage = "moto_server not found: install it with pip install 'moto[server]'"
+const MissingMessage = motoserver.Missing
 
 // Env is a freshly reset moto, ready for SDK clients: pass Config to any NewFromConfig.
 type Env struct {

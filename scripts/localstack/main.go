@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,10 +21,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"handoff/core/motoserver"
 	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/stack"
 	"handoff/scripts/localstack/template"
@@ -82,7 +83,7 @@ func Main(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 		return err
 	}
 	if _, err := exec.LookPath("moto_server"); err != nil {
-		return errors.New(motoHint) // before anything else: nothing else is needed beyond Go
+		return motoserver.ErrMissing // before anything else: nothing else is needed beyond Go
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	tmpl, err := template.Load(filepath.Join(set.root, "template.yaml"), template.Options{})
@@ -95,8 +96,8 @@ func Main(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 
 	fmt.Fprintln(stdout, "Starting moto_server and building the functions…")
 	motoReady := make(chan error, 1)
-	var m *moto
-	go func() { var err error; m, err = startMoto(ctx); motoReady <- err }()
+	var m *motoserver.Server
+	go func() { var err error; m, err = motoserver.Start(ctx, 30*time.Second); motoReady <- err }()
 	buildDir, err := os.MkdirTemp("", "handoff-localstack-")
 	if err != nil {
 		return err
@@ -106,7 +107,7 @@ func Main(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 	if err := <-motoReady; err != nil {
 		return err
 	}
-	defer m.stop()
+	defer m.Stop()
 	if buildErr != nil {
 		return buildErr
 	}
@@ -114,7 +115,7 @@ func Main(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 }
 
 // runStack starts the sandboxes and the stack on a running moto, and waits for ctx to end.
-func runStack(ctx context.Context, set settings, tmpl *template.Template, binaries map[string]string, m *moto, stdout, stderr io.Writer, log *slog.Logger) error {
+func runStack(ctx context.Context, set settings, tmpl *template.Template, binaries map[string]string, m *motoserver.Server, stdout, stderr io.Writer, log *slog.Logger) error {
 	gate, err := startMotoGate(m.URL) // everything reaches moto through it: see motoGate
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"handoff/core/motoserver"
 )
 
 func TestReadSettings(t *testing.T) {
@@ -52,7 +54,7 @@ func TestShellQuote(t *testing.T) {
 func TestMainStopsAtOnceWithoutMoto(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	err := Main(context.Background(), func(string) string { return "" }, io.Discard, io.Discard)
-	if err == nil || err.Error() != motoHint {
-		t.Errorf("Main = %v, want %q", err, motoHint)
+	if err == nil || err.Error() != motoserver.Missing {
+		t.Errorf("Main = %v, want %q", err, motoserver.Missing)
 	}
 }
