@@ -30,11 +30,11 @@ type availabilityQuery struct {
 func (a *Adapter) Availability(ctx context.Context, req vendors.AvailabilityRequest) ([]handoff.Availability, error) {
 	const op = "koreai.Availability"
 	if len(req.Targets) == 0 {
-		return nil, &handoff.Error{Code: handoff.CodeInvalidRequest, Op: op, Field: "targets",
-			Message: "Kore.ai answers availability only for named agents, queues or skills: give at least one target id"}
+		return nil, &handoff.Error{Code: handoff.CodeInvalidRequest, Op: op, Field: "target",
+			Message: "Kore.ai answers availability only for named agents, queues or skills: give at least one target=type:id"}
 	}
 	if len(req.Targets) > maxAvailabilityTargets {
-		return nil, &handoff.Error{Code: handoff.CodeInvalidRequest, Op: op, Field: "targets",
+		return nil, &handoff.Error{Code: handoff.CodeInvalidRequest, Op: op, Field: "target",
 			Message: fmt.Sprintf("at most %d targets at a time", maxAvailabilityTargets)}
 	}
 	var agentIDs []string
