@@ -14,8 +14,10 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 .PHONY: run test unit fuzz lint tools bench build load
 
 ## run: the whole local stack (moto, vendor sandboxes, the four functions behind a local gateway)
+# Built, then run (not `go run`): go run turns the Ctrl-C that stops the stack into exit status 1.
 run: tools-run
-	$(GO) run ./scripts/localstack
+	@$(GO) build -o build/handoff-local ./scripts/localstack
+	@./build/handoff-local
 
 ## test: vet, template lint, every unit and integration test, then short fuzz runs
 test: tools-test lint unit fuzz
