@@ -75,8 +75,19 @@ type TransferResult struct {
 type Acker interface {
 	// Ack delivers the outcome of t, which is final. t.Ack.SequenceID is stable across retries of
 	// the same ack. Retryable errors (handoff.Retryable) are tried again later; any other error
-	// records the ack as failed.
-	Ack(ctx context.Context, t handoff.Transfer) error
+	// records the ack as failed. Without an error the ack is recorded sent, or uncertain when
+	// the result says so.
+	Ack(ctx context.Context, t handoff.Transfer) (AckResult, error)
+}
+
+// AckResult is what came back from an ack the bot's platform took.
+type AckResult struct {
+	// Uncertain, when set, says why the bot may have processed the ack without confirming it
+	// (Salesforce's 503: the bot's Apex or Flow timed out after it ran). The ack is recorded as
+	// handoff.AckUncertain with this reason and never sent again.
+	Uncertain string
+	// BotMessages is the bot's reply to the ack, for the channel to show the customer.
+	BotMessages []handoff.BotMessage
 }
 
 // AvailabilityChecker lists the targets that can take a conversation now.

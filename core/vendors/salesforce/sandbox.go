@@ -65,8 +65,8 @@ type SandboxConfig struct {
 	Username string // DemoUsername when empty
 	// PublicKey verifies the assertions; nil means DemoPrivateKeyPEM's public key.
 	PublicKey *rsa.PublicKey
-	// Audience is the aud the assertions must carry; empty means the URL the sandbox was
-	// reached at (scheme and host), which is what DemoSecret puts in loginUrl.
+	// Audience is the aud the assertions must carry; empty means https://login.salesforce.com,
+	// what Salesforce requires of a production org whatever URL the token is asked from.
 	Audience string
 	// Sessions are the live bot sessions (DemoSessionIDs when nil); EndedSessions answer 404
 	// (DemoEndedSessionID when nil).
