@@ -30,6 +30,8 @@ type Adapter struct {
 	log  *slog.Logger
 	// flight shares one OAuth refresh among concurrent callers of one tenant.
 	flight singleflight.Group
+	// rotations are refreshed pairs not yet written back.
+	rotations rotations
 }
 
 // New keeps the dependencies; it does no I/O.

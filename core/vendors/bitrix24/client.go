@@ -29,7 +29,18 @@ type session struct {
 	raw    []byte
 }
 
+// load reads tenant's credentials: the stored secret, or this container's unsaved rotated pair
+// over it (see withRotation).
 func (a *Adapter) load(ctx context.Context, tenant string) (*session, error) {
+	s, err := a.loadStored(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return a.withRotation(ctx, s), nil
+}
+
+// loadStored reads tenant's credentials as the secret holds them.
+func (a *Adapter) loadStored(ctx context.Context, tenant string) (*session, error) {
 	raw, err := a.deps.Secrets.Get(ctx, tenant, vendorKey)
 	if err != nil {
 		return nil, err
