@@ -29,7 +29,9 @@ type SandboxConfig struct {
 	// NoCallbacks turns outcome delivery off (when the callback URL leads nowhere).
 	NoCallbacks bool
 	// FailStatus maps an agent or queue id to the status posted instead of "transferred", e.g.
-	// {SandboxAgentID: "failed"}: the transfer is accepted, then reported as failed.
+	// {SandboxAgentID: "failed"}: the transfer is accepted, then reported with that word.
+	// invented: Kore.ai documents only "transferred" [C] and not what it posts when a transfer
+	// fails [U]; the word is the test's, and the adapter never reads it as an outcome.
 	FailStatus map[string]string
 	// UnknownShape posts an outcome whose shape is not the documented one, to check that the
 	// adapter records it rather than guesses.
