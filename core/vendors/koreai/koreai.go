@@ -5,6 +5,7 @@ package koreai
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -107,6 +108,10 @@ func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (ve
 			log.Info("koreai: conversation already assigned by an earlier attempt; awaiting its callback", "vendorCode", e.VendorCode)
 			return vendors.TransferResult{Outcome: handoff.OutcomeAwaiting, VendorRef: req.Conversation.ID, VendorCode: e.VendorCode}, nil
 		}
+		if e.Code == handoff.CodeVendorRejected && (resp.Status == http.StatusConflict || resp.Status == http.StatusUnprocessableEntity) &&
+			a.targetUnavailable(ctx, req) {
+			e.Code, e.Message = handoff.CodeTargetUnavailable, fmt.Sprintf("%s (HTTP %d)", messages[handoff.CodeTargetUnavailable], resp.Status)
+		}
 		log.Warn("koreai: transfer refused", "code", e.Code, "vendorCode", e.VendorCode)
 		return vendors.TransferResult{}, e
 	}
@@ -140,6 +145,16 @@ func acceptedTransfer(body []byte, conversationID string, log *slog.Logger) vend
 		ref = p.sessionID
 	}
 	return vendors.TransferResult{Outcome: handoff.OutcomeAwaiting, VendorRef: ref}
+}
+
+// targetUnavailable asks Kore's documented availability API, after a refusal that may mean
+// "this target cannot take it now" (409, 422), whether the target is available. Kore documents
+// no error texts [U], so the answer decides TARGET_UNAVAILABLE, not a guess at the refusal's
+// message. Any failure to ask leaves the refusal as it was.
+func (a *Adapter) targetUnavailable(ctx context.Context, req vendors.TransferRequest) bool {
+	got, err := a.Availability(ctx, vendors.AvailabilityRequest{Tenant: req.Tenant, ConversationID: req.Conversation.ID,
+		Targets: []handoff.Target{req.Target}})
+	return err == nil && len(got) == 1 && !got[0].Available
 }
 
 // signedCallbackURL is the callback URL the transfer service gave, naming this tenant and

@@ -238,6 +238,9 @@ func (s *Sandbox) rateLimited(w http.ResponseWriter) bool {
 const rateLimitMessage = "You've exceeded the per-minute rate limit. Please try again later."
 
 // sandboxErrors are the answers VendorError faults play (see Inject).
+// invented: Kore documents no error codes, statuses or texts for these endpoints [U]; only the
+// rate limit's message is documented [C] (rate-limit-ccai.mdx). The adapter reads none of the
+// others.
 var sandboxErrors = map[string]struct {
 	status int
 	msg    string
@@ -284,6 +287,8 @@ func playFault(w http.ResponseWriter, r *http.Request, f sandbox.Fault) bool {
 }
 
 // writeError answers in the error shape of Kore's platform APIs [I].
+// invented: the shape ({"errors":[{"msg","code"}]}) is seen on Kore's other platform APIs, not
+// documented for these.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	sandbox.WriteJSON(w, status, map[string]any{"errors": []map[string]string{{"msg": msg, "code": code}}})
 }
