@@ -92,6 +92,16 @@ func (c SandboxConfig) withDefaults() SandboxConfig {
 // envelope, anything the adapter must not send: another HTTP method or content type, unknown or
 // mistyped fields, a missing CLIENT_ID on a webhook transfer, a CLIENT_ID on an OAuth call, and
 // the client secret anywhere but the OAuth route. It is an http.Handler and does no I/O when built.
+//
+// Sources (bitrix24/b24restdocs; docs/vendors/bitrix24.md lists them): the URL shapes and the
+// JSON envelope (settings/how-to-call-rest-api/general-principles.md, local-webhooks.md), the
+// methods' parameters and errors (api-reference/imopenlines/openlines/chat-bots/*.md), the
+// system errors (_includes/system-errors.md, limits.md), list paging
+// (list-methods-pecularities.md), the OAuth refresh and rotation (settings/oauth/index.md), a
+// moved portal's redirect and client_endpoint (change-domen.md).
+// invented: refusing unknown or mistyped fields (Bitrix24 ignores them; the sandbox refuses so a
+// misspelling fails a test), the "sandbox: …" error descriptions, and the extra lines' names.
+// The adapter keys on documented error codes only.
 type Sandbox struct {
 	cfg        SandboxConfig
 	faults     sandbox.Faults // transfer and operator calls

@@ -50,6 +50,14 @@ type SandboxConfig struct {
 // and the outcome posted to the request's callbackUrl. A bot session is assigned once: another
 // assign for it is refused (409 ALREADY_ASSIGNED) unless its callback reported a failure. Serve
 // it with net/http; it does no I/O until it is sent a request.
+//
+// Sources (Koredotcom/docs-v2; docs/vendors/koreai.md lists them): the endpoint, headers, body
+// and sample answer of assign-conversation (ai-for-service/apis/contact-center/
+// transfer-conversation-to-a-specific-agent-or-queue.mdx), agents/availability
+// (check-agent-availability-status.mdx), the rate limit and its message (rate-limit-ccai.mdx),
+// the JWT (api-introduction.mdx; HS256, appId, JTI enforcement).
+// invented: every refusal's status, code and text but the rate limit's, the second-assign
+// refusal, the callback body for anything but "transferred", and when callbacks are posted.
 type Sandbox struct {
 	cfg         SandboxConfig
 	faults      sandbox.Faults // for assign-conversation

@@ -58,7 +58,7 @@ func ackErr(a vendors.Acker, c context.Context, t handoff.Transfer) error {
 	return err
 }
 
-// ackSequence is the first sequence id the suite's transfers carry (VENDORS.md's example).
+// ackSequence is the first sequence id the suite's transfers carry (the example of the Einstein Bot API docs).
 const ackSequence = 1712345678901
 
 // RunAcker runs the acker suite: both final outcomes are delivered, 5xx, 429, hangs and resets
