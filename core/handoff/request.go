@@ -269,9 +269,17 @@ func (b Bot) validate() error {
 			return err
 		}
 		if b.EscalationMessageID != "" {
-			return ValidateID("bot.escalationMessageId", b.EscalationMessageID)
+			if err := ValidateID("bot.escalationMessageId", b.EscalationMessageID); err != nil {
+				return err
+			}
+		}
+		if b.SequenceID < 0 {
+			return Invalid("bot.sequenceId", "bot.sequenceId must be a positive integer")
 		}
 	case BotWebhook:
+		if b.SequenceID != 0 {
+			return Invalid("bot.sequenceId", "bot.sequenceId is for Salesforce bots only")
+		}
 		for field, v := range map[string]string{"bot.sessionId": b.SessionID, "bot.escalationMessageId": b.EscalationMessageID} {
 			if v != "" {
 				if err := ValidateID(field, v); err != nil {

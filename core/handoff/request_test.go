@@ -33,6 +33,16 @@ func TestDecodeRequestAcceptsTheDesignExample(t *testing.T) {
 	}
 }
 
+func TestDecodeRequestKeepsTheChannelsSequenceID(t *testing.T) {
+	r, err := handoff.DecodeRequest(with(t, "bot", map[string]any{"vendor": "salesforce", "sessionId": "s-1", "sequenceId": 7}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Bot.SequenceID != 7 {
+		t.Fatalf("bot.sequenceId = %d, want 7", r.Bot.SequenceID)
+	}
+}
+
 // with returns the valid example with one top-level field replaced (or removed when v is nil).
 func with(t *testing.T, field string, v any) []byte {
 	t.Helper()
@@ -77,6 +87,9 @@ func TestDecodeRequestRefusesBadInputNamingTheField(t *testing.T) {
 		{"large metadata", "metadata", with(t, "metadata", map[string]string{"a": strings.Repeat("x", handoff.MaxMetadataBytes)}), handoff.CodeInvalidRequest},
 		{"unknown bot", "bot.vendor", with(t, "bot", map[string]string{"vendor": "x"}), handoff.CodeInvalidRequest},
 		{"salesforce bot without session", "bot.sessionId", with(t, "bot", map[string]string{"vendor": "salesforce"}), handoff.CodeInvalidRequest},
+		{"negative sequenceId", "bot.sequenceId", with(t, "bot", map[string]any{"vendor": "salesforce", "sessionId": "s-1", "sequenceId": -1}), handoff.CodeInvalidRequest},
+		{"fractional sequenceId", "bot.sequenceId", with(t, "bot", map[string]any{"vendor": "salesforce", "sessionId": "s-1", "sequenceId": 7.5}), handoff.CodeInvalidRequest},
+		{"webhook sequenceId", "bot.sequenceId", with(t, "bot", map[string]any{"vendor": "webhook", "sequenceId": 7}), handoff.CodeInvalidRequest},
 		{"key with space", "idempotencyKey", with(t, "idempotencyKey", "a b"), handoff.CodeInvalidRequest},
 		{"too large", "", with(t, "note", strings.Repeat("x", handoff.MaxBodyBytes)), handoff.CodeTooLarge},
 	}
