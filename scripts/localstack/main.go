@@ -141,8 +141,18 @@ func runStack(ctx context.Context, set settings, tmpl *template.Template, binari
 		return err
 	}
 	defer s.Close()
-	printBanner(stdout, s.Stack, s.Sandboxes.URLs, s.Tenants, deadLetterPath, set.root)
+	printBanner(stdout, s.Stack, s.Sandboxes.URLs, s.Tenants, deadLetterPath, set.root, escalationBus(tmpl))
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nStopping…")
 	return nil
+}
+
+// escalationBus is the bus of the template's EventBridge rules (Handoff's own), or "default".
+func escalationBus(tmpl *template.Template) string {
+	for _, f := range tmpl.Functions {
+		for _, r := range f.Rules {
+			return r.EventBusName
+		}
+	}
+	return "default"
 }
