@@ -21,8 +21,8 @@ type resolver struct {
 type resource struct {
 	condition string // the resource exists only if it holds
 	kind      string
-	props map[string]any
-	name  string // physical name: its name property, else the logical ID (as the local stack)
+	props     map[string]any
+	name      string // physical name: its name property, else the logical ID (as the local stack)
 }
 
 func newResolver(doc map[string]any, opts Options) (*resolver, error) {
