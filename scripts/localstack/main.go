@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"handoff/core/motoserver"
+	"handoff/scripts/localstack/awsproxy"
 	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/stack"
 	"handoff/scripts/localstack/template"
@@ -116,11 +117,11 @@ func Main(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 
 // runStack starts the sandboxes and the stack on a running moto, and waits for ctx to end.
 func runStack(ctx context.Context, set settings, tmpl *template.Template, binaries map[string]string, m *motoserver.Server, stdout, stderr io.Writer, log *slog.Logger) error {
-	gate, err := startMotoGate(m.URL) // everything reaches moto through it: see motoGate
+	gate, err := awsproxy.StartGate(m.URL, nil) // everything reaches moto through it: see awsproxy.Gate
 	if err != nil {
 		return err
 	}
-	defer gate.close()
+	defer gate.Close()
 	deadLetterPath := filepath.Join(set.root, "build", "localstack", "dead-letters.jsonl")
 	if err := os.MkdirAll(filepath.Dir(deadLetterPath), 0o755); err != nil {
 		return err
