@@ -2,6 +2,7 @@ package infra_test
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -205,6 +206,25 @@ func TestEveryParameterIsUsed(t *testing.T) {
 	for _, name := range sortedKeys(tmpl["Parameters"].(map[string]any)) {
 		if !strings.Contains(string(text), strconv.Quote(name)) && !strings.Contains(string(text), "${"+name+"}") {
 			t.Errorf("parameter %s is not used", name)
+		}
+	}
+}
+
+// The README's deploying section is where a deployer learns what to set: it names every
+// parameter.
+func TestREADMEDeployingSectionNamesEveryParameter(t *testing.T) {
+	data := string(readFile(t, filepath.Join(root, "README.md")))
+	start := strings.Index(data, "\n## Deploying\n")
+	if start < 0 {
+		t.Fatal("README.md has no \"## Deploying\" section")
+	}
+	section := data[start+1:]
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
+	for _, name := range sortedKeys(loadTemplate(t)["Parameters"].(map[string]any)) {
+		if !strings.Contains(section, "`"+name+"`") {
+			t.Errorf("the README's Deploying section does not name the parameter %s", name)
 		}
 	}
 }
