@@ -117,13 +117,17 @@ func TestAckStreamStartsAtTheOldestRecord(t *testing.T) {
 func TestHTTPAPIWritesAccessLogs(t *testing.T) {
 	tmpl := loadTemplate(t)
 	settings := dig(tmpl, "Resources", "HttpApi", "Properties", "AccessLogSettings")
-	dest, _ := dig(settings, "DestinationArn", "Fn::GetAtt").([]any)
-	if len(dest) != 2 || dest[1] != "Arn" {
-		t.Fatalf("HttpApi.AccessLogSettings.DestinationArn = %v, want !GetAtt <log group>.Arn", dig(settings, "DestinationArn"))
+	// API Gateway wants the log group's ARN as arn:…:log-group:NAME, without the ":*" of the
+	// log group's Arn attribute.
+	dest, _ := dig(settings, "DestinationArn", "Fn::Sub").(string)
+	prefix := "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${"
+	if !strings.HasPrefix(dest, prefix) || !strings.HasSuffix(dest, "}") {
+		t.Fatalf("HttpApi.AccessLogSettings.DestinationArn = %v, want !Sub %s<log group>}", dig(settings, "DestinationArn"), prefix)
 	}
-	group := dig(tmpl, "Resources", dest[0].(string))
+	name := strings.TrimSuffix(strings.TrimPrefix(dest, prefix), "}")
+	group := dig(tmpl, "Resources", name)
 	if dig(group, "Type") != "AWS::Logs::LogGroup" || dig(group, "Properties", "RetentionInDays") == nil {
-		t.Errorf("access logs go to %v, want a log group of the stack with a retention", dest[0])
+		t.Errorf("access logs go to %v, want a log group of the stack with a retention", name)
 	}
 	format, _ := dig(settings, "Format").(string)
 	var fields map[string]string
