@@ -50,7 +50,8 @@ func TestEndToEnd(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, e) })
 	}
-	t.Run("Permissions", func(t *testing.T) { e.rec.check(t) })
+	casesFailed := t.Failed()
+	t.Run("Permissions", func(t *testing.T) { e.rec.check(t, casesFailed) })
 	if e.deadLetters.String() != "" {
 		t.Errorf("dead letters (events or stream records never delivered):\n%s", e.deadLetters.String())
 	}

@@ -75,8 +75,9 @@ func (r *recording) follow(s *demo.Stack) {
 }
 
 // check holds every recorded call against its function's policy. A call the policy does not
-// grant fails the test, and so does a grant no call used, unless unreached says why.
-func (r *recording) check(t *testing.T) {
+// grant fails the test, and so does a grant no call used, unless unreached says why; after a
+// failed case, unused grants are only logged (the case may have stopped before using them).
+func (r *recording) check(t *testing.T, casesFailed bool) {
 	stack, err := iampolicy.Load(filepath.Join(root, "template.yaml"), iampolicy.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +112,11 @@ func (r *recording) check(t *testing.T) {
 			t.Logf("granted for a path the suite does not reach: %s (%s)", g, reason)
 			continue
 		}
-		t.Errorf("%s: granted, but no call across the suite used it (least privilege: drop it from template.yaml, or add a case that uses it)", g)
+		report := t.Errorf
+		if casesFailed {
+			report = t.Logf
+		}
+		report("%s: granted, but no call across the suite used it (least privilege: drop it from template.yaml, or add a case that uses it)", g)
 	}
 	used := map[string]bool{}
 	for _, g := range rep.Unused {
