@@ -84,6 +84,31 @@ func TestSweepFailuresHaveADeadLetterQueueOfTheirOwn(t *testing.T) {
 	}
 }
 
+// EventBridge sends to every rule's dead-letter queue as its service principal: each queue
+// must let it, for that rule.
+func TestEveryRuleMayWriteToItsDeadLetterQueue(t *testing.T) {
+	tmpl := loadTemplate(t)
+	var checked int
+	for _, kind := range []string{"EventBridgeRule", "Schedule"} {
+		for id, event := range eventsOfType(tmpl, kind) {
+			arn := dig(event, "Properties", "DeadLetterConfig", "Arn")
+			if arn == nil {
+				t.Errorf("%s: no DeadLetterConfig: an event EventBridge cannot deliver would be lost", id)
+				continue
+			}
+			queue, _ := dig(arn, "Fn::GetAtt").([]any)
+			rule := strings.ReplaceAll(id, ".", "") // SAM names the rule <Function><Event>
+			if len(queue) != 2 || !queueAllowsRule(tmpl, queue[0].(string), rule) {
+				t.Errorf("%s: no queue policy lets events.amazonaws.com send to %v for the rule %s", id, arn, rule)
+			}
+			checked++
+		}
+	}
+	if checked < 2 {
+		t.Errorf("%d rules checked, want the escalation rule and the sweep's schedule", checked)
+	}
+}
+
 // queueAllowsRule reports whether a queue policy of the template lets EventBridge send to queue
 // on behalf of rule (aws:SourceArn the rule's ARN).
 func queueAllowsRule(tmpl map[string]any, queue, rule string) bool {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -128,4 +129,14 @@ func (r *recording) check(t *testing.T, casesFailed bool) {
 		}
 	}
 	t.Logf("%d calls by %d functions checked", len(calls), len(made))
+
+	// The negative case, on the calls just recorded: without dynamodb:DeleteItem (which issue 9
+	// found missing), the transfer function's claim releases are refused.
+	var refused []string
+	for _, c := range stack.Without("TransferFunction", "dynamodb:DeleteItem").Check(calls).Denied {
+		refused = append(refused, c.String())
+	}
+	if want := "TransferFunction dynamodb:DeleteItem on arn:aws:dynamodb:us-east-1:123456789012:table/Table"; !slices.Contains(refused, want) {
+		t.Errorf("with DeleteItem taken from the transfer function's role, the check refuses %q, want %q among them", refused, want)
+	}
 }
