@@ -50,6 +50,8 @@ func TestEndToEnd(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, e) })
 	}
+	casesFailed := t.Failed()
+	t.Run("Permissions", func(t *testing.T) { e.rec.check(t, casesFailed) })
 	if e.deadLetters.String() != "" {
 		t.Errorf("dead letters (events or stream records never delivered):\n%s", e.deadLetters.String())
 	}
@@ -69,6 +71,7 @@ type env struct {
 	running     *demo.Stack
 	output      *testkit.Buffer // the functions' output
 	deadLetters *testkit.Buffer
+	rec         *recording // every AWS call the functions make (permissions_test.go)
 }
 
 func newEnv(t *testing.T) *env {
@@ -91,6 +94,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Logf("built the functions in %s", time.Since(start).Round(time.Millisecond))
 	e.startAcme(t)
+	e.rec = startRecording(t, e.aws.URL)
 	t.Cleanup(func() {
 		if e.running != nil {
 			e.running.Close()
@@ -152,13 +156,14 @@ func (e *env) start(t *testing.T, tmpl *template.Template) *demo.Stack {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := demo.Start(ctx, demo.Config{
-		Template: tmpl, Binaries: e.binaries, AWS: e.aws.Config, AWSEndpoint: e.aws.URL,
+		Template: tmpl, Binaries: e.binaries, AWS: e.aws.Config, AWSEndpoint: e.rec.gate.URL, Env: e.rec.env(),
 		Addr: "127.0.0.1:0", SecretsFile: e.secretsFile,
 		DeadLetters: e.deadLetters, Output: e.output, Log: slog.New(slog.NewTextHandler(e.output, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatalf("starting the stack: %v\nfunction output:\n%s", err, tail(e.output, 50))
 	}
+	e.rec.follow(s)
 	return s
 }
 
