@@ -1,8 +1,10 @@
 package liveperson_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,6 +115,27 @@ func TestLoginIsKeptAliveWithRefresh(t *testing.T) {
 	}
 	if e.sb.Logins() != 2 || e.secrets.Invalidates != 0 {
 		t.Errorf("logins = %d, invalidates = %d after a refused refresh; want 2, 0", e.sb.Logins(), e.secrets.Invalidates)
+	}
+}
+
+// Concurrent transfers that find the login due for its keep-alive send one refresh.
+func TestConcurrentTransfersShareOneRefresh(t *testing.T) {
+	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	if _, err := e.transfer(t, "chat-0", agentTarget("6")); err != nil {
+		t.Fatal(err)
+	}
+	e.offset.Add(int64(6 * time.Minute))
+	var wg sync.WaitGroup
+	for i := 1; i <= 10; i++ {
+		wg.Go(func() {
+			if _, err := e.transfer(t, fmt.Sprintf("chat-%d", i), agentTarget("6")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := e.count("POST", "/refresh"); n != 1 || e.sb.Logins() != 1 {
+		t.Errorf("refresh calls = %d, logins = %d; want 1 and 1", n, e.sb.Logins())
 	}
 }
 

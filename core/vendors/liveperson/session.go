@@ -127,10 +127,19 @@ func (a *Adapter) connect(ctx context.Context, tenant string) (*conn, error) {
 // failure keeps the session: the call that follows tells.
 func (a *Adapter) keepAlive(ctx context.Context, tenant string, s *session) bool {
 	s.mu.Lock()
-	due := !a.now().Before(s.refreshed.Add(keepAliveEvery))
+	last := s.refreshed
+	due := !a.now().Before(last.Add(keepAliveEvery))
+	if due {
+		s.refreshed = a.now() // concurrent callers do not refresh too; put back if this one fails
+	}
 	s.mu.Unlock()
 	if !due {
 		return true
+	}
+	failed := func() {
+		s.mu.Lock()
+		s.refreshed = last
+		s.mu.Unlock()
 	}
 	body, _ := json.Marshal(map[string]string{"csrf": s.csrf})
 	resp, err := a.send(ctx, s, rest.Request{Op: opRefresh, Method: http.MethodPost,
@@ -138,12 +147,14 @@ func (a *Adapter) keepAlive(ctx context.Context, tenant string, s *session) bool
 		Header: jsonHeaders(), Body: body, Idempotent: true})
 	switch {
 	case err != nil:
+		failed()
 		a.log.Warn("liveperson: keep-alive failed", "tenant", tenant, "error", err)
 		return true
 	case resp.Status == http.StatusUnauthorized:
 		a.log.Warn("liveperson: the login is gone (refresh refused); logging in again", "tenant", tenant)
 		return false
 	case !resp.OK():
+		failed()
 		a.log.Warn("liveperson: keep-alive failed", "tenant", tenant, "status", resp.Status)
 		return true
 	}
