@@ -122,6 +122,16 @@ func (c *conn) chatSessions(ctx context.Context, op string) (map[string]string, 
 	if err != nil {
 		return nil, err
 	}
+	if resp.Status == http.StatusNotFound && !c.relogged {
+		// LivePerson does not know our agent session (ended on its side [U: the docs list only
+		// 200]): one new login and agent session, as after a 401.
+		c.relogged = true
+		c.a.log.Warn("liveperson: our agent session is unknown, logging in again", "tenant", c.tenant, "op", op)
+		if c.s, err = c.a.session(ctx, c.tenant, &c.creds, c.s); err != nil {
+			return nil, err
+		}
+		return c.chatSessions(ctx, op)
+	}
 	if !resp.OK() {
 		e := vendorError(op, classify(phaseChats, resp), resp, c.a.now())
 		if e.Code == handoff.CodeVendorAuthFailed {

@@ -139,6 +139,23 @@ func TestConcurrentTransfersShareOneRefresh(t *testing.T) {
 	}
 }
 
+// Our agent session unknown to LivePerson (404 on its chat sessions): one new login and agent
+// session, then the chat is found.
+func TestEndedAgentSessionIsReplaced(t *testing.T) {
+	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	if _, err := e.transfer(t, "chat-1", agentTarget("6")); err != nil {
+		t.Fatal(err)
+	}
+	e.sb.EndAgentSessions()
+	e.offset.Add(int64(3 * time.Second)) // past the 2 s between polls
+	if _, err := e.transfer(t, "chat-2", agentTarget("6")); err != nil {
+		t.Fatal(err)
+	}
+	if e.sb.AgentSessions() != 2 || e.secrets.Invalidates != 0 {
+		t.Errorf("agent sessions = %d, invalidates = %d; want 2, 0", e.sb.AgentSessions(), e.secrets.Invalidates)
+	}
+}
+
 // Handoff never logs out: a logout would send the agent's chats back to the queue.
 func TestNeverLogsOut(t *testing.T) {
 	e := newEnv(t, liveperson.SandboxConfig{}, nil)

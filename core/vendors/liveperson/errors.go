@@ -89,7 +89,6 @@ type errorBody struct {
 // classify names a non-2xx answer from its status and the phase of the flow.
 func classify(p phase, resp *rest.Response) string {
 	status := resp.Status
-	chatCall := p == phaseSkills || p == phaseTransfer || p == phaseChats
 	switch {
 	case status == http.StatusTooManyRequests:
 		return condRateLimited
@@ -109,7 +108,8 @@ func classify(p phase, resp *rest.Response) string {
 		// A 404 on a URL that names the chat under an agent session: that session does not hold
 		// it [I: the docs list no error for these methods].
 		return condChatNotHeld
-	case status == http.StatusNotFound && !chatCall:
+	case status == http.StatusNotFound:
+		// login, agent session, or our own agent session's chat sessions even after a new one
 		return condNotFound
 	case status == http.StatusBadRequest:
 		return condBadRequest

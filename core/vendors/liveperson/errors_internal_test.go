@@ -51,6 +51,7 @@ func TestErrorTable(t *testing.T) {
 		{"transfer 503", phaseTransfer, 503, nil, condServerError, handoff.CodeVendorUnavailable},
 		{"transfer 302", phaseTransfer, 302, nil, condUnexpected, handoff.CodeVendorProtocol},
 		{"chat sessions 401", phaseChats, 401, unauthorized, condUnauthorized, handoff.CodeVendorAuthFailed},
+		{"chat sessions 404", phaseChats, 404, nil, condNotFound, handoff.CodeConfiguration},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -203,6 +203,18 @@ func (s *Sandbox) ExpireBearers() {
 	}
 }
 
+// EndAgentSessions ends every agent session but the bot's, their logins still alive: what
+// LivePerson answers then is not documented [U]; the sandbox answers 404 (invented).
+func (s *Sandbox) EndAgentSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, as := range s.agentSessions {
+		if id != BotAgentSessionID {
+			as.ended = true
+		}
+	}
+}
+
 // RouteChat hands a chat to the bot's agent session, as LivePerson's routing would.
 func (s *Sandbox) RouteChat(chatID string) {
 	s.mu.Lock()
