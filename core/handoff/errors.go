@@ -13,13 +13,12 @@ type Code string
 
 // The error codes of the public API (DESIGN.md) and the internal ones.
 const (
-	CodeInvalidRequest    Code = "INVALID_REQUEST"
-	CodeTooLarge          Code = "PAYLOAD_TOO_LARGE"
-	CodeUnsupportedTarget Code = "UNSUPPORTED_TARGET"
-	CodeUnknownTenant     Code = "UNKNOWN_TENANT"
-	CodeNotFound          Code = "NOT_FOUND"
-	// CodeConversationNotFound: the vendor's agent does not hold the conversation (LivePerson).
-	CodeConversationNotFound Code = "CONVERSATION_NOT_FOUND"
+	CodeInvalidRequest       Code = "INVALID_REQUEST"
+	CodeTooLarge             Code = "PAYLOAD_TOO_LARGE"
+	CodeUnsupportedTarget    Code = "UNSUPPORTED_TARGET"
+	CodeUnknownTenant        Code = "UNKNOWN_TENANT"
+	CodeNotFound             Code = "NOT_FOUND"
+	CodeConversationNotFound Code = "CONVERSATION_NOT_FOUND" // the vendor's agent does not hold it (LivePerson)
 	CodeInProgress           Code = "IN_PROGRESS"
 	CodeConflict             Code = "CONFLICT" // a state change that would go backwards or is stale
 	CodeIdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
