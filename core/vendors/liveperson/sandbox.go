@@ -278,8 +278,11 @@ func (s *Sandbox) origin(r *http.Request) string {
 	return "http://" + r.Host
 }
 
-// preflight checks what every call shares: method, account, the version query and the JSON
-// headers. It answers and returns false when one is wrong.
+// preflight checks what every call shares: method, account, the version query (login ?v=1.3,
+// Chat Agent API ?v=1&NC=true, none on refresh and logout) and the JSON headers, as each method's
+// page gives them [C: User Login, Refresh, Logout, Start Agent Session, Retrieve Chat Sessions,
+// Retrieve Available Skills, Transfer a Chat]. It answers and returns false when one is wrong
+// (the pages accept XML too; the sandbox only JSON, which is all the adapter sends).
 func (s *Sandbox) preflight(w http.ResponseWriter, r *http.Request, method, version string) bool {
 	q := r.URL.Query()
 	switch {

@@ -156,8 +156,10 @@ type sandboxTarget struct {
 	id   int64
 }
 
-// decodeTransfer reads {"transfer": {"skill"|"agent": {"id": N}, "text"?: "..."}} strictly:
-// exactly one of skill and agent, a numeric id, nothing else.
+// decodeTransfer reads {"transfer": {"skill"|"agent": {"id": N}, "text"?: "..."}} [C: Transfer
+// a Chat's body and examples] strictly: exactly one of skill and agent, a numeric id, nothing
+// else. invented: the refusals. The page says the agent wins when both are given; the sandbox
+// refuses both, so an adapter that sends both is caught.
 func decodeTransfer(w http.ResponseWriter, r *http.Request) (sandboxTarget, bool) {
 	type ref struct {
 		ID json.RawMessage `json:"id"`

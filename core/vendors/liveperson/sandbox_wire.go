@@ -19,7 +19,8 @@ func isJSON(contentType string) bool {
 	return err == nil && mt == "application/json"
 }
 
-// decodeStrict reads one JSON object, refusing unknown fields and trailing data.
+// decodeStrict reads one JSON object, refusing unknown fields and trailing data. invented: the
+// strictness, so a misspelt field fails here rather than on a real account.
 func decodeStrict(r io.Reader, v any) error {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
@@ -33,7 +34,8 @@ func decodeStrict(r io.Reader, v any) error {
 }
 
 // lpError answers with LivePerson's error shape [C: Login Service API, Refresh]. Its texts are
-// ours except where a comment cites the doc; the adapter never reads them.
+// ours except where a comment cites the doc; the adapter never reads them. invented: the time
+// format's use beyond the doc's example, and internalCode 0 for any status but 401.
 func lpError(w http.ResponseWriter, status int, message string) {
 	internal := 0
 	if status == http.StatusUnauthorized {
