@@ -25,6 +25,7 @@ var statusOf = map[handoff.Code]int{
 	handoff.CodeUnsupportedTarget:    http.StatusBadRequest,
 	handoff.CodeUnknownTenant:        http.StatusNotFound,
 	handoff.CodeNotFound:             http.StatusNotFound,
+	handoff.CodeConversationNotFound: http.StatusNotFound,
 	handoff.CodeInProgress:           http.StatusConflict,
 	handoff.CodeConflict:             http.StatusConflict,
 	handoff.CodeIdempotencyKeyReused: http.StatusUnprocessableEntity,

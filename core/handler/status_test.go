@@ -24,6 +24,7 @@ var wantStatus = map[handoff.Code]int{
 	handoff.CodeUnsupportedTarget:    400,
 	handoff.CodeUnknownTenant:        404,
 	handoff.CodeNotFound:             404,
+	handoff.CodeConversationNotFound: 404,
 	handoff.CodeInProgress:           409,
 	handoff.CodeConflict:             409,
 	handoff.CodeIdempotencyKeyReused: 422,

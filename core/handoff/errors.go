@@ -18,6 +18,7 @@ const (
 	CodeUnsupportedTarget    Code = "UNSUPPORTED_TARGET"
 	CodeUnknownTenant        Code = "UNKNOWN_TENANT"
 	CodeNotFound             Code = "NOT_FOUND"
+	CodeConversationNotFound Code = "CONVERSATION_NOT_FOUND" // the vendor's agent does not hold it (LivePerson)
 	CodeInProgress           Code = "IN_PROGRESS"
 	CodeConflict             Code = "CONFLICT" // a state change that would go backwards or is stale
 	CodeIdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"

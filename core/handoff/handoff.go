@@ -37,6 +37,9 @@ type Target struct {
 // Conversation identifies the customer conversation on the vendor's side.
 type Conversation struct {
 	ID string `json:"id"`
+	// AgentSessionID is, for LivePerson, the agent session that holds the chat (the bot's): the
+	// transfer goes through it. Without it the adapter looks the chat up (docs/vendors/liveperson.md).
+	AgentSessionID string `json:"agentSessionId,omitempty"`
 }
 
 // Options tune how the vendor performs the transfer.

@@ -202,6 +202,11 @@ func (r Request) Validate() error {
 	if err := ValidateID("conversation.id", r.Conversation.ID); err != nil {
 		return err
 	}
+	if r.Conversation.AgentSessionID != "" {
+		if err := ValidateID("conversation.agentSessionId", r.Conversation.AgentSessionID); err != nil {
+			return err
+		}
+	}
 	if err := r.Target.Validate("target"); err != nil {
 		return err
 	}
