@@ -36,6 +36,7 @@ var statusOf = map[handoff.Code]int{
 	handoff.CodeVendorProtocol:       http.StatusBadGateway,
 	handoff.CodeRateLimited:          http.StatusTooManyRequests,
 	handoff.CodeUnauthorized:         http.StatusUnauthorized,
+	handoff.CodeForbidden:            http.StatusForbidden,
 	handoff.CodeConfiguration:        http.StatusInternalServerError,
 	handoff.CodeUnavailable:          http.StatusServiceUnavailable,
 	handoff.CodeInternal:             http.StatusInternalServerError,

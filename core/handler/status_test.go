@@ -35,6 +35,7 @@ var wantStatus = map[handoff.Code]int{
 	handoff.CodeVendorProtocol:       502,
 	handoff.CodeRateLimited:          429,
 	handoff.CodeUnauthorized:         401,
+	handoff.CodeForbidden:            403,
 	handoff.CodeConfiguration:        500,
 	handoff.CodeUnavailable:          503,
 	handoff.CodeInternal:             500,
