@@ -134,7 +134,7 @@ func TestStatusTableCoversEveryCode(t *testing.T) {
 func getting(t *testing.T, err error) (p problem, raw map[string]map[string]any, hdr map[string]string, status int) {
 	t.Helper()
 	svc := &fakeTransfers{get: func(string) (handoff.Transfer, error) { return handoff.Transfer{}, err }}
-	resp := call(t, handler.NewTransfer(svc, quiet, ""), httpReq("GET", "GET /transfers/{id}", "/transfers/t1", ""))
+	resp := call(t, handler.NewTransfer(svc, allowAll{}, quiet, ""), httpReq("GET", "GET /transfers/{id}", "/transfers/t1", ""))
 	if e := json.Unmarshal([]byte(resp.Body), &raw); e != nil {
 		t.Fatalf("body %q: %v", resp.Body, e)
 	}
