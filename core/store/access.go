@@ -14,8 +14,9 @@ import (
 //	ACCESS#{tenant} / ACCESS    kind, tenant, doc (a handoff.Access)
 //
 // A tenant name holds no '#' (handoff.ValidateTenant), so ACCESS#{tenant} never meets another
-// kind's key. Access records never expire: no expiresAt. An operator writes them (PutAccess);
-// the functions only read them (GetAccess), so the API can never grant itself access.
+// kind's key. Access records never expire: no expiresAt. An operator writes them (PutAccess,
+// DeleteAccess; scripts/access); the functions only read them (GetAccess), so the API can never
+// grant itself access.
 
 // KindAccess is the kind of a tenant's access record.
 const KindAccess = "access"
@@ -43,6 +44,15 @@ func (s *Store) PutAccess(ctx context.Context, a handoff.Access) error {
 	it[AttrDoc] = str(string(doc))
 	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: it}); err != nil {
 		return fromAWS(op, err)
+	}
+	return nil
+}
+
+// DeleteAccess removes a tenant's access record: then nobody may act for it. Removing a record
+// that does not exist is not an error. It is the operator's write; no function calls it.
+func (s *Store) DeleteAccess(ctx context.Context, tenant string) error {
+	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: accessKey(tenant)}); err != nil {
+		return fromAWS("store.DeleteAccess", err)
 	}
 	return nil
 }
