@@ -127,3 +127,17 @@ func TestScheduledEventRunsTheSweep(t *testing.T) {
 		t.Errorf("sweeps = %d, starts = %d", svc.sweeps, len(svc.started()))
 	}
 }
+
+// An escalation event that does not even decode (a time that is not one) is dead-lettered with
+// the reason, not dropped, and starts nothing.
+func TestUndecodableEscalationIsDeadLettered(t *testing.T) {
+	svc := &fakeTransfers{}
+	_, err := handler.NewTransfer(svc, allowAll{}, quiet, "").Invoke(testCtx(t),
+		[]byte(`{"detail-type":"Escalation Requested","detail":{},"time":"yesterday"}`))
+	if !handler.IsDeadLetter(err) || handoff.Retryable(err) || !strings.Contains(err.Error(), "does not decode") {
+		t.Fatalf("Invoke error = %v, want a dead letter saying the event does not decode", err)
+	}
+	if len(svc.started()) != 0 {
+		t.Error("Start was called")
+	}
+}
