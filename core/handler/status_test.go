@@ -36,6 +36,7 @@ var wantStatus = map[handoff.Code]int{
 	handoff.CodeVendorProtocol:       502,
 	handoff.CodeRateLimited:          429,
 	handoff.CodeUnauthorized:         401,
+	handoff.CodeForbidden:            403,
 	handoff.CodeConfiguration:        500,
 	handoff.CodeUnavailable:          503,
 	handoff.CodeInternal:             500,
@@ -134,7 +135,7 @@ func TestStatusTableCoversEveryCode(t *testing.T) {
 func getting(t *testing.T, err error) (p problem, raw map[string]map[string]any, hdr map[string]string, status int) {
 	t.Helper()
 	svc := &fakeTransfers{get: func(string) (handoff.Transfer, error) { return handoff.Transfer{}, err }}
-	resp := call(t, handler.NewTransfer(svc, quiet, ""), httpReq("GET", "GET /transfers/{id}", "/transfers/t1", ""))
+	resp := call(t, handler.NewTransfer(svc, allowAll{}, quiet, ""), httpReq("GET", "GET /transfers/{id}", "/transfers/t1", ""))
 	if e := json.Unmarshal([]byte(resp.Body), &raw); e != nil {
 		t.Fatalf("body %q: %v", resp.Body, e)
 	}

@@ -30,6 +30,7 @@ const (
 	CodeVendorProtocol       Code = "VENDOR_BAD_RESPONSE" // the vendor answered something its docs do not describe
 	CodeRateLimited          Code = "RATE_LIMITED"
 	CodeUnauthorized         Code = "UNAUTHORIZED"
+	CodeForbidden            Code = "FORBIDDEN"     // a caller acting for a tenant it may not
 	CodeConfiguration        Code = "CONFIGURATION" // a secret or setting of ours is wrong
 	CodeUnavailable          Code = "UNAVAILABLE"   // one of our own dependencies (AWS) failed
 	CodeInternal             Code = "INTERNAL"

@@ -190,8 +190,11 @@ type Transfer struct {
 	AwaitUntil *time.Time `json:"awaitUntil,omitempty"`
 	// NotifiedAt is when the outcome was published as a Transfer Succeeded / Failed event.
 	NotifiedAt *time.Time `json:"notifiedAt,omitempty"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	UpdatedAt  time.Time  `json:"updatedAt"`
+	// Caller is who asked for the transfer, for audit: the IAM principal ARN of an API call, or
+	// the source and account of an escalation event ("event:{source}@{account}").
+	Caller    string    `json:"caller,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 	// Version counts stored changes; the store refuses a write made from a stale read.
 	Version int64 `json:"-"`
 }

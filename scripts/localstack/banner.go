@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"handoff/scripts/localstack/gateway"
 	"handoff/scripts/localstack/stack"
 )
 
@@ -28,12 +29,14 @@ func printBanner(w io.Writer, s *stack.Stack, sandboxes map[string]string, secre
 	for _, r := range s.Routes {
 		auth := ""
 		if r.Authorizer != "" && r.Authorizer != "NONE" {
-			auth = "  (" + r.Authorizer + " when deployed; not checked locally)"
+			auth = "  (" + r.Authorizer + " when deployed; locally the caller is the local principal, or " + gateway.PrincipalHeader + ")"
 		}
 		fmt.Fprintf(w, "  %-28s → %s%s\n", r.Key, r.Function, auth)
 	}
 	fmt.Fprintf(w, "  %-28s   events published on the local EventBridge, with their deliveries\n", "GET|POST /_local/events")
-	fmt.Fprintln(w, "\nThe local gateway skips IAM auth: requests need no SigV4 signature.")
+	fmt.Fprintf(w, "\nThe local gateway skips IAM auth: requests need no SigV4 signature. It passes the caller\n"+
+		"%s (or the one an %s header names) as API Gateway's IAM authorizer\n"+
+		"would; each local tenant's access record allows it (docs/tenant-access.md).\n", gateway.LocalPrincipal, gateway.PrincipalHeader)
 	fmt.Fprintln(w, "\nVendor sandboxes:")
 	for _, name := range slices.Sorted(maps.Keys(sandboxes)) {
 		fmt.Fprintf(w, "  %-11s %s\n", strings.ToLower(strings.TrimPrefix(name, "SANDBOX_")), sandboxes[name])

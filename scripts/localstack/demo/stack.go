@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"handoff/scripts/localstack/stack"
@@ -45,8 +46,9 @@ type Stack struct {
 }
 
 // Start starts the vendor sandboxes, stores the tenants' secrets of cfg.SecretsFile (their
-// ${SANDBOX_…} placeholders filled with the sandboxes' URLs) in the local Secrets Manager, and
-// starts the stack. On error it stops what it started.
+// ${SANDBOX_…} placeholders filled with the sandboxes' URLs) in the local Secrets Manager,
+// starts the stack, and gives each of those tenants its LocalAccess record. On error it stops
+// what it started.
 func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	sandboxes, err := StartSandboxesWith(cfg.Sandboxes)
 	if err != nil {
@@ -75,6 +77,11 @@ func start(ctx context.Context, cfg Config, sandboxes *Sandboxes) (*Stack, error
 		Local: map[string]http.Handler{CountersPath: sandboxes.CountersHandler()},
 	})
 	if err != nil {
+		return nil, err
+	}
+	// Every tenant seeded gets an access record, or nobody could act for it.
+	if err := SeedAccess(ctx, dynamodb.NewFromConfig(cfg.AWS), TableName(cfg.Template), TenantsOf(seeded)); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return &Stack{Stack: s, Sandboxes: sandboxes, Tenants: seeded}, nil

@@ -77,7 +77,7 @@ func (s *Stack) newGateway() (*gateway.Gateway, error) {
 	var routes []gateway.Route
 	for _, f := range s.cfg.Template.Functions {
 		for _, r := range f.Routes {
-			routes = append(routes, gateway.Route{Method: r.Method, Path: r.Path, Function: s.Functions[f.LogicalID]})
+			routes = append(routes, gateway.Route{Method: r.Method, Path: r.Path, Function: s.Functions[f.LogicalID], Authorizer: r.Authorizer})
 			s.Routes = append(s.Routes, RouteInfo{Key: r.Key(), Function: f.Name, Authorizer: r.Authorizer})
 		}
 	}
