@@ -70,6 +70,10 @@ func start(ctx context.Context, cfg Config, sandboxes *Sandboxes) (*Stack, error
 		Template: cfg.Template, Binaries: cfg.Binaries, AWS: cfg.AWS, AWSEndpoint: cfg.AWSEndpoint,
 		Addr: cfg.Addr, DeadLetters: cfg.DeadLetters, Output: cfg.Output, Log: cfg.Log,
 		Local: map[string]http.Handler{CountersPath: sandboxes.CountersHandler()},
+		// Vendors call back on the API's public URL: locally, the gateway's.
+		Parameters: func(gatewayURL string) map[string]string {
+			return map[string]string{"CallbackBaseUrl": gatewayURL}
+		},
 	})
 	if err != nil {
 		return nil, err
