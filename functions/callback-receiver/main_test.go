@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 
 func setup(t *testing.T) (*fntest.Env, *handler.Callback) {
 	t.Helper()
-	env := fntest.New(t)
+	env := fntest.New(t, "CallbackReceiverFunction")
 	h, err := Main(fntest.Ctx(t), env.Getenv)
 	if err != nil {
 		t.Fatal(err)
@@ -162,4 +162,16 @@ func TestBitrixEventSampleIsRecordedAndAForgedOneRefused(t *testing.T) {
 	if last := env.Get(t, tr.ID); last.Version != after.Version {
 		t.Error("a forged event changed the transfer")
 	}
+}
+
+// TestReadsOnlyDeclaredVariables: Main reads no variable its resource in template.yaml does not
+// declare, and accepts the ones it does. KNOWN: callback-receiver reads CALLBACK_BASE_URL and
+// CALLBACK_TIMEOUT, which template.yaml declares only for the transfer function; they are
+// listed as known exceptions until the template declares them (the check then asks for
+// their removal).
+func TestReadsOnlyDeclaredVariables(t *testing.T) {
+	fntest.CheckConfig(t, "CallbackReceiverFunction", func(getenv func(string) string) error {
+		_, err := Main(fntest.Ctx(t), getenv)
+		return err
+	}, "CALLBACK_BASE_URL", "CALLBACK_TIMEOUT")
 }
