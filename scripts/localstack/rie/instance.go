@@ -160,24 +160,30 @@ func (i *instance) alive() bool {
 }
 
 // stop ends the emulator and its bootstrap. SIGTERM makes the emulator stop the bootstrap,
-// even one busy with an invocation; if it has not exited a few seconds later, both process
-// groups are killed: the emulator's, and its children's (the bootstrap has a group of its own).
+// even one busy with an invocation. If it has not exited a few seconds later, its children's
+// process groups (the bootstrap has one of its own) and its own are killed; it is still
+// running then, so its children are still its own.
 func (i *instance) stop() {
 	i.mu.Lock()
 	i.killed = true
 	i.mu.Unlock()
+	select {
+	case <-i.exited:
+		return // reaped: its PID may be another process's now
+	default:
+	}
 	pid := i.cmd.Process.Pid
-	children := childPIDs(pid)
 	syscall.Kill(pid, syscall.SIGTERM)
 	select {
 	case <-i.exited:
+		return
 	case <-time.After(3 * time.Second):
-		syscall.Kill(-pid, syscall.SIGKILL)
-		<-i.exited
 	}
-	for _, child := range children {
-		syscall.Kill(-child, syscall.SIGKILL) // already gone after a clean stop: ESRCH
+	for _, child := range childPIDs(pid) {
+		syscall.Kill(-child, syscall.SIGKILL)
 	}
+	syscall.Kill(-pid, syscall.SIGKILL)
+	<-i.exited
 }
 
 // childPIDs lists the children of a process, from /proc.

@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -76,26 +77,30 @@ func Locate(ctx context.Context, dir string) (string, error) {
 
 // Function runs invocations of one function on a pool of emulators.
 type Function struct {
-	cfg   Config
-	slots chan struct{} // one per invocation in flight
-	out   *lineOutput
+	cfg Config
+	out *lineOutput
+	// free holds MaxConcurrency tokens, one per invocation that may run: an idle emulator, or
+	// nil for one not started yet (or stopped, to be started again).
+	free chan *instance
+	done chan struct{} // closed by Close
 
-	mu     sync.Mutex
-	idle   []*instance
-	all    map[*instance]struct{}
-	closed bool
-	busy   sync.WaitGroup // invocations in flight, including abandoned ones
+	mu      sync.Mutex
+	started []*instance
 }
 
 // New prepares a function; emulators start on Start or the first Invoke.
 func New(cfg Config) *Function {
 	cfg = cfg.withDefaults()
-	return &Function{
-		cfg:   cfg,
-		slots: make(chan struct{}, cfg.MaxConcurrency),
-		out:   &lineOutput{w: cfg.Output, prefix: "[" + cfg.Label + "] "},
-		all:   map[*instance]struct{}{},
+	f := &Function{
+		cfg:  cfg,
+		out:  &lineOutput{w: cfg.Output, prefix: "[" + cfg.Label + "] "},
+		free: make(chan *instance, cfg.MaxConcurrency),
+		done: make(chan struct{}),
 	}
+	for range cfg.MaxConcurrency {
+		f.free <- nil
+	}
+	return f
 }
 
 func (c Config) withDefaults() Config {
@@ -144,7 +149,7 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	results := make(chan result, 1)
 	go func() {
 		out, err := inst.invoke(payload)
-		f.release(inst)
+		f.free <- inst
 		results <- result{out, err}
 	}()
 	select {
@@ -163,94 +168,72 @@ func (f *Function) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	f.release(inst)
+	f.free <- inst
 	return nil
 }
 
-// Close stops every emulator of the function, with its bootstrap, and waits for them.
+// Close stops every emulator of the function, with its bootstrap, and waits until no
+// invocation is in flight.
 func (f *Function) Close() error {
 	f.mu.Lock()
-	f.closed = true
-	instances := make([]*instance, 0, len(f.all))
-	for inst := range f.all {
-		instances = append(instances, inst)
+	select {
+	case <-f.done:
+		f.mu.Unlock()
+		return nil
+	default:
+		close(f.done)
 	}
+	started := f.started
 	f.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, inst := range instances {
+	for _, inst := range started {
 		wg.Go(inst.stop)
 	}
 	wg.Wait()
-	f.busy.Wait()
+	for range f.cfg.MaxConcurrency { // every token back: no invocation in flight
+		<-f.free
+	}
 	return nil
 }
 
-// acquire takes a slot and an idle emulator, starting one when none is idle.
+// acquire takes a token and returns its emulator, started when it is not running.
 func (f *Function) acquire(ctx context.Context) (*instance, error) {
+	var inst *instance
 	select {
-	case f.slots <- struct{}{}:
+	case inst = <-f.free:
+	case <-f.done:
+		return nil, ErrClosed
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		<-f.slots
-		return nil, ErrClosed
+	if inst != nil && inst.alive() {
+		return inst, nil
 	}
-	f.busy.Add(1)
-	for len(f.idle) > 0 {
-		inst := f.idle[len(f.idle)-1]
-		f.idle = f.idle[:len(f.idle)-1]
-		if inst.alive() {
-			f.mu.Unlock()
-			return inst, nil
-		}
+	if inst != nil {
+		f.forget(inst)
 	}
-	f.mu.Unlock()
-	inst, err := f.start()
-	if err != nil {
-		f.busy.Done()
-		<-f.slots
-		return nil, err
-	}
-	return inst, nil
-}
-
-// release returns a healthy emulator to the idle pool and frees the slot.
-func (f *Function) release(inst *instance) {
-	f.mu.Lock()
-	healthy := inst.alive() && !f.closed
-	if healthy {
-		f.idle = append(f.idle, inst)
-	}
-	f.mu.Unlock()
-	if !healthy {
-		inst.stop()
-	}
-	<-f.slots
-	f.busy.Done()
-}
-
-// start launches an emulator and registers it, so Close finds it.
-func (f *Function) start() (*instance, error) {
 	inst, err := startInstance(f.cfg, f.out)
 	if err != nil {
+		f.free <- nil
 		return nil, fmt.Errorf("rie: starting %s: %w", f.cfg.Name, err)
 	}
 	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
+	defer f.mu.Unlock()
+	select {
+	case <-f.done: // closed while it started
 		inst.stop()
+		f.free <- nil
 		return nil, ErrClosed
+	default:
 	}
-	f.all[inst] = struct{}{}
-	f.mu.Unlock()
-	go func() {
-		<-inst.exited
-		f.mu.Lock()
-		delete(f.all, inst)
-		f.mu.Unlock()
-	}()
+	f.started = append(f.started, inst)
 	return inst, nil
+}
+
+// forget drops an emulator that exited or was stopped, before a new one takes its token.
+func (f *Function) forget(inst *instance) {
+	inst.stop()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started = slices.DeleteFunc(f.started, func(other *instance) bool { return other == inst })
 }
