@@ -17,7 +17,7 @@ import (
 	"handoff/core/handoff"
 )
 
-// wantStatus is DESIGN.md's table, and the statuses of the codes it leaves to us.
+// wantStatus is the error table of docs/api.md ("Errors").
 var wantStatus = map[handoff.Code]int{
 	handoff.CodeInvalidRequest:       400,
 	handoff.CodeTooLarge:             413,

@@ -8,10 +8,10 @@ import (
 )
 
 // Code classifies an error for the caller. Each code maps to one HTTP status in one table
-// (core/httpapi), and tells asynchronous callers whether to retry.
+// (core/handler/respond.go), and tells asynchronous callers whether to retry.
 type Code string
 
-// The error codes of the public API (DESIGN.md) and the internal ones.
+// The error codes of the public API (docs/api.md, "Errors") and the internal ones.
 const (
 	CodeInvalidRequest       Code = "INVALID_REQUEST"
 	CodeTooLarge             Code = "PAYLOAD_TOO_LARGE"

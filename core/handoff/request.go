@@ -190,7 +190,7 @@ func jsonType(kind string) string {
 	return kind
 }
 
-// Validate checks a decoded request against the rules of DESIGN.md. It does not know which
+// Validate checks a decoded request against the rules of docs/api.md. It does not know which
 // targets a vendor supports; that is checked before any vendor call, by the transfer service.
 func (r Request) Validate() error {
 	if err := ValidateTenant("tenant", r.Tenant); err != nil {

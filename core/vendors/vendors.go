@@ -1,6 +1,8 @@
 // Package vendors is the small contract between Handoff's use cases and the contact-center
 // vendors: one adapter per vendor (core/vendors/<name>), each implementing the parts of the
 // contract its API allows, built from the same Deps and registered in one place (core/vendors/all).
+// Vendor facts in the adapters' comments carry the markers of docs/markers.md ([C] confirmed,
+// [I] inferred, [U] unknown); docs/vendors.md names the source of each.
 package vendors
 
 import (

@@ -15,7 +15,7 @@ const DefaultBaseURL = "https://platform.kore.ai"
 // proof a callback comes from the Kore.ai request we made, so it must not be guessable.
 const minCallbackSecret = 16
 
-// Credentials are a tenant's Kore.ai secret, with DESIGN.md's field names.
+// Credentials are a tenant's Kore.ai secret, with the field names of docs/api.md.
 type Credentials struct {
 	// BaseURL is the platform host, e.g. https://platform.kore.ai.
 	BaseURL string `json:"baseUrl"`

@@ -46,7 +46,7 @@ const (
 	demoCallbackSecret  = "sandbox-handoff-callback-secret-4e8b1f6a"
 )
 
-// DemoSecret is the tenant secret (DESIGN.md's fields) that works against a sandbox built with
+// DemoSecret is the tenant secret (docs/api.md's fields) that works against a sandbox built with
 // the default config and served at baseURL.
 func DemoSecret(baseURL string) []byte {
 	secret, _ := json.Marshal(Credentials{

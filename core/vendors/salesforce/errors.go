@@ -24,7 +24,7 @@ type runtimeAnswer struct {
 	AlreadyDone bool
 }
 
-// runtimeAnswers is VENDORS.md 4.5 (v5 codes plus v4's 410). 401 is answered after one new
+// runtimeAnswers is docs/vendors.md's error list (v5 plus v4's 410). 401 is answered after one new
 // token: see Adapter.call.
 var runtimeAnswers = map[int]runtimeAnswer{
 	http.StatusBadRequest:          {Name: "BadRequestError", Code: handoff.CodeVendorRejected},
@@ -74,7 +74,7 @@ func runtimeError(op string, resp *rest.Response, now time.Time) *handoff.Error 
 }
 
 // tokenErrors maps the OAuth token endpoint's error codes. Salesforce documents them for its
-// OAuth flows, not in VENDORS.md [I]; every other 4xx is treated as refused credentials too.
+// OAuth flows, not in the Bot API spec [I]; every other 4xx is treated as refused credentials too.
 var tokenErrors = map[string]handoff.Code{
 	"invalid_grant":          handoff.CodeVendorAuthFailed, // bad assertion, user not pre-authorized, key mismatch
 	"invalid_client_id":      handoff.CodeVendorAuthFailed,

@@ -11,7 +11,7 @@ import (
 	"handoff/core/vendors/rest"
 )
 
-// The runtime's headers (VENDORS.md 4.1, 4.2).
+// The runtime's headers (docs/vendors.md, Salesforce).
 const (
 	headerOrgID       = "X-Org-Id"
 	headerRequestID   = "X-Request-ID"
@@ -100,7 +100,7 @@ func (a *Adapter) sendMessage(ctx context.Context, tenant string, c *Credentials
 
 // endSession ends the bot session after a successful transfer (DELETE with reason Transfer). A
 // session already ended (404) is done. Another final refusal is logged, not returned: the bot
-// has been told, and an open session times out by itself after 3 days (VENDORS.md 4.2).
+// has been told, and an open session times out by itself after 3 days (docs/vendors.md).
 func (a *Adapter) endSession(ctx context.Context, tenant string, c *Credentials, m ackMessage) error {
 	const op = "salesforce.EndSession"
 	h := a.headers(c, m.session, requestID(m.transfer, m.seq, "end"))
@@ -135,7 +135,7 @@ const (
 )
 
 // sessionMemory is what this process learned of bot sessions: the last X-Runtime-CRC the
-// runtime sent, echoed on the next call (VENDORS.md 4.2), and the sequence ids the runtime
+// runtime sent, echoed on the next call (docs/vendors.md), and the sequence ids the runtime
 // confirmed, so a retry of an ack whose confirmation did arrive (a failed session end, say)
 // does not send the message again. It is best effort: a cold start knows nothing, and then
 // the runtime's processedSequenceIds tells. Safe for concurrent use.

@@ -95,7 +95,7 @@ func ackable(op string, t handoff.Transfer) error {
 
 // sequenceID is the message's sequenceId: the one bot-ack fixed for this ack, which every retry
 // reuses. A transfer recorded without one falls back to its last change, in milliseconds (the
-// SDK's own clock-based choice, VENDORS.md 4.2), which is stable across retries too.
+// SDK's own clock-based choice, docs/vendors.md), which is stable across retries too.
 func sequenceID(op string, t handoff.Transfer) (int64, error) {
 	switch {
 	case t.Ack.SequenceID > 0:

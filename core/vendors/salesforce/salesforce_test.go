@@ -132,7 +132,7 @@ func messages(sb *salesforce.Sandbox) []sandbox.Request {
 }
 
 // The schemas have additionalProperties: false, so a field more is likely a 400 [I]: the bodies
-// must be byte for byte the golden files, which follow VENDORS.md 4.4.
+// must be byte for byte the golden files, which follow the v5 spec (docs/vendors.md).
 func TestMessagesAreExactlyTheSpecShapes(t *testing.T) {
 	failedWithError := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1712345678903)
 	failedWithError.Error = &handoff.Problem{Code: handoff.CodeVendorUnavailable, Message: "Kore.ai said: <html>upstream secret</html>"}

@@ -81,7 +81,7 @@ type SandboxConfig struct {
 
 // Sandbox is a strict stand-in for Salesforce's login endpoint (JWT bearer flow) and the Bot
 // Runtime API v5 as far as acks go: POST /{version}/sessions/{id}/messages with
-// transferSucceeded or transferFailed, and DELETE /{version}/sessions/{id}. See VENDORS.md 4.
+// transferSucceeded or transferFailed, and DELETE /{version}/sessions/{id}. See docs/vendors.md.
 // It is an http.Handler; safe for concurrent use.
 type Sandbox struct {
 	cfg SandboxConfig

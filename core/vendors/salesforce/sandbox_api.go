@@ -20,7 +20,7 @@ import (
 // sandboxVersions are the runtime versions the spec repository holds in the v5 line.
 var sandboxVersions = map[string]bool{"v5.0.0": true, "v5.1.0": true, "v5.2.0": true, "v5.3.0": true}
 
-// sandboxErrorStatus is the status of each error schema of VENDORS.md 4.5, for VendorError faults.
+// sandboxErrorStatus is the status of each error schema (docs/vendors.md), for VendorError faults.
 var sandboxErrorStatus = map[string]int{
 	"BadRequestError": 400, "UnauthorizedError": 401, "ForbiddenError": 403, "NotFoundError": 404,
 	"NotAvailableError": 410, "RequestProcessingException": 422, "ServerBusyError": 423,
@@ -257,7 +257,7 @@ func (s *Sandbox) playTokenFault(w http.ResponseWriter, r *http.Request, f sandb
 	return true
 }
 
-// The fields each ack message type allows, and those it requires (VENDORS.md 4.4).
+// The fields each ack message type allows, and those it requires (docs/vendors.md).
 var (
 	allowedFields = map[string]map[string]bool{
 		typeTransferSucceeded: {"type": true, "sequenceId": true, "inReplyToMessageId": true},

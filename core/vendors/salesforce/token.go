@@ -21,7 +21,7 @@ import (
 const jwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 // assertionLifetime is the assertion's exp: Salesforce takes one that expires within about
-// 3 minutes (VENDORS.md 4.1; the exact bound is [I]), and it is used once, at once.
+// 3 minutes (docs/vendors.md; the exact bound is [I]), and it is used once, at once.
 const assertionLifetime = 3 * time.Minute
 
 // tokenLifetime is how long an access token is reused. The token endpoint reports no

@@ -45,7 +45,7 @@ type AckHarness struct {
 	Errors []ErrorCase
 }
 
-// ackSequence is the first sequence id the suite's transfers carry (VENDORS.md's example).
+// ackSequence is the first sequence id the suite's transfers carry (docs/vendors.md's example).
 const ackSequence = 1712345678901
 
 // RunAcker runs the acker suite: both final outcomes are delivered, 5xx, 429, hangs and resets

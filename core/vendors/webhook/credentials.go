@@ -5,7 +5,7 @@ import (
 	"handoff/core/vendors/rest"
 )
 
-// Credentials are a tenant's webhook secret (DESIGN.md field names). The URL is a credential
+// Credentials are a tenant's webhook secret (docs/api.md field names). The URL is a credential
 // too: receivers often put a secret code in it, so it never reaches a log line or an error.
 type Credentials struct {
 	// URL receives the signed POST: https, or http on loopback only.
