@@ -256,7 +256,7 @@ func functionError(body []byte) *Error {
 	if fields["errorMessage"] == nil || fields["errorType"] == nil {
 		return nil
 	}
-	e := &Error{Payload: body}
+	e := &Error{}
 	if json.Unmarshal(body, e) != nil {
 		return nil
 	}

@@ -54,8 +54,6 @@ var ErrClosed = errors.New("rie: function closed")
 type Error struct {
 	Type    string `json:"errorType"`
 	Message string `json:"errorMessage"`
-	// Payload is the error as the emulator returned it, when it was JSON.
-	Payload []byte `json:"-"`
 }
 
 func (e *Error) Error() string { return e.Type + ": " + e.Message }
