@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -17,13 +16,13 @@ import (
 func main() {
 	h, err := Main(context.Background(), os.Getenv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bot-ack:", err)
-		os.Exit(1)
+		boot.Fail(os.Getenv, "bot-ack", err)
 	}
 	lambda.Start(h.Batch)
 }
 
-// Main builds the handler from the environment; tests call it with their own.
+// Main builds the handler from the environment, and fails when its configuration is wrong;
+// tests call it with their own getenv.
 func Main(ctx context.Context, getenv func(string) string) (*handler.Stream, error) {
 	_, p, err := boot.Setup(ctx, getenv)
 	if err != nil {

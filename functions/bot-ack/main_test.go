@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 
 func setup(t *testing.T) (*fntest.Env, *handler.Stream) {
 	t.Helper()
-	env := fntest.New(t)
+	env := fntest.New(t, "BotAckFunction")
 	h, err := Main(fntest.Ctx(t), env.Getenv)
 	if err != nil {
 		t.Fatal(err)
@@ -136,4 +136,13 @@ func TestAnUnknownTransferInTheStreamIsSkipped(t *testing.T) {
 	if env.Sandboxes.Salesforce.AckCalls()+env.Sandboxes.Webhook.AckCalls() != 0 {
 		t.Error("an ack was sent for a transfer that does not exist")
 	}
+}
+
+// TestReadsOnlyDeclaredVariables: Main reads no variable its resource in template.yaml does not
+// declare, and accepts the ones it does.
+func TestReadsOnlyDeclaredVariables(t *testing.T) {
+	fntest.CheckConfig(t, "BotAckFunction", func(getenv func(string) string) error {
+		_, err := Main(fntest.Ctx(t), getenv)
+		return err
+	})
 }

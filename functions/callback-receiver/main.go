@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -17,15 +16,15 @@ import (
 func main() {
 	h, err := Main(context.Background(), os.Getenv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "callback-receiver:", err)
-		os.Exit(1)
+		boot.Fail(os.Getenv, "callback-receiver", err)
 	}
 	lambda.Start(h.HTTP)
 }
 
-// Main builds the handler from the environment; tests call it with their own.
+// Main builds the handler from the environment, and fails when its configuration is wrong;
+// tests call it with their own getenv.
 func Main(ctx context.Context, getenv func(string) string) (*handler.Callback, error) {
-	cfg, p, err := boot.Setup(ctx, getenv)
+	cfg, p, err := boot.Setup(ctx, getenv, boot.Callbacks)
 	if err != nil {
 		return nil, err
 	}

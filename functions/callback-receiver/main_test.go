@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 
 func setup(t *testing.T) (*fntest.Env, *handler.Callback) {
 	t.Helper()
-	env := fntest.New(t)
+	env := fntest.New(t, "CallbackReceiverFunction")
 	h, err := Main(fntest.Ctx(t), env.Getenv)
 	if err != nil {
 		t.Fatal(err)
@@ -162,4 +162,13 @@ func TestBitrixEventSampleIsRecordedAndAForgedOneRefused(t *testing.T) {
 	if last := env.Get(t, tr.ID); last.Version != after.Version {
 		t.Error("a forged event changed the transfer")
 	}
+}
+
+// TestReadsOnlyDeclaredVariables: Main reads no variable its resource in template.yaml does not
+// declare, and accepts the ones it does.
+func TestReadsOnlyDeclaredVariables(t *testing.T) {
+	fntest.CheckConfig(t, "CallbackReceiverFunction", func(getenv func(string) string) error {
+		_, err := Main(fntest.Ctx(t), getenv)
+		return err
+	})
 }

@@ -4,12 +4,12 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"handoff/core/access"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"handoff/core/access"
 	"handoff/core/availability"
 	"handoff/core/handler"
 	"handoff/functions/internal/boot"
@@ -18,17 +18,21 @@ import (
 func main() {
 	h, err := Main(context.Background(), os.Getenv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "skill-check:", err)
-		os.Exit(1)
+		boot.Fail(os.Getenv, "skill-check", err)
 	}
 	lambda.Start(h.HTTP)
 }
 
-// Main builds the handler from the environment; tests call it with their own.
+// Main builds the handler from the environment, and fails when its configuration is wrong;
+// tests call it with their own getenv.
 func Main(ctx context.Context, getenv func(string) string) (*handler.Availability, error) {
-	cfg, p, err := boot.Setup(ctx, getenv)
+	_, p, err := boot.Setup(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	return handler.NewAvailability(availability.New(p.Vendors, cfg.AvailabilityTTL), access.New(p.Store), p.Log), nil
+	return handler.NewAvailability(availability.New(p.Vendors, availabilityTTL), access.New(p.Store), p.Log), nil
 }
+
+// availabilityTTL is how long an availability answer is served from memory: short, as agents
+// come and go, but enough to absorb a burst of checks for the same target.
+const availabilityTTL = 10 * time.Second

@@ -12,7 +12,7 @@ import (
 func TestMain(m *testing.M) { awstest.Main(m) }
 
 func TestAvailabilitySample(t *testing.T) {
-	env := fntest.New(t)
+	env := fntest.New(t, "SkillCheckFunction")
 	h, err := Main(fntest.Ctx(t), env.Getenv)
 	if err != nil {
 		t.Fatal(err)
@@ -53,4 +53,13 @@ func TestAvailabilitySample(t *testing.T) {
 	if resp, _ := h.HTTP(fntest.Ctx(t), bad); resp.StatusCode != 404 {
 		t.Errorf("unknown tenant: %d %s", resp.StatusCode, resp.Body)
 	}
+}
+
+// TestReadsOnlyDeclaredVariables: Main reads no variable its resource in template.yaml does not
+// declare, and accepts the ones it does.
+func TestReadsOnlyDeclaredVariables(t *testing.T) {
+	fntest.CheckConfig(t, "SkillCheckFunction", func(getenv func(string) string) error {
+		_, err := Main(fntest.Ctx(t), getenv)
+		return err
+	})
 }

@@ -37,8 +37,8 @@ func koreEscalation(t *testing.T, source string) json.RawMessage {
 // CallbackBaseUrl), a Kore.ai escalation is not dropped: the transfer is recorded failed with
 // CONFIGURATION, caller and ack pending, for bot-ack to tell the bot and publish Transfer Failed.
 func TestKoreAIEscalationWithoutCallbackBaseIsRecordedFailed(t *testing.T) {
-	env := fntest.New(t)
-	env.Set("CALLBACK_BASE_URL", "")
+	env := fntest.New(t, "TransferFunction")
+	env.Set(t, "CALLBACK_BASE_URL", "")
 	h, err := Main(fntest.Ctx(t), env.Getenv)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +76,7 @@ func TestEscalationFromAnUnlistedSourceIsDeadLettered(t *testing.T) {
 // onlyTransfer reads the one transfer in the table.
 func onlyTransfer(t *testing.T, env *fntest.Env) handoff.Transfer {
 	t.Helper()
-	out, err := env.DB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(fntest.Table),
+	out, err := env.DB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(env.Table()),
 		FilterExpression: aws.String("kind = :k"), ExpressionAttributeValues: map[string]types.AttributeValue{
 			":k": &types.AttributeValueMemberS{Value: "transfer"}}})
 	if err != nil || len(out.Items) != 1 {

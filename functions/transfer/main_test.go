@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 
 func setup(t *testing.T) (*fntest.Env, *handler.Transfer) {
 	t.Helper()
-	env := fntest.New(t)
+	env := fntest.New(t, "TransferFunction")
 	h, err := Main(fntest.Ctx(t), env.Getenv)
 	if err != nil {
 		t.Fatal(err)
@@ -175,8 +175,8 @@ func TestBadInputIsA4xxAndChangesNothing(t *testing.T) {
 }
 
 func TestScheduledSweepGivesUpOnASilentVendor(t *testing.T) {
-	env := fntest.New(t)
-	env.Set("CALLBACK_TIMEOUT", "1ns") // the callback is due at once
+	env := fntest.New(t, "TransferFunction")
+	env.Set(t, "CALLBACK_TIMEOUT", "1ns") // the callback is due at once
 	h, err := Main(fntest.Ctx(t), env.Getenv)
 	if err != nil {
 		t.Fatal(err)
@@ -197,4 +197,13 @@ func TestScheduledSweepGivesUpOnASilentVendor(t *testing.T) {
 		swept.Attempts[2].Target.Type != handoff.TargetQueue || swept.Ack.Status != handoff.AckPending {
 		t.Errorf("after the sweep: %+v", swept)
 	}
+}
+
+// TestReadsOnlyDeclaredVariables: Main reads no variable its resource in template.yaml does not
+// declare, and accepts the ones it does.
+func TestReadsOnlyDeclaredVariables(t *testing.T) {
+	fntest.CheckConfig(t, "TransferFunction", func(getenv func(string) string) error {
+		_, err := Main(fntest.Ctx(t), getenv)
+		return err
+	})
 }

@@ -13,7 +13,7 @@ import (
 	"slices"
 	"time"
 
-	"handoff/scripts/localstack/runtimeapi"
+	"handoff/scripts/localstack/rie"
 	"handoff/scripts/localstack/template"
 )
 
@@ -53,7 +53,8 @@ func binarySizes(ctx context.Context) ([]line, error) {
 
 // firstEvent is, per function, an event its handler answers without any I/O, so a cold start
 // measures the process: its start, its init (configuration, SDK clients: no request is made
-// before the first invocation needs one) and one round trip through the Runtime API.
+// before the first invocation needs one) and one round trip through the Runtime API, which the
+// Lambda Runtime Interface Emulator serves as Lambda does.
 var firstEvent = map[string]string{
 	"transfer":          "", // events/transfer-post-malformed.json: 400 before any I/O
 	"callback-receiver": `{"version":"2.0","routeKey":"POST /callbacks/{vendor}","rawPath":"/callbacks/Nobody","pathParameters":{"vendor":"Nobody"},"requestContext":{"http":{"method":"POST","path":"/callbacks/Nobody"}},"body":"{}"}`,
@@ -65,6 +66,10 @@ var firstEvent = map[string]string{
 // n times per function, a new process from its start to the answer of its first invocation.
 func coldStarts(ctx context.Context, n int) ([]line, error) {
 	fns, err := functions()
+	if err != nil {
+		return nil, err
+	}
+	emulator, err := rie.Locate(ctx, ".")
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +95,7 @@ func coldStarts(ctx context.Context, n int) ([]line, error) {
 		}
 		times := make([]time.Duration, 0, n)
 		for range n {
-			d, err := coldStart(ctx, f, bin, []byte(payload))
+			d, err := coldStart(ctx, emulator, f, bin, []byte(payload))
 			if err != nil {
 				return nil, fmt.Errorf("cold start of %s: %w", f.Name, err)
 			}
@@ -106,23 +111,27 @@ func coldStarts(ctx context.Context, n int) ([]line, error) {
 	return lines, nil
 }
 
-// coldStart runs one new process of f and times it from its start to its first answer.
-func coldStart(ctx context.Context, f template.Function, bin string, payload []byte) (time.Duration, error) {
+// coldStart runs one new emulator of f and times its first invocation: the bootstrap's start,
+// its init and the invocation, as Lambda's Init Duration plus Duration. The emulator's own start
+// is left out, as Lambda's sandbox start is not the function's.
+func coldStart(ctx context.Context, emulator string, f template.Function, bin string, payload []byte) (time.Duration, error) {
 	env := map[string]string{}
 	for k, v := range f.Environment {
 		env[k] = v
 	}
 	// Nothing here should reach AWS; if something tried, it would meet a closed loopback port.
 	env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
-	env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = "bench", "bench"
-	env["AWS_EC2_METADATA_DISABLED"] = "true"
-	fn := runtimeapi.New(runtimeapi.Config{
-		Name: f.FunctionName, Binary: bin, Handler: f.Handler, Env: env,
+	fn := rie.New(rie.Config{
+		Emulator: emulator, Name: f.FunctionName, Binary: bin, Handler: f.Handler, Env: env,
 		Timeout: f.Timeout, MemorySize: f.MemorySize, MaxConcurrency: 1, Output: io.Discard,
+		AccessKeyID: "bench", SecretAccessKey: "bench",
 	})
 	defer fn.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if err := fn.Start(ctx); err != nil {
+		return 0, err
+	}
 	start := time.Now()
 	answer, err := fn.Invoke(ctx, payload)
 	took := time.Since(start)

@@ -1,8 +1,8 @@
 // Command bench measures Handoff against its budgets (README, Performance): it reruns the
 // budgeted Go benchmarks (the transfer handler's own work, the full path against its I/O floor,
 // the cost of duplicates), then measures what `go test -bench` cannot: the four bootstraps'
-// binary sizes (arm64, as `make build` and SAM build them), their cold start through the Lambda
-// Runtime API, and, under the load test against a local stack, the transfer function's process
+// binary sizes (arm64, as `make build` and SAM build them), their cold start under the Lambda
+// Runtime Interface Emulator, and, under the load test against a local stack, the transfer function's process
 // CPU per transfer and every function's peak memory. It prints one line per figure with its
 // budget and verdict, and exits non-zero when a figure is over budget or the load test lost,
 // doubled or failed a transfer.

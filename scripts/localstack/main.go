@@ -1,8 +1,9 @@
 // Command localstack is `make run`: all of Handoff on one machine, with no Docker and no AWS
 // account. It starts moto_server (DynamoDB with streams, Secrets Manager), the vendors'
-// sandboxes, and the functions of template.yaml built as for Lambda and run through the Lambda
-// Runtime API behind a local API Gateway, EventBridge and stream poller; seeds the local tenants'
-// secrets; prints what to try; and stops everything on Ctrl-C.
+// sandboxes, and the functions of template.yaml built as for Lambda and run under the Lambda
+// Runtime Interface Emulator (the tool line of go.mod) behind a local API Gateway, EventBridge
+// and stream poller; seeds the local tenants' secrets; prints what to try; and stops everything
+// on Ctrl-C.
 //
 // Environment: PORT (the gateway's port, default 3000), HANDOFF_LOCAL_SECRETS (the secrets
 // file, default infra/local-secrets.json), HANDOFF_LOCAL_KOREAI_RATE (the Kore.ai sandbox's

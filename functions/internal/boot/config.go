@@ -1,65 +1,137 @@
 // Package boot is the wiring the four Lambda mains share: the configuration they read from the
-// environment (once, in main) and the clients and adapters built from it. It holds no logic of
-// its own; everything it builds is a ready part for core.
+// environment (once, in main, checked before the first request) and the clients and adapters
+// built from it. It holds no logic of its own; everything it builds is a ready part for core.
 package boot
 
 import (
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 )
 
-// Config is every setting a function reads from its environment (see template.yaml).
+// Config is every setting a function reads from its environment. Each main reads only the
+// variables its resource in template.yaml declares: the Globals' ones (TABLE_NAME,
+// SECRET_PREFIX, EVENT_BUS_NAME, LOG_LEVEL), and the groups it asks Load for.
 type Config struct {
-	TableName       string
-	SecretPrefix    string
-	EventBusName    string
-	CallbackBaseURL string
-	LogLevel        slog.Level
-	IdempotencyTTL  time.Duration
-	SecretTTL       time.Duration
-	AvailabilityTTL time.Duration
+	TableName    string
+	SecretPrefix string
+	EventBusName string
+	LogLevel     slog.Level
+	// Callbacks
+	CallbackBaseURL string // no trailing slash; empty: the transfer function uses the request's domain
 	CallbackTimeout time.Duration
+	// Idempotency; zero when not read (the store's default then applies)
+	IdempotencyTTL time.Duration
 }
 
-// Load reads the configuration through getenv (os.Getenv in main) and checks it.
-func Load(getenv func(string) string) (Config, error) {
+// A Group is a set of variables only some functions declare, and so read.
+type Group func(*reader, *Config)
+
+// Callbacks reads CALLBACK_BASE_URL and CALLBACK_TIMEOUT: for the functions that hand vendors a
+// callback URL or give up on callbacks that never came.
+func Callbacks(r *reader, c *Config) {
+	c.CallbackBaseURL = r.callbackURL("CALLBACK_BASE_URL")
+	c.CallbackTimeout = r.duration("CALLBACK_TIMEOUT", "15m")
+}
+
+// Idempotency reads IDEMPOTENCY_TTL: for the function that takes POST /transfers.
+func Idempotency(r *reader, c *Config) {
+	c.IdempotencyTTL = r.duration("IDEMPOTENCY_TTL", "24h")
+}
+
+// Load reads the configuration through getenv (os.Getenv in main) and checks all of it, so a
+// function fails its init, not its first request. The error names every setting that is wrong,
+// on one line.
+func Load(getenv func(string) string, groups ...Group) (Config, error) {
+	r := &reader{getenv: getenv}
 	c := Config{
-		TableName:       getenv("TABLE_NAME"),
-		SecretPrefix:    orDefault(getenv("SECRET_PREFIX"), "handoff/"),
-		EventBusName:    orDefault(getenv("EVENT_BUS_NAME"), "default"),
-		CallbackBaseURL: strings.TrimRight(getenv("CALLBACK_BASE_URL"), "/"),
+		TableName:    r.required("TABLE_NAME"),
+		SecretPrefix: r.required("SECRET_PREFIX"),
+		EventBusName: r.required("EVENT_BUS_NAME"),
+		LogLevel:     r.logLevel("LOG_LEVEL"),
 	}
-	if c.TableName == "" {
-		return Config{}, fmt.Errorf("TABLE_NAME is not set")
+	if strings.ContainsAny(c.SecretPrefix, "*?") {
+		r.problem("SECRET_PREFIX %q must not hold a wildcard", c.SecretPrefix)
 	}
-	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {
-		return Config{}, fmt.Errorf("LOG_LEVEL: %w", err)
+	for _, g := range groups {
+		g(r, &c)
 	}
-	durations := []struct {
-		name string
-		into *time.Duration
-		def  string
-	}{
-		{"IDEMPOTENCY_TTL", &c.IdempotencyTTL, "24h"},
-		{"SECRET_TTL", &c.SecretTTL, "5m"},
-		{"AVAILABILITY_TTL", &c.AvailabilityTTL, "10s"},
-		{"CALLBACK_TIMEOUT", &c.CallbackTimeout, "15m"},
-	}
-	for _, d := range durations {
-		v, err := time.ParseDuration(orDefault(getenv(d.name), d.def))
-		if err != nil || v < 0 {
-			return Config{}, fmt.Errorf("%s must be a duration such as %s", d.name, d.def)
-		}
-		*d.into = v
+	if len(r.problems) > 0 {
+		return Config{}, fmt.Errorf("invalid configuration: %s", strings.Join(r.problems, "; "))
 	}
 	return c, nil
 }
 
-func orDefault(v, def string) string {
+// reader reads variables and collects what is wrong with them.
+type reader struct {
+	getenv   func(string) string
+	problems []string
+}
+
+func (r *reader) problem(format string, args ...any) {
+	r.problems = append(r.problems, fmt.Sprintf(format, args...))
+}
+
+func (r *reader) required(name string) string {
+	v := r.getenv(name)
 	if v == "" {
-		return def
+		r.problem("%s is not set", name)
 	}
 	return v
+}
+
+func (r *reader) logLevel(name string) slog.Level {
+	var level slog.Level
+	v := r.getenv(name)
+	if v == "" {
+		return slog.LevelInfo
+	}
+	if err := level.UnmarshalText([]byte(v)); err != nil {
+		r.problem("%s %q is not one of debug, info, warn, error", name, v)
+	}
+	return level
+}
+
+// duration reads a positive Go duration; def applies when the variable is empty.
+func (r *reader) duration(name, def string) time.Duration {
+	v := r.getenv(name)
+	if v == "" {
+		v = def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.problem("%s %q must be a positive duration such as %s", name, v, def)
+		return 0
+	}
+	return d
+}
+
+// callbackURL reads a base URL vendors can call back: https, or http on a loopback host (the
+// local stack's gateway). Empty is allowed: see Config.CallbackBaseURL.
+func (r *reader) callbackURL(name string) string {
+	v := strings.TrimRight(r.getenv(name), "/")
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		r.problem("%s %q must be a URL such as https://api.example.com", name, v)
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	default:
+		r.problem("%s %q must be https (http only on a loopback host)", name, v)
+	}
+	return v
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -37,8 +37,7 @@ func Build(ctx context.Context, c Config) (Parts, error) {
 	if err != nil {
 		return Parts{}, err
 	}
-	sec := secrets.New(secretsmanager.NewFromConfig(awsCfg), c.SecretPrefix,
-		secrets.WithTTL(c.SecretTTL), secrets.WithLogger(log))
+	sec := secrets.New(secretsmanager.NewFromConfig(awsCfg), c.SecretPrefix, secrets.WithLogger(log))
 	vendorHTTP := rest.New(&http.Client{
 		Transport: http.DefaultTransport.(*http.Transport).Clone(),
 		Timeout:   60 * time.Second,
@@ -47,18 +46,23 @@ func Build(ctx context.Context, c Config) (Parts, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	})
 	deps := vendors.Deps{Secrets: sec, HTTP: vendorHTTP, Log: log, Now: time.Now}
+	var storeOpts []store.Option
+	if c.IdempotencyTTL > 0 {
+		storeOpts = append(storeOpts, store.WithIdempotencyTTL(c.IdempotencyTTL))
+	}
 	return Parts{
 		Log:     log,
-		Store:   store.New(dynamodb.NewFromConfig(awsCfg), c.TableName, store.WithIdempotencyTTL(c.IdempotencyTTL)),
+		Store:   store.New(dynamodb.NewFromConfig(awsCfg), c.TableName, storeOpts...),
 		Secrets: sec,
 		Vendors: vendors.NewRegistry(deps, all.Factories),
 		Bus:     eventbus.New(eventbridge.NewFromConfig(awsCfg), c.EventBusName),
 	}, nil
 }
 
-// Setup loads the configuration through getenv and builds the parts: all a main needs.
-func Setup(ctx context.Context, getenv func(string) string) (Config, Parts, error) {
-	cfg, err := Load(getenv)
+// Setup loads the configuration through getenv (the Globals' variables and the groups asked
+// for) and builds the parts: all a main needs.
+func Setup(ctx context.Context, getenv func(string) string, groups ...Group) (Config, Parts, error) {
+	cfg, err := Load(getenv, groups...)
 	if err != nil {
 		return Config{}, Parts{}, err
 	}

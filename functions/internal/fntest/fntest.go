@@ -1,7 +1,8 @@
 // Package fntest is the world the functions' tests run in: moto for DynamoDB and Secrets
 // Manager, every vendor's sandbox, the demo tenant's secrets, a local EventBridge that records
-// what is published, and the sample events of events/ — so each function's real Main is tested
-// with the same events `sam local invoke -e` takes, against real parts.
+// what is published, the sample events of events/, and each function's environment as its
+// resource in template.yaml declares it — so each function's real Main is tested with the same
+// events `sam local invoke -e` takes and the configuration Lambda gives it, against real parts.
 package fntest
 
 import (
@@ -28,10 +29,8 @@ import (
 	"handoff/functions/internal/boot"
 	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/eventbus"
+	"handoff/scripts/localstack/template"
 )
-
-// Table is the table the functions' tests use.
-const Table = "handoff-test"
 
 // Env is a running test world.
 type Env struct {
@@ -40,17 +39,23 @@ type Env struct {
 	Store     *store.Store
 	Sandboxes *demo.Sandboxes
 	Bus       *eventbus.Bus
-	vars      map[string]string
+	tmpl      *template.Template
+	vars      map[string]string // the function's environment
+	table     string
 }
 
-// New starts the world for one test. The functions read the AWS SDK's settings from the
-// process environment, so tests using it must not run in parallel.
-func New(t *testing.T) *Env {
+// New starts the world for one test of function (its logical ID in template.yaml, such as
+// TransferFunction). The functions read the AWS SDK's settings from the process environment,
+// so tests using it must not run in parallel.
+func New(t *testing.T, function string) *Env {
 	t.Helper()
 	ctx := Ctx(t)
+	tmpl := Template(t)
+	vars := Declared(t, tmpl, function)
+	table := vars["TABLE_NAME"]
 	aw := awstest.New(t)
 	db := dynamodb.NewFromConfig(aw.Config)
-	if err := store.CreateTable(ctx, db, Table); err != nil {
+	if err := store.CreateTable(ctx, db, table); err != nil {
 		t.Fatal(err)
 	}
 	sb, err := demo.StartSandboxes()
@@ -68,7 +73,7 @@ func New(t *testing.T) *Env {
 	}
 	// The local stack's access records, and one for "ghost", a tenant allowed in but without
 	// secrets, so that the tests of an unknown tenant's secrets get past tenant access.
-	if err := demo.SeedAccess(ctx, db, Table, append(demo.TenantsOf(seeded), "ghost")); err != nil {
+	if err := demo.SeedAccess(ctx, db, table, append(demo.TenantsOf(seeded), "ghost")); err != nil {
 		t.Fatal(err)
 	}
 	bus := eventbus.New(eventbus.Config{})
@@ -84,26 +89,34 @@ func New(t *testing.T) *Env {
 		t.Setenv(k, v)
 	}
 	return &Env{
-		AWS: aw, DB: db, Store: store.New(db, Table), Sandboxes: sb, Bus: bus,
-		vars: map[string]string{
-			"TABLE_NAME": Table, "SECRET_PREFIX": "handoff/", "LOG_LEVEL": "error",
-			// Callbacks are driven by the tests themselves, from what the sandbox was handed.
-			"CALLBACK_BASE_URL": "http://127.0.0.1:9",
-		},
+		AWS: aw, DB: db, Store: store.New(db, table), Sandboxes: sb, Bus: bus,
+		tmpl: tmpl, vars: vars, table: table,
 	}
 }
 
-// Set changes one setting of the functions' environment, for a test that needs another value.
-func (e *Env) Set(name, value string) { e.vars[name] = value }
+// Set gives one variable of the function's environment another value, for a test that needs
+// it; the variable must be one the resource declares.
+func (e *Env) Set(t *testing.T, name, value string) {
+	t.Helper()
+	if _, ok := e.vars[name]; !ok {
+		t.Fatalf("fntest: %s is not declared for the function in template.yaml", name)
+	}
+	e.vars[name] = value
+}
 
-// Getenv is the functions' environment, as template.yaml sets it.
+// Table is the name of the table the function's environment names.
+func (e *Env) Table() string { return e.table }
+
+// Getenv is the function's environment, as its resource in template.yaml declares it.
 func (e *Env) Getenv(name string) string { return e.vars[name] }
 
-// TransferHandler is the transfer function's handler, wired as its main wires it, for tests of
-// the other functions that need a transfer to exist.
+// TransferHandler is the transfer function's handler, wired as its main wires it with its own
+// environment, for tests of the other functions that need a transfer to exist.
 func (e *Env) TransferHandler(t *testing.T) *handler.Transfer {
 	t.Helper()
-	cfg, p, err := boot.Setup(Ctx(t), e.Getenv)
+	vars := Declared(t, e.tmpl, "TransferFunction")
+	vars["TABLE_NAME"] = e.table
+	cfg, p, err := boot.Setup(Ctx(t), func(name string) string { return vars[name] }, boot.Callbacks, boot.Idempotency)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +128,7 @@ func (e *Env) TransferHandler(t *testing.T) *handler.Transfer {
 // Items counts the table's items: tests check that refused input left it as it was.
 func (e *Env) Items(t *testing.T) int {
 	t.Helper()
-	out, err := e.DB.Scan(Ctx(t), &dynamodb.ScanInput{TableName: aws.String(Table), Select: "COUNT"})
+	out, err := e.DB.Scan(Ctx(t), &dynamodb.ScanInput{TableName: aws.String(e.table), Select: "COUNT"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +146,7 @@ func (e *Env) Get(t *testing.T, id string) handoff.Transfer {
 }
 
 // Root is the repository root.
-func Root(t *testing.T) string {
+func Root(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {

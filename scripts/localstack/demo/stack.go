@@ -31,9 +31,10 @@ type Config struct {
 	Output      io.Writer    // the functions' output; os.Stderr when nil
 	Log         *slog.Logger // slog.Default() when nil
 	Sandboxes   SandboxOptions
-	// Env is set in every function's environment over the template's values (stack.Config.Env):
-	// the end-to-end tests point AWS_ENDPOINT_URL_EVENTBRIDGE at a recorder with it.
-	Env map[string]string
+	// Endpoints overrides AWS endpoint variables in every function's environment
+	// (stack.Config.Endpoints): the end-to-end tests point AWS_ENDPOINT_URL_EVENTBRIDGE at a
+	// recorder with it.
+	Endpoints map[string]string
 }
 
 // Stack is the local stack `make run` runs, and the end-to-end tests drive: the template's
@@ -73,8 +74,12 @@ func start(ctx context.Context, cfg Config, sandboxes *Sandboxes) (*Stack, error
 	}
 	s, err := stack.Start(ctx, stack.Config{
 		Template: cfg.Template, Binaries: cfg.Binaries, AWS: cfg.AWS, AWSEndpoint: cfg.AWSEndpoint,
-		Addr: cfg.Addr, DeadLetters: cfg.DeadLetters, Output: cfg.Output, Log: cfg.Log, Env: cfg.Env,
+		Addr: cfg.Addr, DeadLetters: cfg.DeadLetters, Output: cfg.Output, Log: cfg.Log, Endpoints: cfg.Endpoints,
 		Local: map[string]http.Handler{CountersPath: sandboxes.CountersHandler()},
+		// Vendors call back on the API's public URL: locally, the gateway's.
+		Parameters: func(gatewayURL string) map[string]string {
+			return map[string]string{"CallbackBaseUrl": gatewayURL}
+		},
 	})
 	if err != nil {
 		return nil, err

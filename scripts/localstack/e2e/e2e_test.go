@@ -177,7 +177,7 @@ func (e *env) start(t *testing.T, tmpl *template.Template) *demo.Stack {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := demo.Start(ctx, demo.Config{
-		Template: tmpl, Binaries: e.binaries, AWS: e.aws.Config, AWSEndpoint: e.rec.gate.URL, Env: e.rec.env(),
+		Template: tmpl, Binaries: e.binaries, AWS: e.aws.Config, AWSEndpoint: e.rec.gate.URL, Endpoints: e.rec.env(),
 		Addr: "127.0.0.1:0", SecretsFile: e.secretsFile,
 		DeadLetters: e.deadLetters, Output: e.output, Log: slog.New(slog.NewTextHandler(e.output, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})

@@ -23,7 +23,7 @@ import (
 )
 
 // Invoker runs a function: Invoke returns its response payload, or an error when it failed.
-// *runtimeapi.Function is one.
+// *rie.Function is one.
 type Invoker interface {
 	Invoke(ctx context.Context, payload []byte) ([]byte, error)
 }

@@ -1,5 +1,6 @@
 // Package stack runs a SAM template on one machine, without Docker or an AWS account: each
-// function's bootstrap behind the Lambda Runtime API (runtimeapi), its HTTP API routes on a local
+// function's bootstrap under the Lambda Runtime Interface Emulator (rie), with exactly the
+// environment its resource declares (only the AWS endpoints point elsewhere), its HTTP API routes on a local
 // gateway (gateway), its EventBridge rules on a local bus that the functions' own SDK clients
 // publish to (eventbus), its DynamoDB streams delivered from a local DynamoDB (streams), and its
 // tables created there. Everything listens on 127.0.0.1 only. The local AWS (moto_server) and
@@ -15,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,7 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"handoff/scripts/localstack/eventbus"
-	"handoff/scripts/localstack/runtimeapi"
+	"handoff/scripts/localstack/rie"
 	"handoff/scripts/localstack/template"
 )
 
@@ -36,15 +38,23 @@ type Config struct {
 	AWSEndpoint string
 	// Addr is the gateway's listen address; default 127.0.0.1:3000. 127.0.0.1:0 picks a port.
 	Addr string
-	// Env is set in every function's environment over the template's values.
-	Env map[string]string
+	// Parameters gives local values of the template's parameters that depend on the stack's
+	// own URL, as sam --parameter-overrides does (the API's public URL, say): it is called with
+	// the gateway's URL once it listens, and the template is read again with its answer.
+	Parameters func(gatewayURL string) map[string]string
+	// Emulator is the path of aws-lambda-rie; when empty, Start locates the one go.mod pins.
+	Emulator string
 	// DeadLetters receives the events and stream records that were never delivered, as JSON
 	// lines; nil drops them (after logging).
 	DeadLetters    io.Writer
 	Output         io.Writer // the functions' stdout and stderr, by line; default os.Stderr
 	Log            *slog.Logger
-	MaxConcurrency int           // processes per function; default 4
+	MaxConcurrency int           // emulators per function, so invocations at once; default 4
 	StartTimeout   time.Duration // for the functions' init and the streams' start; default 30s
+	// Endpoints overrides AWS endpoint variables (AWS_ENDPOINT_URL_*) in every function's
+	// environment: the end-to-end tests point AWS_ENDPOINT_URL_EVENTBRIDGE at a recorder. Any
+	// other name is refused, so nothing but endpoints differs from the template.
+	Endpoints map[string]string
 	// Local are more /_local/ routes of the gateway, by exact path (the demo's sandbox counters).
 	Local map[string]http.Handler
 }
@@ -56,7 +66,7 @@ type Stack struct {
 	// EventBridgeURL is the local EventBridge endpoint (AWS_ENDPOINT_URL_EVENTBRIDGE).
 	EventBridgeURL string
 	Bus            *eventbus.Bus
-	Functions      map[string]*runtimeapi.Function // by logical ID
+	Functions      map[string]*rie.Function // by logical ID
 	Routes         []RouteInfo
 
 	cfg           Config
@@ -79,10 +89,15 @@ type RouteInfo struct {
 // Start runs the template. On error everything it started is stopped again.
 func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	cfg = cfg.withDefaults()
+	for name := range cfg.Endpoints {
+		if !strings.HasPrefix(name, "AWS_ENDPOINT_URL") {
+			return nil, fmt.Errorf("stack: Endpoints may override AWS endpoints only, not %s", name)
+		}
+	}
 	if cfg.DeadLetters != nil {
 		cfg.DeadLetters = &lockedWriter{w: cfg.DeadLetters} // the bus and the streams share it
 	}
-	s := &Stack{cfg: cfg, Functions: map[string]*runtimeapi.Function{}}
+	s := &Stack{cfg: cfg, Functions: map[string]*rie.Function{}}
 	if err := s.start(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -93,6 +108,13 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 func (s *Stack) start(ctx context.Context) error {
 	if err := s.listen(); err != nil {
 		return err
+	}
+	if s.cfg.Parameters != nil {
+		tmpl, err := s.cfg.Template.WithParameters(s.cfg.Parameters(s.URL))
+		if err != nil {
+			return err
+		}
+		s.cfg.Template = tmpl
 	}
 	if err := createTables(ctx, dynamodb.NewFromConfig(s.cfg.AWS), s.cfg.Template.Tables); err != nil {
 		return err
@@ -171,7 +193,7 @@ func (s *Stack) serve() error {
 }
 
 // Close stops the stack: no new requests, then the streams, the bus (undelivered events go to
-// the dead letters) and every function process. It is safe to call more than once.
+// the dead letters) and every function's emulators. It is safe to call more than once.
 func (s *Stack) Close() error {
 	s.closeOnce.Do(func() {
 		s.shutdownServer(s.gateway, s.gatewayLn)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"handoff/core/awstest"
 	"handoff/core/testkit"
 	"handoff/scripts/localstack/eventbus"
+	"handoff/scripts/localstack/rie"
 	"handoff/scripts/localstack/stack"
 	"handoff/scripts/localstack/template"
 )
@@ -36,7 +38,10 @@ func start(t *testing.T) (*stack.Stack, *testkit.Buffer) {
 	output := &testkit.Buffer{}
 	s, err := stack.Start(ctx, stack.Config{
 		Template: tmpl, Binaries: binaries, AWS: env.Config, AWSEndpoint: env.URL,
-		Addr: "127.0.0.1:0", Output: output, Log: slog.New(slog.DiscardHandler),
+		Addr: "127.0.0.1:0", Output: output, Log: slog.New(slog.NewTextHandler(output, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Parameters: func(gatewayURL string) map[string]string {
+			return map[string]string{"CallbackBaseUrl": gatewayURL}
+		},
 	})
 	if err != nil {
 		t.Fatalf("Start: %v\nfunction output:\n%s", err, output.String())
@@ -53,15 +58,19 @@ func TestStackServesRoutesRulesAndStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var created map[string]string
+	var created struct {
+		ID, Body, CallbackBase, FunctionName string
+		Environ                              []string
+	}
 	json.NewDecoder(resp.Body).Decode(&created)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || created["id"] != "a" || created["body"] != `{"n":1}` {
-		t.Fatalf("POST /items/a = %d %v\n%s", resp.StatusCode, created, output.String())
+	if resp.StatusCode != http.StatusCreated || created.ID != "a" || created.Body != `{"n":1}` {
+		t.Fatalf("POST /items/a = %d %+v\n%s", resp.StatusCode, created, output.String())
 	}
-	if created["callbackBase"] != s.URL || created["functionName"] != "handoff-local-writer" {
-		t.Errorf("environment: CALLBACK_BASE_URL %q (want %s), AWS_LAMBDA_FUNCTION_NAME %q", created["callbackBase"], s.URL, created["functionName"])
+	if created.CallbackBase != s.URL || created.FunctionName != "handoff-local-writer" {
+		t.Errorf("environment: CALLBACK_BASE_URL %q (want %s, the parameter's local value), AWS_LAMBDA_FUNCTION_NAME %q", created.CallbackBase, s.URL, created.FunctionName)
 	}
+	checkEnvironment(t, created.Environ, s.URL)
 	// The item's INSERT went through the stream to the sink, which published with the SDK.
 	awaitEvent(t, s, "Item Stored", `{"id":"a"}`, output)
 
@@ -85,8 +94,26 @@ func TestStackServesRoutesRulesAndStreams(t *testing.T) {
 	if !strings.Contains(output.String(), "[writer] storing a\n") {
 		t.Errorf("function output lacks the writer's prefixed line:\n%s", output.String())
 	}
-	if len(s.Routes) != 1 || s.Routes[0].Key != "POST /items/{id}" || s.Routes[0].Function != "writer" {
+	if !slices.Contains(s.Routes, stack.RouteInfo{Key: "POST /items/{id}", Function: "writer"}) {
 		t.Errorf("routes = %+v", s.Routes)
+	}
+}
+
+// TestInitErrorIsClear: a function whose init fails does not stop the stack (Lambda initialises
+// on the first invocation), and its request fails with the function's own line in the log.
+func TestInitErrorIsClear(t *testing.T) {
+	s, output := start(t)
+	resp, err := http.Get(s.URL + "/greeting")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("GET /greeting = %d, want 500 as API Gateway answers a failed function", resp.StatusCode)
+	}
+	want := "InvalidConfiguration: broken: invalid configuration: GREETING is not set"
+	if !strings.Contains(output.String(), want) {
+		t.Errorf("the log lacks %q:\n%s", want, output.String())
 	}
 }
 
@@ -112,6 +139,27 @@ func TestStartFailsOnATakenPort(t *testing.T) {
 	_, err = stack.Start(context.Background(), stack.Config{Template: tmpl, AWS: awstest.Config("http://127.0.0.1:1"), Addr: ln.Addr().String()})
 	if err == nil || !strings.Contains(err.Error(), "PORT") {
 		t.Errorf("Start = %v, want an error that says to set PORT", err)
+	}
+}
+
+// checkEnvironment: the writer runs with exactly what its resource declares (Globals'
+// TABLE_NAME and AWS_ENDPOINT_URL, its own CALLBACK_BASE_URL), the local EventBridge endpoint, and
+// Lambda's reserved variables; nothing of this test's environment.
+func checkEnvironment(t *testing.T, environ []string, gatewayURL string) {
+	t.Helper()
+	declared := map[string]bool{"TABLE_NAME": true, "AWS_ENDPOINT_URL": true, "CALLBACK_BASE_URL": true, "AWS_ENDPOINT_URL_EVENTBRIDGE": true}
+	seen := map[string]bool{}
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		seen[name] = true
+		if !declared[name] && !slices.Contains(rie.Reserved, name) {
+			t.Errorf("the writer's environment has %s, which its resource does not declare", kv)
+		}
+	}
+	for name := range declared {
+		if !seen[name] {
+			t.Errorf("the writer's environment lacks %s", name)
+		}
 	}
 }
 

@@ -11,35 +11,47 @@ import (
 	"handoff/scripts/localstack/eventbus"
 	"handoff/scripts/localstack/gateway"
 	"handoff/scripts/localstack/pattern"
-	"handoff/scripts/localstack/runtimeapi"
+	"handoff/scripts/localstack/rie"
 	"handoff/scripts/localstack/streams"
 	"handoff/scripts/localstack/template"
 )
 
-// startFunctions starts one process of each function and waits for each to ask for work, so a
-// function that cannot start stops the stack at once, with its own error.
+// startFunctions starts one emulator of each function, so a function that cannot be run at all
+// stops the stack at once. Each function initialises on its first invocation, as in Lambda.
 func (s *Stack) startFunctions(ctx context.Context) error {
 	creds, err := s.cfg.AWS.Credentials.Retrieve(ctx)
 	if err != nil {
 		return fmt.Errorf("local AWS credentials: %w", err)
+	}
+	emulator := s.cfg.Emulator
+	if emulator == "" {
+		// The emulator is this module's tool, wherever the template is: located from the working
+		// directory, which is in the module (make run runs from its root, tests from a package).
+		if emulator, err = rie.Locate(ctx, ""); err != nil {
+			return err
+		}
 	}
 	for _, f := range s.cfg.Template.Functions {
 		binary, ok := s.cfg.Binaries[f.LogicalID]
 		if !ok {
 			return fmt.Errorf("no bootstrap built for %s", f.LogicalID)
 		}
-		s.Functions[f.LogicalID] = runtimeapi.New(runtimeapi.Config{
-			Name: f.FunctionName, Label: f.Name, Binary: binary, Handler: f.Handler,
-			Env: s.environment(f, creds.SecretAccessKey), Timeout: f.Timeout, MemorySize: f.MemorySize,
-			MaxConcurrency: s.cfg.MaxConcurrency, InitTimeout: s.cfg.StartTimeout,
-			Region: s.cfg.AWS.Region, Output: s.cfg.Output,
+		// Each function signs with its logical ID as its access key (moto takes any), so a proxy
+		// in front of the local AWS can tell which function made a call: the permission test
+		// holds each call against that function's role.
+		s.Functions[f.LogicalID] = rie.New(rie.Config{
+			Emulator: emulator, Name: f.FunctionName, Label: f.Name, Binary: binary, Handler: f.Handler,
+			Env: s.environment(f), Timeout: f.Timeout, MemorySize: f.MemorySize,
+			MaxConcurrency: s.cfg.MaxConcurrency, StartTimeout: s.cfg.StartTimeout,
+			Region: s.cfg.AWS.Region, AccessKeyID: f.LogicalID, SecretAccessKey: creds.SecretAccessKey,
+			SessionToken: creds.SessionToken, Output: s.cfg.Output,
 		})
 	}
 	errs := make(chan error, len(s.Functions))
 	var wg sync.WaitGroup
 	for id, f := range s.Functions {
 		wg.Go(func() {
-			if err := f.Warm(ctx); err != nil {
+			if err := f.Start(ctx); err != nil {
 				errs <- fmt.Errorf("%s did not start: %w", id, err)
 			}
 		})
@@ -49,24 +61,19 @@ func (s *Stack) startFunctions(ctx context.Context) error {
 	return <-errs // the first failure, or nil
 }
 
-// environment is a function's environment: the template's, pointed at the local AWS, the
-// local EventBridge and, when the function has a CALLBACK_BASE_URL left empty, the gateway
-// (deployed, the function would use the request's https:// domain); then Config.Env.
-func (s *Stack) environment(f template.Function, secretKey string) map[string]string {
+// environment is a function's environment: exactly what its resource declares (Globals and its
+// own, parameters resolved), with only the AWS endpoints pointed at the local AWS and the local
+// EventBridge. The region and credentials are Lambda's to set (rie.Config), like every other
+// reserved variable. Nothing is filled in: a variable the template lacks is missing here too,
+// as it would be in Lambda.
+func (s *Stack) environment(f template.Function) map[string]string {
 	env := map[string]string{}
 	for k, v := range f.Environment {
 		env[k] = v
 	}
 	env["AWS_ENDPOINT_URL"] = s.cfg.AWSEndpoint
 	env["AWS_ENDPOINT_URL_EVENTBRIDGE"] = s.EventBridgeURL
-	// Each function signs with its logical ID as its access key (moto takes any), so a proxy in
-	// front of the local AWS can tell which function made a call: the permission test holds
-	// each call against that function's role. The stack's own calls keep the configured key.
-	env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = f.LogicalID, secretKey
-	if v, declared := env["CALLBACK_BASE_URL"]; declared && v == "" {
-		env["CALLBACK_BASE_URL"] = s.URL
-	}
-	for k, v := range s.cfg.Env {
+	for k, v := range s.cfg.Endpoints {
 		env[k] = v
 	}
 	return env

@@ -23,7 +23,7 @@ import (
 	"handoff/scripts/localstack/pattern"
 )
 
-// Invoker runs a function with an event; *runtimeapi.Function is one.
+// Invoker runs a function with an event; *rie.Function is one.
 type Invoker interface {
 	Invoke(ctx context.Context, payload []byte) ([]byte, error)
 }

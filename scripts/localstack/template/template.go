@@ -25,6 +25,9 @@ type Template struct {
 	// Warnings name what the template holds that the local stack does not run (an unsupported
 	// event type, say), so the command can print them instead of ignoring them silently.
 	Warnings []string
+
+	src  []byte  // the template's text and the options it was read with, for WithParameters
+	opts Options // as given, without defaults
 }
 
 // Function is one AWS::Serverless::Function.
@@ -172,7 +175,31 @@ func Parse(data []byte, opts Options) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	return read(root, r)
+	t, err := read(root, r)
+	if err != nil {
+		return nil, err
+	}
+	t.src, t.opts = data, opts
+	return t, nil
+}
+
+// WithParameters reads the template again with more parameter overrides, which win over the
+// ones it was read with: for values known only once the local stack runs, such as its URL.
+func (t *Template) WithParameters(overrides map[string]string) (*Template, error) {
+	opts := t.opts
+	opts.Parameters = map[string]string{}
+	for name, value := range t.opts.Parameters {
+		opts.Parameters[name] = value
+	}
+	for name, value := range overrides {
+		opts.Parameters[name] = value
+	}
+	again, err := Parse(t.src, opts)
+	if err != nil {
+		return nil, err
+	}
+	again.Dir = t.Dir
+	return again, nil
 }
 
 func (o Options) withDefaults() Options {

@@ -77,6 +77,27 @@ func TestEnvironment(t *testing.T) {
 	}
 }
 
+func TestWithParametersReadsTheTemplateAgain(t *testing.T) {
+	tmpl := load(t, template.Options{StackName: "mine"})
+	again, err := tmpl.WithParameters(map[string]string{"CallbackBaseUrl": "http://127.0.0.1:3000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := function(t, again, "SkillCheckFunction")
+	if f.Environment["CALLBACK_BASE_URL"] != "http://127.0.0.1:3000" || f.Environment["TABLE_NAME"] != "mine-sessions" {
+		t.Errorf("env = %v: want the new parameter and the first options both", f.Environment)
+	}
+	if again.Dir != tmpl.Dir {
+		t.Errorf("Dir = %q, want %q", again.Dir, tmpl.Dir)
+	}
+	if _, ok := function(t, tmpl, "SkillCheckFunction").Environment["CALLBACK_BASE_URL"]; ok {
+		t.Error("WithParameters changed the template it was called on")
+	}
+	if _, err := tmpl.WithParameters(map[string]string{"Nope": "x"}); err == nil {
+		t.Error("an override of an unknown parameter was accepted")
+	}
+}
+
 func TestOptionsOverrideParametersAndPseudoParameters(t *testing.T) {
 	tmpl := load(t, template.Options{
 		Parameters: map[string]string{"CallbackBaseUrl": "http://127.0.0.1:3000", "Stage": "prod"},

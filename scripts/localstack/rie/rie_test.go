@@ -1,4 +1,4 @@
-package runtimeapi_test
+package rie_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,43 +18,51 @@ import (
 	"time"
 
 	"handoff/core/testkit"
-	"handoff/scripts/localstack/runtimeapi"
+	"handoff/scripts/localstack/rie"
 )
 
-// binary is the test function (testdata/fn) built for this machine.
-var binary string
+// binary is the test function (testdata/fn) built for this machine; emulator is aws-lambda-rie.
+var binary, emulator string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "runtimeapi-test")
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "rie-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
+	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "bootstrap")
-	build := exec.Command("go", "build", "-o", binary, "./testdata/fn")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", binary, "./testdata/fn")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the test function:", err)
-		os.Exit(1)
+		return 1
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	if emulator, err = rie.Locate(context.Background(), "."); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
 }
 
 // newFunction runs the test function with cfg's settings and closes it after the test.
-func newFunction(t *testing.T, cfg runtimeapi.Config) *runtimeapi.Function {
+func newFunction(t *testing.T, cfg rie.Config) *rie.Function {
 	t.Helper()
-	cfg.Name, cfg.Binary = "fn", binary
+	cfg.Name, cfg.Binary, cfg.Emulator = "fn", binary, emulator
 	if cfg.Output == nil {
 		cfg.Output = &testkit.Buffer{}
 	}
-	f := runtimeapi.New(cfg)
+	f := rie.New(cfg)
 	t.Cleanup(func() { f.Close() })
 	return f
 }
 
-func invoke(t *testing.T, f *runtimeapi.Function, event string) []byte {
+func invoke(t *testing.T, f *rie.Function, event string) []byte {
 	t.Helper()
 	out, err := f.Invoke(context.Background(), []byte(event))
 	if err != nil {
@@ -62,10 +71,10 @@ func invoke(t *testing.T, f *runtimeapi.Function, event string) []byte {
 	return out
 }
 
-func invokeError(t *testing.T, f *runtimeapi.Function, event string) *runtimeapi.Error {
+func invokeError(t *testing.T, f *rie.Function, event string) *rie.Error {
 	t.Helper()
 	out, err := f.Invoke(context.Background(), []byte(event))
-	var fnErr *runtimeapi.Error
+	var fnErr *rie.Error
 	if !errors.As(err, &fnErr) {
 		t.Fatalf("Invoke(%s) = %s, %v; want a function error", event, out, err)
 	}
@@ -73,7 +82,7 @@ func invokeError(t *testing.T, f *runtimeapi.Function, event string) *runtimeapi
 }
 
 func TestInvokeRoundTrip(t *testing.T) {
-	f := newFunction(t, runtimeapi.Config{Timeout: 5 * time.Second})
+	f := newFunction(t, rie.Config{Timeout: 5 * time.Second})
 	if got := invoke(t, f, `{"echo":{"a":[1,"two"]}}`); string(got) != `{"a":[1,"two"]}` {
 		t.Errorf("echo = %s", got)
 	}
@@ -85,7 +94,7 @@ func TestInvokeRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(invoke(t, f, `{"context":true}`), &lc); err != nil {
 		t.Fatal(err)
 	}
-	if len(lc.RequestID) != 36 || lc.ARN != "arn:aws:lambda:us-east-1:123456789012:function:fn" || lc.ARN != f.ARN() {
+	if len(lc.RequestID) != 36 || !strings.HasSuffix(lc.ARN, ":function:fn") {
 		t.Errorf("context = %+v", lc)
 	}
 	if lc.DeadlineIn <= 0 || lc.DeadlineIn > 5 {
@@ -93,44 +102,59 @@ func TestInvokeRoundTrip(t *testing.T) {
 	}
 }
 
-func TestEnvironment(t *testing.T) {
+// TestEnvironmentIsExactlyTheFunctionsAndLambdas: the function sees its own variables and
+// Lambda's reserved ones, nothing of the caller's environment, and cannot spoof a reserved one.
+func TestEnvironmentIsExactlyTheFunctionsAndLambdas(t *testing.T) {
 	t.Setenv("HANDOFF_ONLY_IN_THE_STACK", "leaked")
-	f := newFunction(t, runtimeapi.Config{MemorySize: 256, Env: map[string]string{"TABLE_NAME": "sessions", "AWS_LAMBDA_FUNCTION_NAME": "spoofed"}})
-	for name, want := range map[string]string{
-		"TABLE_NAME":                      `"sessions"`,
-		"AWS_LAMBDA_FUNCTION_NAME":        `"fn"`,
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": `"256"`,
-		"_HANDLER":                        `"bootstrap"`,
-		"AWS_REGION":                      `"us-east-1"`,
-		"LAMBDA_TASK_ROOT":                strconv.Quote(filepath.Dir(binary)),
-		"HANDOFF_ONLY_IN_THE_STACK":       `""`,
-	} {
-		if got := invoke(t, f, `{"env":"`+name+`"}`); string(got) != want {
-			t.Errorf("%s = %s, want %s", name, got, want)
+	f := newFunction(t, rie.Config{
+		MemorySize: 256, Region: "eu-west-1", AccessKeyID: "AKID", SecretAccessKey: "secret",
+		Env: map[string]string{"TABLE_NAME": "sessions", "AWS_LAMBDA_FUNCTION_NAME": "spoofed"},
+	})
+	var environ []string
+	if err := json.Unmarshal(invoke(t, f, `{"environ":true}`), &environ); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		got[name] = value
+		if name != "TABLE_NAME" && !slices.Contains(rie.Reserved, name) {
+			t.Errorf("%s=%s is neither the function's nor Lambda's", name, value)
 		}
 	}
-	if got := invoke(t, f, `{"env":"AWS_LAMBDA_RUNTIME_API"}`); !strings.HasPrefix(string(got), `"127.0.0.1:`) {
-		t.Errorf("AWS_LAMBDA_RUNTIME_API = %s, want a loopback address", got)
+	for name, want := range map[string]string{
+		"TABLE_NAME":                      "sessions",
+		"AWS_LAMBDA_FUNCTION_NAME":        "fn",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+		"AWS_REGION":                      "eu-west-1",
+		"AWS_ACCESS_KEY_ID":               "AKID",
+		"AWS_SECRET_ACCESS_KEY":           "secret",
+		"_HANDLER":                        "bootstrap",
+		"LAMBDA_TASK_ROOT":                filepath.Dir(binary),
+	} {
+		if got[name] != want {
+			t.Errorf("%s = %q, want %q", name, got[name], want)
+		}
+	}
+	if !strings.HasPrefix(got["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:") {
+		t.Errorf("AWS_LAMBDA_RUNTIME_API = %q, want a loopback address", got["AWS_LAMBDA_RUNTIME_API"])
 	}
 }
 
 func TestFunctionError(t *testing.T) {
-	f := newFunction(t, runtimeapi.Config{})
+	f := newFunction(t, rie.Config{})
 	e := invokeError(t, f, `{"fail":"vendor down"}`)
 	if e.Type != "errorString" || e.Message != "vendor down" {
 		t.Errorf("error = %+v", e)
 	}
-	var payload map[string]any
-	if err := json.Unmarshal(e.JSON(), &payload); err != nil || payload["errorMessage"] != "vendor down" {
-		t.Errorf("JSON = %s", e.JSON())
-	}
-	if got := invoke(t, f, `{"echo":1}`); string(got) != "1" {
-		t.Errorf("after an error, echo = %s", got)
+	// A response shaped like an error but with other fields is a response.
+	if got := invoke(t, f, `{"echo":{"errorMessage":"m","errorType":"t","statusCode":200}}`); !strings.Contains(string(got), "statusCode") {
+		t.Errorf("echo = %s", got)
 	}
 }
 
-func TestTimeoutKillsTheProcess(t *testing.T) {
-	f := newFunction(t, runtimeapi.Config{Timeout: time.Second})
+func TestTimeoutEndsTheInvocation(t *testing.T) {
+	f := newFunction(t, rie.Config{Timeout: time.Second})
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	e := invokeError(t, f, `{"hang":true,"pidFile":"`+pidFile+`"}`)
 	if e.Type != "Sandbox.Timedout" || !strings.Contains(e.Message, "Task timed out after 1.00 seconds") {
@@ -142,8 +166,8 @@ func TestTimeoutKillsTheProcess(t *testing.T) {
 	}
 }
 
-func TestCrashedProcessIsReplaced(t *testing.T) {
-	f := newFunction(t, runtimeapi.Config{})
+func TestCrashIsAnExitError(t *testing.T) {
+	f := newFunction(t, rie.Config{})
 	e := invokeError(t, f, `{"crash":true}`)
 	if e.Type != "Runtime.ExitError" || !strings.Contains(e.Message, "exit status 3") {
 		t.Errorf("error = %+v", e)
@@ -153,20 +177,30 @@ func TestCrashedProcessIsReplaced(t *testing.T) {
 	}
 }
 
-func TestInitError(t *testing.T) {
-	f := newFunction(t, runtimeapi.Config{Env: map[string]string{"FAIL_INIT": "no TABLE_NAME"}})
-	err := f.Warm(context.Background())
-	var e *runtimeapi.Error
-	if !errors.As(err, &e) || e.Type != "ConfigError" || e.Message != "no TABLE_NAME" {
-		t.Errorf("Warm = %v", err)
+// TestInitErrorIsTheInvocationsError: an init that reports its error through the Runtime API
+// fails the invocation with that error, and the next one, which tries the init again.
+func TestInitErrorIsTheInvocationsError(t *testing.T) {
+	f := newFunction(t, rie.Config{Env: map[string]string{"FAIL_INIT": "no TABLE_NAME"}})
+	if err := f.Start(context.Background()); err != nil {
+		t.Fatalf("Start = %v: the emulator starts; the init waits for the first invocation", err)
 	}
-	if e := invokeError(t, f, `{}`); e.Type != "ConfigError" {
-		t.Errorf("Invoke error = %+v", e)
+	for range 2 {
+		if e := invokeError(t, f, `{}`); e.Type != "ConfigError" || e.Message != "no TABLE_NAME" {
+			t.Errorf("Invoke error = %+v", e)
+		}
 	}
 }
 
-func TestConcurrentInvocationsRunInSeparateProcesses(t *testing.T) {
-	f := newFunction(t, runtimeapi.Config{MaxConcurrency: 4})
+func TestStartFailsWithoutTheEmulator(t *testing.T) {
+	f := rie.New(rie.Config{Name: "fn", Binary: binary, Emulator: filepath.Join(t.TempDir(), "none"), Output: &testkit.Buffer{}})
+	defer f.Close()
+	if err := f.Start(context.Background()); err == nil {
+		t.Error("Start succeeded with no emulator")
+	}
+}
+
+func TestConcurrentInvocationsRunInSeparateEmulators(t *testing.T) {
+	f := newFunction(t, rie.Config{MaxConcurrency: 4})
 	// Each answer waits until three processes joined the barrier: one process could not.
 	pids, _ := barrier(t, f, 3, 3)
 	if len(pids) != 3 {
@@ -175,15 +209,15 @@ func TestConcurrentInvocationsRunInSeparateProcesses(t *testing.T) {
 }
 
 func TestConcurrencyIsCapped(t *testing.T) {
-	f := newFunction(t, runtimeapi.Config{MaxConcurrency: 2})
+	f := newFunction(t, rie.Config{MaxConcurrency: 2})
 	pids, _ := barrier(t, f, 5, 2)
 	if len(pids) != 2 {
 		t.Errorf("processes = %v, want exactly 2 for 5 invocations capped at 2", pids)
 	}
 }
 
-func TestCallerGivingUpDoesNotLeakTheProcess(t *testing.T) {
-	f := newFunction(t, runtimeapi.Config{MaxConcurrency: 1, Timeout: time.Second})
+func TestCallerGivingUpDoesNotLeakTheInvocation(t *testing.T) {
+	f := newFunction(t, rie.Config{MaxConcurrency: 1, Timeout: time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	done := make(chan error)
@@ -196,7 +230,7 @@ func TestCallerGivingUpDoesNotLeakTheProcess(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Invoke = %v, want context.Canceled", err)
 	}
-	// The hung invocation holds the only slot until its timeout kills it; then the next runs.
+	// The hung invocation holds the only slot until its timeout ends it; then the next runs.
 	if got := invoke(t, f, `{"echo":2}`); string(got) != "2" {
 		t.Errorf("echo = %s", got)
 	}
@@ -204,16 +238,20 @@ func TestCallerGivingUpDoesNotLeakTheProcess(t *testing.T) {
 }
 
 func TestCloseLeavesNoProcessOrPort(t *testing.T) {
-	f := newFunction(t, runtimeapi.Config{})
+	f := newFunction(t, rie.Config{Timeout: 30 * time.Second})
 	pids, addresses := barrier(t, f, 2, 2)
 	grandchild, err := strconv.Atoi(string(invoke(t, f, `{"spawn":true}`)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One invocation still running when Close comes.
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	go f.Invoke(context.Background(), []byte(`{"hang":true,"pidFile":"`+pidFile+`"}`))
+	hung := awaitPID(t, pidFile)
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, pid := range append(pids, grandchild) {
+	for _, pid := range append(pids, grandchild, hung) {
 		awaitGone(t, pid)
 	}
 	for _, address := range addresses {
@@ -222,25 +260,29 @@ func TestCloseLeavesNoProcessOrPort(t *testing.T) {
 			t.Errorf("%s still accepts connections after Close", address)
 		}
 	}
-	if _, err := f.Invoke(context.Background(), []byte(`{}`)); !errors.Is(err, runtimeapi.ErrClosed) {
+	if _, err := f.Invoke(context.Background(), []byte(`{}`)); !errors.Is(err, rie.ErrClosed) {
 		t.Errorf("Invoke after Close = %v, want ErrClosed", err)
 	}
 }
 
-func TestOutputIsPrefixedByLine(t *testing.T) {
+func TestOutputIsPrefixedByLineWithoutPlatformLines(t *testing.T) {
 	out := &testkit.Buffer{}
-	f := newFunction(t, runtimeapi.Config{Output: out})
-	invoke(t, f, `{"print":"hello\nwor"}`)
-	invoke(t, f, `{"print":"ld\n"}`)
+	f := newFunction(t, rie.Config{Output: out})
+	invoke(t, f, `{"print":"hello\nworld\n"}`)
+	invoke(t, f, `{"print":"unfinished"}`)
 	f.Close()
-	if got := out.String(); !strings.Contains(got, "[fn] hello\n[fn] world\n") {
+	got := out.String()
+	if !strings.Contains(got, "[fn] hello\n[fn] world\n") || !strings.Contains(got, "[fn] unfinished\n") {
 		t.Errorf("output = %q", got)
+	}
+	if strings.Contains(got, "RequestId:") {
+		t.Errorf("output has the emulator's START/END/REPORT lines: %q", got)
 	}
 }
 
 // barrier runs n invocations at once that each wait until count processes joined, and returns
 // the distinct PIDs and Runtime API addresses that answered.
-func barrier(t *testing.T, f *runtimeapi.Function, n, count int) (pids []int, addresses []string) {
+func barrier(t *testing.T, f *rie.Function, n, count int) (pids []int, addresses []string) {
 	t.Helper()
 	event := fmt.Sprintf(`{"barrier":%q,"count":%d}`, t.TempDir(), count)
 	var wg sync.WaitGroup
