@@ -75,8 +75,8 @@ func TestVendorFaults(t *testing.T) {
 				if calls, done := vs.jobs(); calls != 1 || done != wantDone {
 					t.Fatalf("vendor calls = %d, done = %d; want 1 call (not re-sent), done %d", calls, done, wantDone)
 				}
-				if got := s.transfers(); len(got) != 0 {
-					t.Fatalf("a transfer was recorded after an ambiguous failure: %+v", got)
+				if got := s.transfers(); len(got) != 1 || got[0].Status != handoff.StatusPending || len(got[0].Attempts) != 0 {
+					t.Fatalf("after an ambiguous failure: %+v, want the transfer pending, its target in doubt", got)
 				}
 				if r := s.idem("k-1"); r.status != "released" || !r.ambiguous || r.leased {
 					t.Fatalf("key = %+v, want released as ambiguous, no lease", r)
