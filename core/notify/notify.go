@@ -22,7 +22,17 @@ const (
 type Store interface {
 	Get(ctx context.Context, id string) (handoff.Transfer, error)
 	Update(ctx context.Context, before, after handoff.Transfer, events ...handoff.Event) (handoff.Transfer, error)
+	// PendingAcks lists final transfers whose ack is still pending some time after its last
+	// attempt (core/store.AckRescanAfter).
+	PendingAcks(ctx context.Context, now time.Time, limit int) ([]handoff.Transfer, error)
 }
+
+// rescanBatch bounds the transfers one Rescan looks at; rescanReserve is the part of its
+// invocation it never starts an ack in.
+const (
+	rescanBatch   = 50
+	rescanReserve = 5 * time.Second
+)
 
 // Ackers finds a bot adapter by bot vendor.
 type Ackers interface {
@@ -207,4 +217,28 @@ func (n *Notifier) ack(ctx context.Context, t handoff.Transfer, now time.Time) (
 		n.log.Error("ack failed", "op", "notify.ack", "transfer", t.ID, "attempts", ack.Attempts, "error", err)
 		return ack, handoff.Event{At: now, Kind: "ack", Detail: "failed: " + code}, nil
 	}
+}
+
+// Rescan re-sends the acks left pending: a stream record that ran out of retries or of the
+// stream's retention, or an ack retried after a slow webhook, is not left to chance. It notifies
+// each final transfer whose ack is still pending a while after its last attempt, stopping
+// before its own deadline, and returns how many it settled or advanced. A transfer's ack is
+// still tried at most maxAckAttempts times in all.
+func (n *Notifier) Rescan(ctx context.Context) (int, error) {
+	due, err := n.store.PendingAcks(ctx, n.now(), rescanBatch)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, t := range due {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < rescanReserve {
+			break // the next run takes the rest
+		}
+		if err := n.Notify(ctx, t.ID); err != nil {
+			n.log.Warn("pending ack still not sent", "op", "notify.Rescan", "transfer", t.ID, "error", err)
+			continue
+		}
+		done++
+	}
+	return done, nil
 }

@@ -60,7 +60,7 @@ func final(t *testing.T, st *memstore.Store, status handoff.Status, bot bool) ha
 		t.Fatal(err)
 	}
 	tr := pending
-	tr.ID, tr.Version, tr.Status = won.TransferID, won.Version, status
+	tr.ID, tr.Version, tr.Status, tr.UpdatedAt = won.TransferID, won.Version, status, time.Now().UTC()
 	if bot {
 		tr.Bot = &handoff.Bot{Vendor: "webhook"}
 		tr.Ack = handoff.Ack{Status: handoff.AckPending, SequenceID: 1700000000000}

@@ -10,6 +10,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/notify"
 	"handoff/core/store/memstore"
+	"handoff/core/testkit"
 	"handoff/core/vendors"
 )
 
@@ -85,5 +86,28 @@ func TestASlowAckIsBoundedAndRecordedWithAFreshContext(t *testing.T) {
 	got, _ := mem.Get(context.Background(), tr.ID)
 	if a.calls != 1 || got.Ack.Attempts != 1 || got.Ack.Status != handoff.AckPending {
 		t.Errorf("calls = %d, ack = %+v: want one attempt, recorded, still pending", a.calls, got.Ack)
+	}
+}
+
+func TestRescanResendsAnAckTheStreamLeftPending(t *testing.T) {
+	clock := testkit.NewClock(time.Now())
+	mem, b := memstore.New(clock.Now), &bus{}
+	tr := final(t, mem, handoff.StatusTransferred, true)
+	a := &acker{}
+	n := notify.New(mem, ackers{a}, b, discard()).WithClock(clock.Now)
+	// The stream never delivered (or gave up): nothing is due at once, then the scan sends it.
+	if done, err := n.Rescan(context.Background()); done != 0 || err != nil || len(a.calls) != 0 {
+		t.Fatalf("rescan right away = %d, %v, acks %d; want nothing yet", done, err, len(a.calls))
+	}
+	clock.Advance(time.Hour)
+	if done, err := n.Rescan(context.Background()); done != 1 || err != nil {
+		t.Fatalf("rescan = %d, %v, want 1", done, err)
+	}
+	if done, _ := n.Rescan(context.Background()); done != 0 || len(a.calls) != 1 {
+		t.Errorf("a second scan acked again: %d acks", len(a.calls))
+	}
+	got, _ := mem.Get(context.Background(), tr.ID)
+	if got.Ack.Status != handoff.AckSent || got.NotifiedAt == nil {
+		t.Errorf("after the scan: ack %+v, notified %v", got.Ack, got.NotifiedAt)
 	}
 }
