@@ -289,8 +289,13 @@ func TestADerivedKeyCoversAShortWindowAndAnExplicitKeyTheFullOne(t *testing.T) {
 		t.Fatalf("resend = %+v, want the same transfer replayed", again)
 	}
 	clock.Advance(transfer.DerivedKeyWindow + time.Second)
+	again, err := svc.Start(ctx(t), transfer.Input{Request: request()}) // the same container
+	if err != nil || again.Replayed || again.Transfer.ID == derived.Transfer.ID {
+		t.Errorf("re-escalation after the window = %+v, %v; want a new transfer", again, err)
+	}
 	fresh := transfer.New(mem, registry{tr: vendor}, quiet(), transfer.WithClock(clock.Now)) // another container
-	again, err := fresh.Start(ctx(t), transfer.Input{Request: request()})
+	clock.Advance(transfer.DerivedKeyWindow + time.Second)
+	again, err = fresh.Start(ctx(t), transfer.Input{Request: request()})
 	if err != nil || again.Replayed || again.Transfer.ID == derived.Transfer.ID {
 		t.Errorf("re-escalation after the window = %+v, %v; want a new transfer", again, err)
 	}

@@ -146,7 +146,7 @@ func (s *Service) Start(ctx context.Context, in Input) (Result, error) {
 	if derived {
 		claim.Window = s.derivedKeyWindow
 	}
-	if t, ok, err := s.completed.lookup(claim); ok || err != nil {
+	if t, ok, err := s.completed.lookup(claim, s.now()); ok || err != nil {
 		return Result{Transfer: t, Replayed: true}, err
 	}
 	// Record first: the transfer exists, pending with its deadline, before the vendor hears of it.
@@ -155,7 +155,7 @@ func (s *Service) Start(ctx context.Context, in Input) (Result, error) {
 		return Result{}, err
 	}
 	if won.Completed != nil {
-		s.completed.remember(claim, *won.Completed)
+		s.completed.remember(claim, *won.Completed, s.now())
 		return Result{Transfer: *won.Completed, Replayed: true}, nil
 	}
 	claim.TransferID = won.TransferID
@@ -173,7 +173,7 @@ func (s *Service) Start(ctx context.Context, in Input) (Result, error) {
 		// target in doubt, and a retry after the lease, or the sweep, reconciles it.
 		return Result{}, err
 	}
-	s.completed.remember(claim, t)
+	s.completed.remember(claim, t, s.now())
 	return Result{Transfer: t}, nil
 }
 
