@@ -202,6 +202,45 @@ func TestFunctionDiesAfterTheVendorCall(t *testing.T) {
 	}
 }
 
+// TestFunctionDiesAndNoRetryComes: the function made the transfer and died before recording
+// it, and nobody sends the request again. The transfer was recorded pending before the vendor
+// call, so the sweep finds it once the dead invocation's deadline has passed, asks the vendor
+// again for the target in doubt with reconcile, and records the outcome; the vendor's "already
+// done" answer counts, nothing is transferred twice, and the bot is acked once.
+func TestFunctionDiesAndNoRetryComes(t *testing.T) {
+	for _, v := range vendorCases {
+		t.Run(v.name, func(t *testing.T) {
+			s := newStack(t)
+			detail := strings.TrimSpace(v.body)
+			_ = s.escalate(s.newContainer(dyingStore{s.store}).transfer, "7b8f9a0c-1d2e-4f3a-8b4c-5d6e7f8a9b0c", detail, invocation)
+			if calls, done := v.server(s).jobs(); calls != 1 || done != 1 {
+				t.Fatalf("vendor calls = %d, done = %d, want the transfer made once", calls, done)
+			}
+			if moved, err := s.svc.Sweep(s.ctx(invocation)); err != nil || moved != 0 {
+				t.Fatalf("sweep during the dead invocation's lease moved %d (%v), want none", moved, err)
+			}
+			s.clock.Advance(invocation + time.Second)
+			if moved, err := s.svc.Sweep(s.ctx(invocation)); err != nil || moved != 1 {
+				t.Fatalf("sweep after the lease moved %d (%v), want 1", moved, err)
+			}
+			stored := s.only()
+			if calls, done := v.server(s).jobs(); calls != 2 || done != 1 {
+				t.Fatalf("vendor calls = %d, done = %d: want one reconciling call and the job done once", calls, done)
+			}
+			if len(stored.Attempts) != 1 || stored.Attempts[0].VendorCode != v.alreadyDone {
+				t.Errorf("attempts = %+v, want one with %q: the sweep must reconcile", stored.Attempts, v.alreadyDone)
+			}
+			if v.async {
+				s.settle()
+				s.koreCallback(stored.ID, "transferred").want(t, http.StatusOK, "")
+			} else if stored.Status != handoff.StatusTransferred {
+				t.Errorf("status = %s, want transferred", stored.Status)
+			}
+			s.settle()
+		})
+	}
+}
+
 // TestKoreCallbackNeverComes: Kore.ai accepted the transfer and never called back. The transfer
 // is pending with no lease held; at its callback deadline the sweep ends it (no fallback left:
 // failed, NO_CALLBACK), and the bot hears transferFailed once.

@@ -49,7 +49,8 @@ var vendorFaults = []vendorFault{
 
 // TestVendorFaults: for every vendor and every way its transfer call can fail, the caller gets
 // the error at once (never a transfer recorded as failed that the vendor may have made), the
-// call is not re-sent, the key is released as ambiguous, and the same request again reconciles:
+// call is not re-sent, the key is released as ambiguous (the transfer stays recorded pending,
+// its target in doubt, for a retry or the sweep), and the same request again reconciles:
 // it transfers exactly once — where the first call already did it, the vendor's "already done"
 // answer counts as success (Reconcile reached the adapter) and nothing is transferred twice.
 // The outcome is then acked once.

@@ -150,7 +150,8 @@ func (s *Service) Start(ctx context.Context, in Input) (Result, error) {
 		return Result{Transfer: t, Replayed: true}, err
 	}
 	// Record first: the transfer exists, pending with its deadline, before the vendor hears of it.
-	won, err := s.store.Claim(ctx, claim, s.pending(req, claim))
+	t := s.pending(req, claim)
+	won, err := s.store.Claim(ctx, claim, t)
 	if err != nil {
 		return Result{}, err
 	}
@@ -159,7 +160,6 @@ func (s *Service) Start(ctx context.Context, in Input) (Result, error) {
 		return Result{Transfer: *won.Completed, Replayed: true}, nil
 	}
 	claim.TransferID = won.TransferID
-	t := s.pending(req, claim)
 	t.ID, t.Version = won.TransferID, won.Version
 	if won.Stored != nil {
 		t = *won.Stored // an earlier attempt's record: go on from the target it left in doubt
