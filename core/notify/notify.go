@@ -105,10 +105,15 @@ func (n *Notifier) Notify(ctx context.Context, id string) error {
 			return done.err
 		}
 		_, err := n.store.Update(rctx, t, after, events...)
-		if err == nil {
+		switch handoff.ErrorCode(err) {
+		case "":
 			return done.err
-		}
-		if handoff.ErrorCode(err) != handoff.CodeConflict {
+		case handoff.CodeNotFound:
+			// Expired, or kept read-only since its key was used again: nothing left to record.
+			n.log.Warn("outcome not recorded: the transfer is gone", "op", "notify.Notify", "transfer", id)
+			return nil
+		case handoff.CodeConflict:
+		default:
 			return err
 		}
 		// A concurrent delivery of the same record moved it: record onto what it left.

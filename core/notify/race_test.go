@@ -111,3 +111,18 @@ func TestRescanResendsAnAckTheStreamLeftPending(t *testing.T) {
 		t.Errorf("after the scan: ack %+v, notified %v", got.Ack, got.NotifiedAt)
 	}
 }
+
+// gone answers every update NOT_FOUND, as for a transfer expired or archived mid-delivery.
+type gone struct{ *memstore.Store }
+
+func (gone) Update(context.Context, handoff.Transfer, handoff.Transfer, ...handoff.Event) (handoff.Transfer, error) {
+	return handoff.Transfer{}, handoff.E(handoff.CodeNotFound, "test", "gone", nil)
+}
+
+func TestNotifyOnATransferGoneMidDeliveryIsNotRetriedForever(t *testing.T) {
+	mem, a, b := memstore.New(nil), &acker{}, &bus{}
+	tr := final(t, mem, handoff.StatusTransferred, true)
+	if err := notify.New(gone{mem}, ackers{a}, b, discard()).Notify(context.Background(), tr.ID); err != nil {
+		t.Errorf("err = %v, want nil: a retry cannot bring it back", err)
+	}
+}

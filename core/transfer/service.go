@@ -100,7 +100,7 @@ func New(store Store, v Vendors, log *slog.Logger, opts ...Option) *Service {
 	s := &Service{
 		store: store, vendors: v, log: log, now: time.Now,
 		completed: newMemo(1024), leaseMargin: 2 * time.Second, callbackTimeout: 15 * time.Minute,
-		earlyCallbackWait: 2 * time.Second, derivedKeyWindow: DerivedKeyWindow, sweepReserve: 3 * time.Second,
+		earlyCallbackWait: 2 * time.Second, derivedKeyWindow: DerivedKeyWindow, sweepReserve: 5 * time.Second,
 	}
 	for _, o := range opts {
 		o(s)
