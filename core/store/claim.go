@@ -33,12 +33,17 @@ type (
 type claimRecord struct {
 	tenant, key, state, fingerprint, owner, transferID string
 	leaseUntil, expiresAt, idemUntil, version          int64 // epoch ms, s, s
-	ambiguous, finished                                bool
+	ambiguous, finished                                bool  // finished: see readClaim
 }
 
 func readClaim(it item) claimRecord {
 	ack := getS(it, AttrAckStatus)
 	st := handoff.Status(getS(it, AttrStatus))
+	notified := false
+	if st.Final() && ack != string(handoff.AckPending) {
+		t, err := decodeTransfer(it)
+		notified = err == nil && t.NotifiedAt != nil
+	}
 	return claimRecord{
 		tenant: getS(it, AttrTenant), key: getS(it, AttrIdemKey),
 		state: getS(it, AttrClaim), fingerprint: getS(it, AttrFingerprint),
@@ -46,7 +51,9 @@ func readClaim(it item) claimRecord {
 		leaseUntil: getN(it, AttrLeaseUntil), expiresAt: getN(it, AttrExpiresAt),
 		idemUntil: getN(it, AttrIdemUntil), version: getN(it, AttrVersion),
 		ambiguous: getBool(it, AttrAmbiguous),
-		finished:  st.Final() && ack != string(handoff.AckPending),
+		// finished: final, its bot told and its outcome published; only then may the key start
+		// a new transfer after its window, the old one kept read-only.
+		finished: notified,
 	}
 }
 

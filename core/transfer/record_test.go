@@ -284,6 +284,10 @@ func TestADerivedKeyCoversAShortWindowAndAnExplicitKeyTheFullOne(t *testing.T) {
 	svc := transfer.New(mem, registry{tr: vendor}, quiet(), transfer.WithClock(clock.Now))
 	derived, _ := svc.Start(ctx(t), transfer.Input{Request: request()})
 	keyed, _ := svc.Start(ctx(t), transfer.Input{Request: request(), Key: "explicit"})
+	// bot-ack publishes the outcome (a key is taken again only once its transfer is finished).
+	if err := notify.New(mem, registry{tr: vendor}, nobus{}, quiet()).Notify(ctx(t), derived.Transfer.ID); err != nil {
+		t.Fatal(err)
+	}
 	// A blind resend within the window is the same transfer.
 	if again, _ := svc.Start(ctx(t), transfer.Input{Request: request()}); !again.Replayed || again.Transfer.ID != derived.Transfer.ID {
 		t.Fatalf("resend = %+v, want the same transfer replayed", again)
@@ -293,10 +297,14 @@ func TestADerivedKeyCoversAShortWindowAndAnExplicitKeyTheFullOne(t *testing.T) {
 	if err != nil || again.Replayed || again.Transfer.ID == derived.Transfer.ID {
 		t.Errorf("re-escalation after the window = %+v, %v; want a new transfer", again, err)
 	}
+	second := again.Transfer.ID
+	if err := notify.New(mem, registry{tr: vendor}, nobus{}, quiet()).Notify(ctx(t), second); err != nil {
+		t.Fatal(err)
+	}
 	fresh := transfer.New(mem, registry{tr: vendor}, quiet(), transfer.WithClock(clock.Now)) // another container
 	clock.Advance(transfer.DerivedKeyWindow + time.Second)
 	again, err = fresh.Start(ctx(t), transfer.Input{Request: request()})
-	if err != nil || again.Replayed || again.Transfer.ID == derived.Transfer.ID {
+	if err != nil || again.Replayed || again.Transfer.ID == second {
 		t.Errorf("re-escalation after the window = %+v, %v; want a new transfer", again, err)
 	}
 	if old, err := mem.Get(ctx(t), derived.Transfer.ID); err != nil || old.Status != handoff.StatusFailed {

@@ -62,7 +62,7 @@ func (s *Store) Claim(_ context.Context, c handoff.Claim, pending handoff.Transf
 	old, exists := s.claims[claimKey(c)]
 	if exists {
 		t := s.transfers[old.transferID]
-		finished := t.Status.Final() && t.Ack.Status != handoff.AckPending
+		finished := t.Status.Final() && t.Ack.Status != handoff.AckPending && t.NotifiedAt != nil
 		if !(now.After(old.until) && finished) {
 			switch {
 			case old.fingerprint != c.Fingerprint:

@@ -411,6 +411,18 @@ func aKeyStartsAfreshAfterItsWindowOnceFinished(t *testing.T, f *fixture) {
 	p.ID, p.Version = won.TransferID, won.Version
 	first := f.done(t, short, p, "")
 	f.clock.Advance(6 * time.Minute)
+	// Until its outcome is published the old transfer keeps the key.
+	early := f.claim("t1", "derived", "o2")
+	early.Window = 5 * time.Minute
+	if res, err := f.st.Claim(ctx(t), early, f.pending(early)); err != nil || res.Completed == nil || res.TransferID != first.ID {
+		t.Fatalf("after the window, unpublished = %+v, %v; want the stored transfer", res, err)
+	}
+	published := first
+	now := f.clock.Now().UTC()
+	published.NotifiedAt = &now
+	if _, err := f.st.Update(ctx(t), first, published); err != nil {
+		t.Fatal(err)
+	}
 	again := f.claim("t1", "derived", "o2")
 	again.Window = 5 * time.Minute
 	res, err := f.st.Claim(ctx(t), again, f.pending(again))
