@@ -183,11 +183,12 @@ func (s *Store) write(ctx context.Context, op string, before, after handoff.Tran
 	in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	_, err = s.db.UpdateItem(ctx, in)
 	if old, ok := conditionFailed(err); ok {
+		if c != nil {
+			// Whatever stands there now (another claim's record, or none), the key is not ours.
+			return handoff.Transfer{}, handoff.E(handoff.CodeConflict, op, "the idempotency key is no longer held for this transfer", err)
+		}
 		if len(old) == 0 || getS(old, AttrTransferID) != before.ID {
 			return handoff.Transfer{}, handoff.E(handoff.CodeNotFound, op, "no such transfer", err)
-		}
-		if c != nil && (getS(old, AttrLeaseOwner) != c.Owner || getS(old, AttrClaim) != idemInProgress) {
-			return handoff.Transfer{}, handoff.E(handoff.CodeConflict, op, "the idempotency key is no longer held for this transfer", err)
 		}
 		return handoff.Transfer{}, handoff.E(handoff.CodeConflict, op, "the transfer changed since it was read", err)
 	}

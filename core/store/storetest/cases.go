@@ -342,3 +342,14 @@ func pendingAcksAreListedForTheScan(t *testing.T, f *fixture) {
 		t.Errorf("a sent ack is still listed")
 	}
 }
+
+func aReplacedRecordIsAConflictForItsFormerOwner(t *testing.T, f *fixture) {
+	c, p := f.start(t, "t1", "gone")
+	if err := f.st.Release(ctx(t), c, false); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.st.Complete(ctx(t), c, p, nil)
+	wantCode(t, "Complete after the record is gone", err, handoff.CodeConflict)
+	_, err = f.st.Progress(ctx(t), c, p)
+	wantCode(t, "Progress after the record is gone", err, handoff.CodeConflict)
+}

@@ -52,6 +52,7 @@ func Run(t *testing.T, open Open) {
 		{"TakeOverHoldsOnlyWhenDueOnTheStoredRecord", takeOverHoldsOnlyWhenDueOnTheStoredRecord},
 		{"AKeyStartsAfreshAfterItsWindowOnceFinished", aKeyStartsAfreshAfterItsWindowOnceFinished},
 		{"PendingAcksAreListedForTheScan", pendingAcksAreListedForTheScan},
+		{"AReplacedRecordIsAConflictForItsFormerOwner", aReplacedRecordIsAConflictForItsFormerOwner},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
