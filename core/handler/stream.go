@@ -66,6 +66,10 @@ func (h *Stream) Batch(ctx context.Context, ev events.DynamoDBEvent) (events.Dyn
 }
 
 func transferID(rec events.DynamoDBEventRecord) (string, bool) {
+	// The item names its transfer (its key is the transfer's slot, not the id).
+	if id, ok := rec.Change.NewImage["transferId"]; ok && id.DataType() == events.DataTypeString && id.String() != "" {
+		return id.String(), true
+	}
 	pk, ok := rec.Change.Keys["pk"]
 	if !ok || pk.DataType() != events.DataTypeString {
 		return "", false

@@ -109,3 +109,16 @@ func TestStreamSample(t *testing.T) {
 		t.Errorf("failures %v, want the MODIFY record of 7hq3…", got)
 	}
 }
+
+// A transfer item's key is its slot, not its id: the id comes from the new image.
+func TestStreamTakesTheIDFromTheImage(t *testing.T) {
+	rec := record("200", pk("TRANSFER#slot0123456789abcdef"))
+	rec.Change.NewImage = map[string]events.DynamoDBAttributeValue{"transferId": events.NewStringAttribute("slot0123456789abcdefxyz012")}
+	svc := &fakeNotifier{}
+	if _, err := handler.NewStream(svc, quiet).Batch(testCtx(t), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{rec}}); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int{"slot0123456789abcdefxyz012": 1}; !maps.Equal(svc.calls, want) {
+		t.Errorf("Notify calls %v, want %v", svc.calls, want)
+	}
+}

@@ -13,8 +13,12 @@ type Claim struct {
 	Owner string
 	// LeaseUntil is the invocation's deadline: the lease lapses then and may be reclaimed.
 	LeaseUntil time.Time
-	// TransferID is the id proposed for a new transfer.
+	// TransferID is the id proposed for a new transfer; the store may derive the id it keeps
+	// from it (ClaimResult.TransferID is the one to use).
 	TransferID string
+	// Window is how long the key is remembered; zero means the store's default. Keys derived
+	// from the body get a short one, explicit keys the full one.
+	Window time.Duration
 }
 
 // ClaimResult is what a won or lost claim found.
@@ -27,6 +31,11 @@ type ClaimResult struct {
 	// Completed holds the stored result when the key was already completed; the claim is lost
 	// and there is nothing left to do.
 	Completed *Transfer
+	// Stored is the pending record an earlier, unfinished attempt left (with Reclaimed): its
+	// attempts so far, and so the target whose outcome is in doubt.
+	Stored *Transfer
+	// Version is the stored version of the won claim's record.
+	Version int64
 }
 
 // Ref is the vendor's handle for a transfer, indexed so callbacks that name only the vendor's

@@ -57,15 +57,19 @@ func (b *bus) Publish(_ context.Context, detailType string, detail any) error {
 func final(t *testing.T, st *memstore.Store, status handoff.Status, bot bool) handoff.Transfer {
 	t.Helper()
 	c := handoff.Claim{Tenant: "t", Key: "k-" + string(status), Fingerprint: "f", Owner: "o", LeaseUntil: time.Now().Add(time.Minute), TransferID: "tr-" + string(status)}
-	if _, err := st.Claim(context.Background(), c); err != nil {
+	pending := handoff.Transfer{ID: c.TransferID, Tenant: "t", Vendor: "v", Status: handoff.StatusPending, Ack: handoff.Ack{Status: handoff.AckNotRequired}}
+	won, err := st.Claim(context.Background(), c, pending)
+	if err != nil {
 		t.Fatal(err)
 	}
-	tr := handoff.Transfer{ID: c.TransferID, Tenant: "t", Vendor: "v", Status: status, Ack: handoff.Ack{Status: handoff.AckNotRequired}}
+	tr := pending
+	tr.ID, tr.Version, tr.Status, tr.UpdatedAt = won.TransferID, won.Version, status, time.Now().UTC()
 	if bot {
 		tr.Bot = &handoff.Bot{Vendor: "webhook"}
 		tr.Ack = handoff.Ack{Status: handoff.AckPending, SequenceID: 1700000000000}
 	}
-	if err := st.Complete(context.Background(), c, tr, nil, nil); err != nil {
+	tr, err = st.Complete(context.Background(), c, tr, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return tr

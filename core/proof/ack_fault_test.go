@@ -171,7 +171,7 @@ func TestBotNeverAnswers(t *testing.T) {
 func TestBotAckRecordLost(t *testing.T) {
 	s := newStack(t)
 	tr := s.transferred()
-	s.dynamo.fail("TransactWriteItems", throttled, -1)
+	s.dynamo.fail("UpdateItem", throttled, -1)
 	if n := s.deliverStream(tr.ID); n != 1 {
 		t.Fatalf("%d records to retry, want the one whose record failed", n)
 	}

@@ -56,18 +56,19 @@ func TestDynamoDBThrottlesTheCompletion(t *testing.T) {
 }
 
 // throttledCompletion runs a transfer whose recording DynamoDB throttles, and checks what is
-// left: the vendor did the job once, nothing recorded, the key leased, duplicates refused.
+// left: the vendor did the job once, the transfer recorded pending with its target in doubt, the
+// key leased, duplicates refused.
 func (s *stack) throttledCompletion(v vendorCase, key string) {
 	t := s.t
 	t.Helper()
-	s.dynamo.fail("TransactWriteItems", throttled, -1)
+	s.dynamo.fail("UpdateItem", throttled, -1)
 	s.post(key, v.body, invocation).want(t, http.StatusServiceUnavailable, handoff.CodeUnavailable)
 	s.dynamo.heal()
 	if calls, done := v.server(s).jobs(); calls != 1 || done != 1 {
 		t.Fatalf("vendor calls = %d, done = %d, want the transfer made once", calls, done)
 	}
-	if got := s.transfers(); len(got) != 0 {
-		t.Fatalf("transfers recorded: %+v", got)
+	if got := s.transfers(); len(got) != 1 || got[0].Status != handoff.StatusPending || len(got[0].Attempts) != 0 {
+		t.Fatalf("transfers recorded: %+v, want the one pending, its target in doubt", got)
 	}
 	if r := s.idem(key); r.status != "in_progress" || !r.leased {
 		t.Fatalf("key = %+v, want still leased by the invocation that made the transfer", r)
@@ -109,7 +110,7 @@ func TestDynamoDBThrottlesTheCompletionWhereTheVendorCannotTell(t *testing.T) {
 func TestDynamoDBLosesTheCompletionAnswer(t *testing.T) {
 	s := newStack(t)
 	v := vendorCases[0]
-	s.dynamo.fail("TransactWriteItems", lostAnswer, -1)
+	s.dynamo.fail("UpdateItem", lostAnswer, -1)
 	s.post("k-1", v.body, invocation).want(t, http.StatusServiceUnavailable, handoff.CodeUnavailable)
 	s.dynamo.heal()
 	again := s.post("k-1", v.body, invocation).want(t, http.StatusCreated, "")
@@ -147,8 +148,8 @@ func TestSecretsManagerDown(t *testing.T) {
 // write that would record the outcome never happens.
 type dyingStore struct{ *store.Store }
 
-func (d dyingStore) Complete(context.Context, handoff.Claim, handoff.Transfer, *handoff.Ref, []handoff.Event) error {
-	return handoff.E(handoff.CodeUnavailable, "proof.dyingStore", "the function died", context.Canceled)
+func (d dyingStore) Complete(context.Context, handoff.Claim, handoff.Transfer, []handoff.Event) (handoff.Transfer, error) {
+	return handoff.Transfer{}, handoff.E(handoff.CodeUnavailable, "proof.dyingStore", "the function died", context.Canceled)
 }
 
 // TestFunctionDiesAfterTheVendorCall: an Escalation Requested event's function made the
@@ -166,8 +167,9 @@ func TestFunctionDiesAfterTheVendorCall(t *testing.T) {
 			if calls, done := v.server(s).jobs(); calls != 1 || done != 1 {
 				t.Fatalf("vendor calls = %d, done = %d, want the transfer made once", calls, done)
 			}
-			if r := s.idem(event); r.status != "in_progress" || !r.leased || len(s.transfers()) != 0 {
-				t.Fatalf("key = %+v, transfers %d: want a leased key and nothing recorded", r, len(s.transfers()))
+			if r := s.idem(event); r.status != "in_progress" || !r.leased || len(s.transfers()) != 1 ||
+				s.only().Status != handoff.StatusPending || len(s.only().Attempts) != 0 {
+				t.Fatalf("key = %+v, transfers %+v: want a leased key and the transfer recorded pending, its target in doubt", r, s.transfers())
 			}
 
 			err := s.escalate(s.transfer, event, detail, invocation)
@@ -194,6 +196,45 @@ func TestFunctionDiesAfterTheVendorCall(t *testing.T) {
 			if v.async {
 				s.settle()
 				s.koreCallback(stored.ID, "transferred").want(t, http.StatusOK, "")
+			}
+			s.settle()
+		})
+	}
+}
+
+// TestFunctionDiesAndNoRetryComes: the function made the transfer and died before recording
+// it, and nobody sends the request again. The transfer was recorded pending before the vendor
+// call, so the sweep finds it once the dead invocation's deadline has passed, asks the vendor
+// again for the target in doubt with reconcile, and records the outcome; the vendor's "already
+// done" answer counts, nothing is transferred twice, and the bot is acked once.
+func TestFunctionDiesAndNoRetryComes(t *testing.T) {
+	for _, v := range vendorCases {
+		t.Run(v.name, func(t *testing.T) {
+			s := newStack(t)
+			detail := strings.TrimSpace(v.body)
+			_ = s.escalate(s.newContainer(dyingStore{s.store}).transfer, "7b8f9a0c-1d2e-4f3a-8b4c-5d6e7f8a9b0c", detail, invocation)
+			if calls, done := v.server(s).jobs(); calls != 1 || done != 1 {
+				t.Fatalf("vendor calls = %d, done = %d, want the transfer made once", calls, done)
+			}
+			if moved, err := s.svc.Sweep(s.ctx(invocation)); err != nil || moved != 0 {
+				t.Fatalf("sweep during the dead invocation's lease moved %d (%v), want none", moved, err)
+			}
+			s.clock.Advance(invocation + time.Second)
+			if moved, err := s.svc.Sweep(s.ctx(invocation)); err != nil || moved != 1 {
+				t.Fatalf("sweep after the lease moved %d (%v), want 1", moved, err)
+			}
+			stored := s.only()
+			if calls, done := v.server(s).jobs(); calls != 2 || done != 1 {
+				t.Fatalf("vendor calls = %d, done = %d: want one reconciling call and the job done once", calls, done)
+			}
+			if len(stored.Attempts) != 1 || stored.Attempts[0].VendorCode != v.alreadyDone {
+				t.Errorf("attempts = %+v, want one with %q: the sweep must reconcile", stored.Attempts, v.alreadyDone)
+			}
+			if v.async {
+				s.settle()
+				s.koreCallback(stored.ID, "transferred").want(t, http.StatusOK, "")
+			} else if stored.Status != handoff.StatusTransferred {
+				t.Errorf("status = %s, want transferred", stored.Status)
 			}
 			s.settle()
 		})

@@ -118,10 +118,10 @@ type idemRecord struct {
 func (s *stack) idem(key string) idemRecord {
 	s.t.Helper()
 	for _, it := range s.scan() {
-		if str(it, store.AttrPK) != "IDEM#"+tenant+"#"+key {
+		if str(it, store.AttrKind) != store.KindTransfer || str(it, store.AttrTenant) != tenant || str(it, store.AttrIdemKey) != key {
 			continue
 		}
-		r := idemRecord{status: str(it, store.AttrStatus)}
+		r := idemRecord{status: str(it, store.AttrClaim)}
 		if b, ok := it[store.AttrAmbiguous].(*types.AttributeValueMemberBOOL); ok {
 			r.ambiguous = b.Value
 		}

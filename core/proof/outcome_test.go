@@ -79,9 +79,9 @@ func (s *stack) checkAwaiting(t handoff.Transfer) {
 		s.t.Errorf("transfer %s is pending without awaiting a vendor callback: %+v", t.ID, t)
 	}
 	for _, it := range s.scan() {
-		if str(it, store.AttrTransferID) == t.ID && str(it, store.AttrKind) == store.KindIdempotency &&
-			str(it, store.AttrStatus) != "completed" {
-			s.t.Errorf("pending transfer %s: its key is %s, want completed (no lease left)", t.ID, str(it, store.AttrStatus))
+		if str(it, store.AttrTransferID) == t.ID && str(it, store.AttrKind) == store.KindTransfer &&
+			str(it, store.AttrClaim) != "completed" {
+			s.t.Errorf("pending transfer %s: its key is %s, want completed (no lease left)", t.ID, str(it, store.AttrClaim))
 		}
 	}
 }

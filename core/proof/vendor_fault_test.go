@@ -49,7 +49,8 @@ var vendorFaults = []vendorFault{
 
 // TestVendorFaults: for every vendor and every way its transfer call can fail, the caller gets
 // the error at once (never a transfer recorded as failed that the vendor may have made), the
-// call is not re-sent, the key is released as ambiguous, and the same request again reconciles:
+// call is not re-sent, the key is released as ambiguous (the transfer stays recorded pending,
+// its target in doubt, for a retry or the sweep), and the same request again reconciles:
 // it transfers exactly once — where the first call already did it, the vendor's "already done"
 // answer counts as success (Reconcile reached the adapter) and nothing is transferred twice.
 // The outcome is then acked once.
@@ -75,8 +76,8 @@ func TestVendorFaults(t *testing.T) {
 				if calls, done := vs.jobs(); calls != 1 || done != wantDone {
 					t.Fatalf("vendor calls = %d, done = %d; want 1 call (not re-sent), done %d", calls, done, wantDone)
 				}
-				if got := s.transfers(); len(got) != 0 {
-					t.Fatalf("a transfer was recorded after an ambiguous failure: %+v", got)
+				if got := s.transfers(); len(got) != 1 || got[0].Status != handoff.StatusPending || len(got[0].Attempts) != 0 {
+					t.Fatalf("after an ambiguous failure: %+v, want the transfer pending, its target in doubt", got)
 				}
 				if r := s.idem("k-1"); r.status != "released" || !r.ambiguous || r.leased {
 					t.Fatalf("key = %+v, want released as ambiguous, no lease", r)

@@ -12,10 +12,10 @@ import (
 	"handoff/core/handoff"
 )
 
-// The states of an idempotency record, in AttrStatus.
+// The states of a transfer's idempotency claim, in AttrClaim.
 const (
 	idemInProgress = "in_progress" // an invocation holds the key until its lease lapses
-	idemCompleted  = "completed"   // the transfer is stored; duplicates get the result
+	idemCompleted  = "completed"   // the outcome is recorded; duplicates get the transfer
 	idemReleased   = "released"    // the holder gave the key up; the next claim takes it
 )
 
@@ -29,69 +29,99 @@ type (
 	Ref         = handoff.Ref
 )
 
-// idemRecord is an idempotency record as read back from a failed condition.
-type idemRecord struct {
-	status, fingerprint, owner, transferID, result string
-	leaseUntil, expiresAt                          int64 // epoch ms, epoch s
-	ambiguous                                      bool
+// claimRecord is a transfer item's claim, as read back from a failed condition.
+type claimRecord struct {
+	tenant, key, state, fingerprint, owner, transferID string
+	leaseUntil, expiresAt, idemUntil, version          int64 // epoch ms, s, s
+	ambiguous, finished                                bool  // finished: see readClaim
 }
 
-// condition is a condition expression with its names and values.
-type condition struct {
-	expr   string
-	names  map[string]string
-	values item
+func readClaim(it item) claimRecord {
+	ack := getS(it, AttrAckStatus)
+	st := handoff.Status(getS(it, AttrStatus))
+	notified := false
+	if st.Final() && ack != string(handoff.AckPending) {
+		t, err := decodeTransfer(it)
+		notified = err == nil && t.NotifiedAt != nil
+	}
+	return claimRecord{
+		tenant: getS(it, AttrTenant), key: getS(it, AttrIdemKey),
+		state: getS(it, AttrClaim), fingerprint: getS(it, AttrFingerprint),
+		owner: getS(it, AttrLeaseOwner), transferID: getS(it, AttrTransferID),
+		leaseUntil: getN(it, AttrLeaseUntil), expiresAt: getN(it, AttrExpiresAt),
+		idemUntil: getN(it, AttrIdemUntil), version: getN(it, AttrVersion),
+		ambiguous: getBool(it, AttrAmbiguous),
+		// finished: final, its bot told and its outcome published; only then may the key start
+		// a new transfer after its window, the old one kept read-only.
+		finished: notified,
+	}
 }
 
-// Claim takes the idempotency key for c.Owner until c.LeaseUntil, in one conditional write when
-// the key is new or expired. Otherwise the record that stopped the write decides:
-// a different fingerprint is IDEMPOTENCY_KEY_REUSED, a completed key returns its result, a live
-// lease is IN_PROGRESS with RetryAfter, and a lapsed or released claim of the same request is
-// taken over with its transfer id kept.
-//
-// A takeover is a second conditional write, on the record exactly as the first one returned it:
-// one write whose condition also admitted lapsed claims would replace the record's transfer id
-// before anyone read it, and an invocation dying right after would leave the next claimer with
-// an id the vendor never saw. New keys, duplicates and live leases still cost one request.
-func (s *Store) Claim(ctx context.Context, c Claim) (ClaimResult, error) {
+// Claim takes c's key and records pending as the key's transfer, in one conditional write when
+// the key is new. pending is stored as it is given (status pending, the target about to be
+// tried, its deadline in AwaitUntil), under the id the result names. Otherwise the record that
+// stopped the write decides: a different fingerprint is IDEMPOTENCY_KEY_REUSED, a completed key
+// returns its transfer, a live lease is IN_PROGRESS with RetryAfter, and a lapsed or released
+// claim of the same request is taken over with its transfer kept (Stored). A key whose window
+// has passed starts a new transfer once the old one is finished; the old one stays readable by
+// its id.
+func (s *Store) Claim(ctx context.Context, c Claim, pending handoff.Transfer) (ClaimResult, error) {
 	const op = "store.Claim"
-	id, reclaimed := c.TransferID, false
-	var prior *idemRecord // the record to take over; nil to start afresh
 	for range claimRounds {
 		now := s.now()
-		cond := freshClaim(now)
-		if prior != nil {
-			cond = takeover(*prior)
-		}
-		old, err := s.putClaim(ctx, c, id, now, cond)
+		old, err := s.putClaim(ctx, c, pending, now, nil)
 		if err == nil {
-			return ClaimResult{TransferID: id, Reclaimed: reclaimed}, nil
+			return ClaimResult{TransferID: transferID(c.Tenant, c.Key, c.TransferID), Version: 1}, nil
 		}
 		if old == nil {
 			return ClaimResult{}, err
 		}
-		r := readIdem(old)
+		r := readClaim(old)
+		if r.tenant != c.Tenant || r.key != c.Key {
+			return ClaimResult{}, handoff.E(handoff.CodeInternal, op, "two keys share a slot", nil)
+		}
+		if r.idemUntil < now.Unix() && r.finished {
+			// The window has passed: keep the old transfer readable, then start afresh.
+			if err := s.archive(ctx, old); err != nil {
+				return ClaimResult{}, err
+			}
+			if _, err := s.putClaim(ctx, c, pending, now, &r); err == nil {
+				return ClaimResult{TransferID: transferID(c.Tenant, c.Key, c.TransferID), Version: 1}, nil
+			} else if handoff.ErrorCode(err) != handoff.CodeConflict {
+				return ClaimResult{}, err
+			}
+			continue
+		}
 		switch {
-		case r.expiresAt < now.Unix():
-			id, reclaimed, prior = c.TransferID, false, nil
 		case r.fingerprint != c.Fingerprint:
 			return ClaimResult{}, handoff.E(handoff.CodeIdempotencyKeyReused, op,
 				"this idempotency key was used with a different request", nil)
-		case r.status == idemCompleted:
-			var t handoff.Transfer
-			if err := json.Unmarshal([]byte(r.result), &t); err != nil {
-				return ClaimResult{}, handoff.E(handoff.CodeInternal, op, "unreadable stored result", err)
+		case r.state == idemCompleted:
+			t, err := decodeTransfer(old)
+			if err != nil {
+				return ClaimResult{}, handoff.E(handoff.CodeInternal, op, "unreadable stored transfer", err)
 			}
-			t.Version = 1
 			return ClaimResult{TransferID: r.transferID, Completed: &t}, nil
-		case r.status == idemInProgress && r.leaseUntil >= now.UnixMilli():
+		case r.state == idemInProgress && r.leaseUntil >= now.UnixMilli():
 			e := handoff.E(handoff.CodeInProgress, op, "a request with this idempotency key is in progress", nil)
 			e.RetryAfter = retryAfter(time.UnixMilli(r.leaseUntil).Sub(now))
 			return ClaimResult{}, e
-		case r.status == idemInProgress:
-			id, reclaimed, prior = r.transferID, true, &r
-		case r.status == idemReleased:
-			id, reclaimed, prior = r.transferID, r.ambiguous, &r
+		case r.state == idemInProgress, r.state == idemReleased:
+			t, err := decodeTransfer(old)
+			if err != nil {
+				return ClaimResult{}, handoff.E(handoff.CodeInternal, op, "unreadable stored transfer", err)
+			}
+			until := c.LeaseUntil
+			t.AwaitUntil = &until
+			v, err := s.takeOver(ctx, t, r, c.Owner, c.LeaseUntil)
+			if handoff.ErrorCode(err) == handoff.CodeConflict {
+				continue
+			}
+			if err != nil {
+				return ClaimResult{}, err
+			}
+			t.Version = v
+			return ClaimResult{TransferID: r.transferID, Reclaimed: r.state == idemInProgress || r.ambiguous, Stored: &t, Version: v}, nil
 		default:
 			return ClaimResult{}, handoff.E(handoff.CodeInternal, op, "idempotency record in an unknown state", nil)
 		}
@@ -101,165 +131,164 @@ func (s *Store) Claim(ctx context.Context, c Claim) (ClaimResult, error) {
 	return ClaimResult{}, e
 }
 
-// freshClaim holds when the key is new or its record has expired (TTL deletes lazily).
-func freshClaim(now time.Time) condition {
-	return condition{
-		expr:   "attribute_not_exists(#pk) OR #exp < :now",
-		names:  map[string]string{"#pk": AttrPK, "#exp": AttrExpiresAt},
-		values: item{":now": num(now.Unix())},
-	}
-}
-
-// takeover holds while the record is still exactly r, so of many invocations taking over one
-// lapsed or released claim only one succeeds, and the transfer id is never lost on the way.
-func takeover(r idemRecord) condition {
-	return condition{
-		expr:  "#owner = :owner AND #st = :st AND #fp = :fp AND #tid = :tid",
-		names: map[string]string{"#owner": AttrLeaseOwner, "#st": AttrStatus, "#fp": AttrFingerprint, "#tid": AttrTransferID},
-		values: item{
-			":owner": str(r.owner), ":st": str(r.status), ":fp": str(r.fingerprint), ":tid": str(r.transferID),
-		},
-	}
-}
-
-// putClaim writes c's in-progress record for transfer id under cond. When cond fails it returns
-// the record that stopped it, which DynamoDB sends back with the error (moto does too), so no
-// read is needed.
-func (s *Store) putClaim(ctx context.Context, c Claim, id string, now time.Time, cond condition) (item, error) {
+// putClaim writes c's transfer item: on a new slot (or one whose item expired) when over is nil,
+// else over exactly the record `over`. When the condition fails it returns the item that stopped
+// it, which DynamoDB sends back with the error (moto does too), so no read is needed.
+func (s *Store) putClaim(ctx context.Context, c Claim, t handoff.Transfer, now time.Time, over *claimRecord) (item, error) {
 	const op = "store.Claim"
-	it := idempotencyKey(c.Tenant, c.Key)
-	it[AttrKind] = str(KindIdempotency)
-	it[AttrStatus] = str(idemInProgress)
+	t.ID = transferID(c.Tenant, c.Key, c.TransferID)
+	it, err := transferAttrs(t, 1)
+	if err != nil {
+		return nil, handoff.E(handoff.CodeInternal, op, "encoding the transfer", err)
+	}
+	timeline, err := eventList([]handoff.Event{{At: t.CreatedAt, Kind: "created", Status: handoff.StatusPending}}, now)
+	if err != nil {
+		return nil, handoff.E(handoff.CodeInternal, op, "encoding the timeline", err)
+	}
+	window := c.Window
+	if window <= 0 {
+		window = s.idemTTL
+	}
+	for k, v := range slotKey(t.ID[:slotChars]) {
+		it[k] = v
+	}
+	it[AttrTimeline] = timeline
+	it[AttrIdemKey] = str(c.Key)
 	it[AttrFingerprint] = str(c.Fingerprint)
+	it[AttrClaim] = str(idemInProgress)
 	it[AttrLeaseOwner] = str(c.Owner)
 	it[AttrLeaseUntil] = num(c.LeaseUntil.UnixMilli())
-	it[AttrTransferID] = str(id)
-	it[AttrExpiresAt] = num(now.Add(s.idemTTL).Unix())
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+	it[AttrIdemUntil] = num(now.Add(window).Unix())
+	it[AttrExpiresAt] = num(now.Add(max(window, s.transferTTL)).Unix())
+	in := &dynamodb.PutItemInput{
 		TableName:                           &s.table,
 		Item:                                it,
-		ConditionExpression:                 &cond.expr,
-		ExpressionAttributeNames:            cond.names,
-		ExpressionAttributeValues:           cond.values,
+		ConditionExpression:                 aws.String("attribute_not_exists(#pk) OR #exp < :now"),
+		ExpressionAttributeNames:            map[string]string{"#pk": AttrPK, "#exp": AttrExpiresAt},
+		ExpressionAttributeValues:           item{":now": num(now.Unix())},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	}
+	if over != nil {
+		in.ConditionExpression = aws.String("#tid = :tid AND #v = :v")
+		in.ExpressionAttributeNames = map[string]string{"#tid": AttrTransferID, "#v": AttrVersion}
+		in.ExpressionAttributeValues = item{":tid": str(over.transferID), ":v": num(over.version)}
+	}
+	_, err = s.db.PutItem(ctx, in)
 	if err == nil {
 		return nil, nil
 	}
 	if old, ok := conditionFailed(err); ok {
 		if len(old) == 0 {
-			return nil, handoff.E(handoff.CodeInternal, op, "condition failed without the stored record", err)
+			return nil, handoff.E(handoff.CodeConflict, op, "the record changed", err)
 		}
-		return old, err
+		return old, handoff.E(handoff.CodeConflict, op, "the key is taken", err)
 	}
 	return nil, fromAWS(op, err)
 }
 
-func readIdem(it item) idemRecord {
-	return idemRecord{
-		status:      getS(it, AttrStatus),
-		fingerprint: getS(it, AttrFingerprint),
-		owner:       getS(it, AttrLeaseOwner),
-		transferID:  getS(it, AttrTransferID),
-		result:      getS(it, AttrResult),
-		leaseUntil:  getN(it, AttrLeaseUntil),
-		expiresAt:   getN(it, AttrExpiresAt),
-		ambiguous:   getBool(it, AttrAmbiguous),
+// archive copies a finished transfer to its own sort key, read-only, before its slot is reused.
+func (s *Store) archive(ctx context.Context, live item) error {
+	id := getS(live, AttrTransferID)
+	slot, ok := slotOf(id)
+	if !ok {
+		return handoff.E(handoff.CodeInternal, "store.archive", "a stored transfer has a foreign id", nil)
 	}
+	it := archivedKey(slot, id)
+	it[AttrKind] = str(KindArchived)
+	for _, a := range []string{AttrTransferID, AttrDoc, AttrTimeline, AttrVersion, AttrExpiresAt} {
+		if v, ok := live[a]; ok {
+			it[a] = v
+		}
+	}
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: it}); err != nil {
+		return fromAWS("store.archive", err)
+	}
+	return nil
+}
+
+// takeOver gives the claim on t to owner until `until`, while the record is still exactly r;
+// t's deadline becomes the new lease, so the sweep leaves it alone while the owner works.
+func (s *Store) takeOver(ctx context.Context, t handoff.Transfer, r claimRecord, owner string, until time.Time) (int64, error) {
+	const op = "store.takeOver"
+	next := r.version + 1
+	doc, err := json.Marshal(t)
+	if err != nil {
+		return 0, handoff.E(handoff.CodeInternal, op, "encoding the transfer", err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: slotKey(t.ID[:slotChars]),
+		UpdateExpression: aws.String("SET #claim = :inprogress, #owner = :owner, #lease = :lease, #v = :next, " +
+			"#aw = :aw, #awu = :awu, #doc = :doc REMOVE #amb"),
+		ConditionExpression: aws.String("#tid = :tid AND #v = :v AND #claim = :state"),
+		ExpressionAttributeNames: map[string]string{
+			"#claim": AttrClaim, "#owner": AttrLeaseOwner, "#lease": AttrLeaseUntil, "#v": AttrVersion,
+			"#aw": AttrAwaiting, "#awu": AttrAwaitUntil, "#amb": AttrAmbiguous, "#tid": AttrTransferID,
+			"#doc": AttrDoc,
+		},
+		ExpressionAttributeValues: item{
+			":inprogress": str(idemInProgress), ":owner": str(owner), ":lease": num(until.UnixMilli()),
+			":next": num(next), ":aw": str(awaitingValue), ":awu": num(until.Unix()),
+			":tid": str(t.ID), ":v": num(r.version), ":state": str(r.state), ":doc": str(string(doc)),
+		},
+	})
+	if _, ok := conditionFailed(err); ok {
+		return 0, handoff.E(handoff.CodeConflict, op, "the claim changed", err)
+	}
+	if err != nil {
+		return 0, fromAWS(op, err)
+	}
+	return next, nil
+}
+
+// TakeOver gives the claim on pending transfer t (as read, with its Version) to owner until
+// `until`, for the sweep resolving a transfer whose invocation died. It holds only while t is
+// unchanged and its deadline has passed on the stored record, so a stale index read, a live
+// owner or a concurrent sweep gets CONFLICT and changes nothing. The returned claim completes
+// the transfer with Complete; t's Version is the new one.
+func (s *Store) TakeOver(ctx context.Context, t handoff.Transfer, owner string, until time.Time) (Claim, handoff.Transfer, error) {
+	const op = "store.TakeOver"
+	slot, ok := slotOf(t.ID)
+	if !ok {
+		return Claim{}, t, handoff.E(handoff.CodeNotFound, op, "no such transfer", nil)
+	}
+	now := s.now()
+	next := t.Version + 1
+	after := t
+	after.AwaitUntil = &until
+	doc, err := json.Marshal(after)
+	if err != nil {
+		return Claim{}, t, handoff.E(handoff.CodeInternal, op, "encoding the transfer", err)
+	}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: slotKey(slot),
+		UpdateExpression: aws.String("SET #claim = :inprogress, #owner = :owner, #lease = :lease, #v = :next, " +
+			"#awu = :awu, #doc = :doc REMOVE #amb"),
+		ConditionExpression: aws.String("#tid = :tid AND #v = :v AND #st = :pending AND #awu <= :now"),
+		ExpressionAttributeNames: map[string]string{
+			"#claim": AttrClaim, "#owner": AttrLeaseOwner, "#lease": AttrLeaseUntil, "#v": AttrVersion,
+			"#awu": AttrAwaitUntil, "#amb": AttrAmbiguous, "#tid": AttrTransferID, "#st": AttrStatus,
+			"#doc": AttrDoc,
+		},
+		ExpressionAttributeValues: item{
+			":inprogress": str(idemInProgress), ":owner": str(owner), ":lease": num(until.UnixMilli()),
+			":next": num(next), ":awu": num(until.Unix()), ":tid": str(t.ID), ":v": num(t.Version),
+			":pending": str(string(handoff.StatusPending)), ":now": num(now.Unix()), ":doc": str(string(doc)),
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if _, ok := conditionFailed(err); ok {
+		return Claim{}, t, handoff.E(handoff.CodeConflict, op, "the transfer changed or is not due", err)
+	}
+	if err != nil {
+		return Claim{}, t, fromAWS(op, err)
+	}
+	r := readClaim(out.Attributes)
+	after.Version = next
+	return Claim{Tenant: t.Tenant, Key: r.key, Fingerprint: r.fingerprint, Owner: owner, LeaseUntil: until, TransferID: t.ID}, after, nil
 }
 
 // retryAfter rounds the rest of a lease up to whole seconds, at least one.
 func retryAfter(rest time.Duration) time.Duration {
 	d := (rest + time.Second - 1).Truncate(time.Second)
 	return max(d, time.Second)
-}
-
-// Complete stores the new transfer t as version 1 with its events and vendor reference, and marks
-// c's key completed with t as its result, all in one transaction that holds only while c.Owner
-// still holds the key for t.ID. An owner whose lease lapsed and was taken over gets CONFLICT and
-// changes nothing.
-func (s *Store) Complete(ctx context.Context, c Claim, t handoff.Transfer, ref *Ref, events []handoff.Event) error {
-	const op = "store.Complete"
-	now := s.now()
-	expires := now.Add(s.transferTTL)
-	tr, err := transferItem(t, 1, expires)
-	if err != nil {
-		return handoff.E(handoff.CodeInternal, op, "encoding the transfer", err)
-	}
-	items := []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName:           &s.table,
-			Key:                 idempotencyKey(c.Tenant, c.Key),
-			UpdateExpression:    aws.String("SET #st = :completed, #result = :result REMOVE #owner, #lease"),
-			ConditionExpression: aws.String("#owner = :owner AND #st = :inprogress AND #tid = :tid"),
-			ExpressionAttributeNames: map[string]string{
-				"#st": AttrStatus, "#result": AttrResult, "#owner": AttrLeaseOwner, "#lease": AttrLeaseUntil, "#tid": AttrTransferID,
-			},
-			ExpressionAttributeValues: item{
-				":completed": str(idemCompleted), ":result": tr[AttrDoc], ":owner": str(c.Owner),
-				":inprogress": str(idemInProgress), ":tid": str(t.ID),
-			},
-		}},
-		{Put: &types.Put{
-			TableName:                &s.table,
-			Item:                     tr,
-			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-			ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
-		}},
-	}
-	if ref != nil {
-		it := refKey(ref.Vendor, ref.VendorRef)
-		it[AttrKind] = str(KindRef)
-		it[AttrTransferID] = str(t.ID)
-		it[AttrTenant] = str(t.Tenant)
-		it[AttrExpiresAt] = num(expires.Unix())
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it}})
-	}
-	puts, err := eventPuts(s.table, t.ID, 1, events, now, expires)
-	if err != nil {
-		return handoff.E(handoff.CodeInternal, op, "encoding an event", err)
-	}
-	err = s.transact(ctx, op, append(items, puts...))
-	reasons := cancelReasons(err)
-	switch {
-	case failedCondition(reasons, 0):
-		return handoff.E(handoff.CodeConflict, op, "the idempotency key is no longer held for this transfer", cause(err))
-	case failedCondition(reasons, 1):
-		return handoff.E(handoff.CodeConflict, op, "the transfer is already stored", cause(err))
-	}
-	return err
-}
-
-// Release gives c's key up. When the vendor surely did nothing (ambiguous false), the claim is
-// deleted: the request left no trace, and the next claim starts afresh. When the vendor may have
-// acted on the call in flight, the record stays, marked released, so the next claim of the same
-// request keeps the transfer id and sees Reclaimed, and reconciles first. Once the key is no
-// longer c.Owner's, Release is CONFLICT and changes nothing.
-func (s *Store) Release(ctx context.Context, c Claim, ambiguous bool) error {
-	const op = "store.Release"
-	names := map[string]string{"#st": AttrStatus, "#owner": AttrLeaseOwner}
-	values := item{":owner": str(c.Owner), ":inprogress": str(idemInProgress)}
-	cond := aws.String("#owner = :owner AND #st = :inprogress")
-	var err error
-	if ambiguous {
-		names["#amb"], names["#lease"] = AttrAmbiguous, AttrLeaseUntil
-		values[":released"], values[":amb"] = str(idemReleased), boolean(true)
-		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: &s.table, Key: idempotencyKey(c.Tenant, c.Key),
-			UpdateExpression:    aws.String("SET #st = :released, #amb = :amb REMOVE #lease"),
-			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-		})
-	} else {
-		_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-			TableName: &s.table, Key: idempotencyKey(c.Tenant, c.Key),
-			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-		})
-	}
-	if _, ok := conditionFailed(err); ok {
-		return handoff.E(handoff.CodeConflict, op, "the idempotency key is no longer held by this invocation", err)
-	}
-	if err != nil {
-		return fromAWS(op, err)
-	}
-	return nil
 }

@@ -22,14 +22,6 @@ var unavailableCodes = map[string]bool{
 	"TransactionInProgressException":         true,
 }
 
-// unavailableReasons are the reasons for a cancelled transaction that a retry may outlive.
-var unavailableReasons = map[string]bool{
-	"TransactionConflict":           true,
-	"ThrottlingError":               true,
-	"ProvisionedThroughputExceeded": true,
-	"RequestLimitExceeded":          true,
-}
-
 // fromAWS maps a DynamoDB failure the caller did not expect (conditional failures are handled
 // where they happen) to a handoff.Error: UNAVAILABLE when a retry may succeed, CONFIGURATION for
 // a missing table, INTERNAL for a request DynamoDB refused. The cause is kept; messages never
@@ -62,27 +54,4 @@ func conditionFailed(err error) (map[string]types.AttributeValue, bool) {
 		return cf.Item, true
 	}
 	return nil, false
-}
-
-// cancelReasons returns the per-item reasons of a cancelled transaction, in the order of its
-// items, or nil when err is not a cancelled transaction.
-func cancelReasons(err error) []types.CancellationReason {
-	var tc *types.TransactionCanceledException
-	if errors.As(err, &tc) {
-		return tc.CancellationReasons
-	}
-	return nil
-}
-
-// failedCondition reports whether the transaction item at i was cancelled by its condition.
-func failedCondition(reasons []types.CancellationReason, i int) bool {
-	return i < len(reasons) && reasons[i].Code != nil && *reasons[i].Code == "ConditionalCheckFailed"
-}
-
-// cause returns the AWS error inside one of ours, to wrap it again with a better message.
-func cause(err error) error {
-	if e, ok := err.(*handoff.Error); ok {
-		return e.Err
-	}
-	return err
 }

@@ -40,7 +40,7 @@ import (
 
 // The full path of one POST /transfers — the HTTP API event decoded, the key claimed in DynamoDB
 // (moto), the Bitrix24 transfer sent to its sandbox, the outcome recorded — next to its I/O
-// floor: the very same PutItem, TransactWriteItems and vendor call sent by bare clients with no
+// floor: the very same PutItem, UpdateItem and vendor call sent by bare clients with no
 // Handoff code around them. Budget (README, Performance): within 1.03× the floor at p50.
 
 const pathTable = "handoff-bench"
@@ -138,8 +138,8 @@ func TestDuplicatesCostAtMostOneRequest(t *testing.T) {
 	if first.StatusCode != http.StatusCreated {
 		t.Fatalf("first POST: %d %s", first.StatusCode, first.Body)
 	}
-	if ops := p.ops.take(); ops["PutItem"] != 1 || ops["TransactWriteItems"] != 1 || len(ops) != 2 {
-		t.Fatalf("a new transfer cost %v, want one PutItem and one TransactWriteItems", ops)
+	if ops := p.ops.take(); ops["PutItem"] != 1 || ops["UpdateItem"] != 1 || len(ops) != 2 {
+		t.Fatalf("a new transfer cost %v, want one PutItem and one UpdateItem, no transaction", ops)
 	}
 	vendorCalls := p.sandbox.TransferCalls()
 
@@ -197,7 +197,7 @@ func holdClaim(t *testing.T, p *path, n int) {
 	_, err = store.New(p.db, pathTable).Claim(context.Background(), handoff.Claim{
 		Tenant: "demo", Key: "bench-" + string(key), Fingerprint: req.Fingerprint(),
 		Owner: "running-invocation", LeaseUntil: time.Now().Add(time.Minute), TransferID: "held-transfer",
-	})
+	}, handoff.Transfer{Tenant: "demo", Vendor: "bitrix24", Status: handoff.StatusPending})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func BenchmarkFullPath(b *testing.B) {
 }
 
 // empty deletes every item of the table. moto copies a whole table for each item of a
-// transaction (to roll back), so its TransactWriteItems slows as the table grows; emptied
+// transaction (to roll back), so a table that grows slows it; emptied
 // between operations, every operation meets the same small table.
 func empty(b *testing.B, db *dynamodb.Client) {
 	ctx := context.Background()
@@ -290,12 +290,12 @@ func empty(b *testing.B, db *dynamodb.Client) {
 }
 
 // floor sends what one transfer sends, with bare clients: the captured PutItem and
-// TransactWriteItems with fresh keys, and the captured vendor request as it was.
+// UpdateItem with a fresh slot, and the captured vendor request as it was.
 type floor struct {
 	db      *dynamodb.Client
 	put     *dynamodb.PutItemInput
-	tx      *dynamodb.TransactWriteItemsInput
-	olds    []string // the captured key, transfer id and lease owner, replaced per run
+	tx      *dynamodb.UpdateItemInput
+	olds    []string // the captured slot (in the key and the transfer id) and lease owner
 	vendor  sandboxCall
 	http    *http.Client
 	counter int
@@ -311,17 +311,17 @@ func newFloor(b *testing.B, p *path, c *captured) *floor {
 	b.Helper()
 	put, tx := c.get()
 	if put == nil || tx == nil {
-		b.Fatal("the capture saw no PutItem or no TransactWriteItems")
+		b.Fatal("the capture saw no PutItem or no UpdateItem")
 	}
 	reqs := p.sandbox.Requests()
 	last := reqs[len(reqs)-1]
 	if !strings.Contains(last.Path, "imopenlines.bot.session.transfer") {
 		b.Fatalf("last vendor request was %s", last.Path)
 	}
-	key := strings.TrimPrefix(attrS(put.Item[store.AttrPK]), "IDEM#demo#")
+	slot := strings.TrimPrefix(attrS(put.Item[store.AttrPK]), "TRANSFER#")
 	return &floor{
 		db: dynamodb.NewFromConfig(p.env.Config), put: put, tx: tx,
-		olds:   []string{key, attrS(put.Item[store.AttrTransferID]), attrS(put.Item[store.AttrLeaseOwner])},
+		olds:   []string{slot, attrS(put.Item[store.AttrLeaseOwner])},
 		vendor: sandboxCall{url: p.vendor.URL + last.Path, header: last.Header, body: last.Body},
 		http:   &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 60 * time.Second},
 	}
@@ -331,7 +331,8 @@ func newFloor(b *testing.B, p *path, c *captured) *floor {
 func (f *floor) run(b *testing.B) {
 	f.counter++
 	n := strconv.Itoa(f.counter)
-	repl := strings.NewReplacer(f.olds[0], "floor-"+n, f.olds[1], randomID(), f.olds[2], randomID())
+	slot := (n + strings.Repeat("x", len(f.olds[0])))[:len(f.olds[0])]
+	repl := strings.NewReplacer(f.olds[0], slot, f.olds[1], randomID())
 	ctx := context.Background()
 	if _, err := f.db.PutItem(ctx, rewritePut(f.put, repl)); err != nil {
 		b.Fatal(err)
@@ -350,16 +351,16 @@ func (f *floor) run(b *testing.B) {
 	if err != nil || !answer.Result {
 		b.Fatalf("vendor: %d, %v", resp.StatusCode, err)
 	}
-	if _, err := f.db.TransactWriteItems(ctx, rewriteTx(f.tx, repl)); err != nil {
+	if _, err := f.db.UpdateItem(ctx, rewriteUpdate(f.tx, repl)); err != nil {
 		b.Fatal(err)
 	}
 }
 
-// captured keeps the last PutItem and TransactWriteItems inputs a client sent.
+// captured keeps the last PutItem and UpdateItem inputs a client sent.
 type captured struct {
 	mu  sync.Mutex
 	put *dynamodb.PutItemInput
-	tx  *dynamodb.TransactWriteItemsInput
+	tx  *dynamodb.UpdateItemInput
 }
 
 func (c *captured) middleware(s *middleware.Stack) error {
@@ -368,7 +369,7 @@ func (c *captured) middleware(s *middleware.Stack) error {
 		switch v := in.Parameters.(type) {
 		case *dynamodb.PutItemInput:
 			c.put = v
-		case *dynamodb.TransactWriteItemsInput:
+		case *dynamodb.UpdateItemInput:
 			c.tx = v
 		}
 		c.mu.Unlock()
@@ -376,7 +377,7 @@ func (c *captured) middleware(s *middleware.Stack) error {
 	}), middleware.After)
 }
 
-func (c *captured) get() (*dynamodb.PutItemInput, *dynamodb.TransactWriteItemsInput) {
+func (c *captured) get() (*dynamodb.PutItemInput, *dynamodb.UpdateItemInput) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.put, c.tx
@@ -389,24 +390,10 @@ func rewritePut(in *dynamodb.PutItemInput, r *strings.Replacer) *dynamodb.PutIte
 	return &out
 }
 
-func rewriteTx(in *dynamodb.TransactWriteItemsInput, r *strings.Replacer) *dynamodb.TransactWriteItemsInput {
+func rewriteUpdate(in *dynamodb.UpdateItemInput, r *strings.Replacer) *dynamodb.UpdateItemInput {
 	out := *in
-	out.TransactItems = make([]types.TransactWriteItem, len(in.TransactItems))
-	for i, it := range in.TransactItems {
-		if it.Put != nil {
-			put := *it.Put
-			put.Item = rewriteItem(put.Item, r)
-			put.ExpressionAttributeValues = rewriteItem(put.ExpressionAttributeValues, r)
-			it.Put = &put
-		}
-		if it.Update != nil {
-			upd := *it.Update
-			upd.Key = rewriteItem(upd.Key, r)
-			upd.ExpressionAttributeValues = rewriteItem(upd.ExpressionAttributeValues, r)
-			it.Update = &upd
-		}
-		out.TransactItems[i] = it
-	}
+	out.Key = rewriteItem(in.Key, r)
+	out.ExpressionAttributeValues = rewriteItem(in.ExpressionAttributeValues, r)
 	return &out
 }
 
@@ -417,12 +404,23 @@ func rewriteItem(item map[string]types.AttributeValue, r *strings.Replacer) map[
 	}
 	out := make(map[string]types.AttributeValue, len(item))
 	for k, v := range item {
-		if s, ok := v.(*types.AttributeValueMemberS); ok {
-			v = &types.AttributeValueMemberS{Value: r.Replace(s.Value)}
-		}
-		out[k] = v
+		out[k] = rewriteValue(v, r)
 	}
 	return out
+}
+
+func rewriteValue(v types.AttributeValue, r *strings.Replacer) types.AttributeValue {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return &types.AttributeValueMemberS{Value: r.Replace(v.Value)}
+	case *types.AttributeValueMemberL:
+		l := &types.AttributeValueMemberL{Value: make([]types.AttributeValue, len(v.Value))}
+		for i, e := range v.Value {
+			l.Value[i] = rewriteValue(e, r)
+		}
+		return l
+	}
+	return v
 }
 
 func attrS(v types.AttributeValue) string {

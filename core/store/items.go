@@ -1,6 +1,8 @@
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -14,63 +16,81 @@ import (
 // item is one DynamoDB item, attribute name to value.
 type item = map[string]types.AttributeValue
 
-// The sort keys of the singleton items, and the prefix of timeline events.
+// The sort keys: the live transfer of a slot, and the prefix of archived ones.
 const (
-	skTransfer    = "TRANSFER"
-	skRef         = "REF"
-	skIdempotency = "IDEM"
-	skEventPrefix = "EVENT#"
+	skTransfer       = "TRANSFER"
+	skArchivedPrefix = "T#"
 )
 
-// eventTime formats an event's time for its sort key: RFC 3339 in UTC with all nine fractional
-// digits, so that keys sort as times do (RFC3339Nano drops trailing zeros and would not).
-const eventTime = "2006-01-02T15:04:05.000000000Z07:00"
+// A transfer id is its slot (slotChars, derived from tenant and idempotency key) followed by
+// idChars-slotChars random characters. The slot is the item's partition, so one conditional
+// write on it both claims the key and records the transfer, and GET /transfers/{id} still finds
+// it by id with one consistent read.
+const (
+	idChars   = 26
+	slotChars = 20
+)
 
-func transferKey(id string) item {
-	return item{AttrPK: str("TRANSFER#" + id), AttrSK: str(skTransfer)}
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// transferID is the id for a transfer claimed under tenant and key; proposal (random) supplies
+// the rest, so each transfer of one key has its own id.
+func transferID(tenant, key, proposal string) string {
+	slot := sha256.Sum256([]byte(tenant + "\x00" + key))
+	rest := sha256.Sum256([]byte(proposal))
+	return idEncoding.EncodeToString(slot[:])[:slotChars] + idEncoding.EncodeToString(rest[:])[:idChars-slotChars]
 }
 
-func refKey(vendor, vendorRef string) item {
-	return item{AttrPK: str("REF#" + vendor + "#" + vendorRef), AttrSK: str(skRef)}
+// slotOf is the slot an id lives in; false when id is not one of ours.
+func slotOf(id string) (string, bool) {
+	if len(id) != idChars {
+		return "", false
+	}
+	return id[:slotChars], true
 }
 
-func idempotencyKey(tenant, key string) item {
-	return item{AttrPK: str("IDEM#" + tenant + "#" + key), AttrSK: str(skIdempotency)}
+func slotKey(slot string) item {
+	return item{AttrPK: str("TRANSFER#" + slot), AttrSK: str(skTransfer)}
 }
 
-// eventSK orders a transfer's events by time, then by the version they were written with, then
-// by their place in that write; the version makes keys of two writes distinct even at one time.
-func eventSK(at time.Time, version int64, i int) string {
-	return fmt.Sprintf("%s%s#%010d.%03d", skEventPrefix, at.UTC().Format(eventTime), version, i)
+func archivedKey(slot, id string) item {
+	return item{AttrPK: str("TRANSFER#" + slot), AttrSK: str(skArchivedPrefix + id)}
 }
 
-// transferItem is t stored at version, kept until expires.
-func transferItem(t handoff.Transfer, version int64, expires time.Time) (item, error) {
+// refValue is the reference index's key: the vendor's handle, scoped by tenant and vendor, so
+// two tenants' chats with the same number never meet. The tenant is length-prefixed so no
+// tenant name can forge another's prefix.
+func refValue(tenant, vendor, vendorRef string) string {
+	return strconv.Itoa(len(tenant)) + ":" + tenant + "#" + vendor + "#" + vendorRef
+}
+
+// transferAttrs are the attributes that mirror t (for conditions, the stream and the indexes).
+func transferAttrs(t handoff.Transfer, version int64) (item, error) {
 	doc, err := json.Marshal(t)
 	if err != nil {
 		return nil, err
 	}
-	it := transferKey(t.ID)
-	it[AttrKind] = str(KindTransfer)
-	it[AttrStatus] = str(string(t.Status))
-	it[AttrAckStatus] = str(string(t.Ack.Status))
-	it[AttrVersion] = num(version)
-	it[AttrTenant] = str(t.Tenant)
-	it[AttrVendor] = str(t.Vendor)
-	it[AttrExpiresAt] = num(expires.Unix())
-	it[AttrDoc] = str(string(doc))
-	if until, ok := awaiting(t); ok {
-		it[AttrAwaiting] = str(awaitingValue)
+	it := item{
+		AttrKind:       str(KindTransfer),
+		AttrTransferID: str(t.ID),
+		AttrStatus:     str(string(t.Status)),
+		AttrAckStatus:  str(string(t.Ack.Status)),
+		AttrVersion:    num(version),
+		AttrTenant:     str(t.Tenant),
+		AttrVendor:     str(t.Vendor),
+		AttrDoc:        str(string(doc)),
+	}
+	if part, until, ok := awaiting(t); ok {
+		it[AttrAwaiting] = str(part)
 		it[AttrAwaitUntil] = num(until)
 	}
 	return it, nil
 }
 
-// eventPuts are the transaction items appending events to transfer id's timeline. Events
-// without a time get now.
-func eventPuts(table, id string, version int64, events []handoff.Event, now, expires time.Time) ([]types.TransactWriteItem, error) {
-	var puts []types.TransactWriteItem
-	for i, e := range events {
+// eventList encodes events as timeline entries (JSON strings); events without a time get now.
+func eventList(events []handoff.Event, now time.Time) (*types.AttributeValueMemberL, error) {
+	l := &types.AttributeValueMemberL{Value: make([]types.AttributeValue, 0, len(events))}
+	for _, e := range events {
 		if e.At.IsZero() {
 			e.At = now
 		}
@@ -78,16 +98,9 @@ func eventPuts(table, id string, version int64, events []handoff.Event, now, exp
 		if err != nil {
 			return nil, err
 		}
-		it := item{
-			AttrPK:        str("TRANSFER#" + id),
-			AttrSK:        str(eventSK(e.At, version, i)),
-			AttrKind:      str(KindEvent),
-			AttrExpiresAt: num(expires.Unix()),
-			AttrDoc:       str(string(doc)),
-		}
-		puts = append(puts, types.TransactWriteItem{Put: &types.Put{TableName: &table, Item: it}})
+		l.Value = append(l.Value, str(string(doc)))
 	}
-	return puts, nil
+	return l, nil
 }
 
 // decodeTransfer reads a transfer item back.
@@ -98,6 +111,27 @@ func decodeTransfer(it item) (handoff.Transfer, error) {
 	}
 	t.Version = getN(it, AttrVersion)
 	return t, nil
+}
+
+// decodeTimeline reads an item's timeline, in the order it was appended.
+func decodeTimeline(it item) ([]handoff.Event, error) {
+	l, _ := it[AttrTimeline].(*types.AttributeValueMemberL)
+	if l == nil {
+		return nil, nil
+	}
+	events := make([]handoff.Event, 0, len(l.Value))
+	for _, v := range l.Value {
+		s, _ := v.(*types.AttributeValueMemberS)
+		if s == nil {
+			return nil, fmt.Errorf("a timeline entry is not a string")
+		}
+		var e handoff.Event
+		if err := json.Unmarshal([]byte(s.Value), &e); err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	return events, nil
 }
 
 func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -131,14 +165,30 @@ func getBool(it item, name string) bool {
 	return ok && v.Value
 }
 
-// awaitingValue is the one partition of the sparse awaiting index: only transfers awaiting a
-// callback carry it, so the index holds exactly the transfers a sweep may have to give up on.
-const awaitingValue = "pending"
+// The partitions of the sparse awaiting index: transfers with a deadline (awaiting a callback, or
+// a vendor call whose invocation may have died), and final transfers whose bot is still to be
+// acked. Only those carry the attribute, so the index holds exactly what a scan has to look at.
+const (
+	awaitingValue = "pending"
+	ackValue      = "ack"
+)
 
-// awaiting says whether t belongs in the awaiting index, and until when (unix seconds).
-func awaiting(t handoff.Transfer) (int64, bool) {
-	if t.Status != handoff.StatusPending || t.AwaitUntil == nil {
-		return 0, false
+// AckRescanAfter is how long after its last attempt a pending ack is due for the scan that
+// re-sends acks the stream left undone.
+const AckRescanAfter = 2 * time.Minute
+
+// awaiting says which partition of the awaiting index t belongs in, and from when (unix
+// seconds) a scan should look at it.
+func awaiting(t handoff.Transfer) (string, int64, bool) {
+	switch {
+	case t.Status == handoff.StatusPending && t.AwaitUntil != nil:
+		return awaitingValue, t.AwaitUntil.Unix(), true
+	case t.Status.Final() && t.Ack.Status == handoff.AckPending:
+		last := t.UpdatedAt
+		if t.Ack.At.After(last) {
+			last = t.Ack.At
+		}
+		return ackValue, last.Add(AckRescanAfter).Unix(), true
 	}
-	return t.AwaitUntil.Unix(), true
+	return "", 0, false
 }

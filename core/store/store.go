@@ -1,7 +1,9 @@
-// Package store keeps Handoff's state in one DynamoDB table: transfers and their timelines, the
-// idempotency records that make a retried request safe, and the vendor-reference index callbacks
-// use. Every state change is one conditional write, so concurrent invocations cannot undo each
-// other and a transfer only moves forward.
+// Package store keeps Handoff's state in one DynamoDB table: each transfer in one item that is
+// also its idempotency record and holds its timeline. A new transfer costs two writes and no
+// transaction: the claim records the transfer as pending, with the target being tried and a
+// deadline, before any vendor call; the completion records the outcome. Every state change is
+// one conditional write, so concurrent invocations cannot undo each other and a transfer only
+// moves forward.
 package store
 
 import (
@@ -15,46 +17,58 @@ import (
 
 // The items of the table (pk / sk: attributes):
 //
-//	TRANSFER#{id} / TRANSFER                    kind, status, ackStatus, version, tenant, vendor, expiresAt, doc
-//	TRANSFER#{id} / EVENT#{time}#{version.seq}  kind, expiresAt, doc (a handoff.Event)
-//	REF#{vendor}#{vendorRef} / REF              kind, transferId, tenant, expiresAt
-//	IDEM#{tenant}#{key} / IDEM                  kind, status, fingerprint, leaseOwner, leaseUntil,
-//	                                            transferId, ambiguous, result, expiresAt
+//	TRANSFER#{slot} / TRANSFER   the live transfer of one tenant's idempotency key:
+//	                             kind, transferId, status, ackStatus, version, tenant, vendor,
+//	                             expiresAt, doc, timeline; the claim: idemKey, fingerprint,
+//	                             claim, leaseOwner, leaseUntil, ambiguous, idemUntil; the
+//	                             indexes: awaiting, awaitUntil, ref, refAt
+//	TRANSFER#{slot} / T#{id}     an earlier transfer of the same key, kept read-only once the
+//	                             key was used again after its window: kind, transferId, doc,
+//	                             timeline, version, expiresAt
 //
-// A transfer's doc is the whole handoff.Transfer as JSON except its Version, which is version.
+// The slot is the first characters of the transfer id, derived from tenant and key. A
+// transfer's doc is the whole handoff.Transfer as JSON except its Version, which is version; its
+// timeline is a list of handoff.Event as JSON, appended in the order things happened.
 
 // Attribute names of the table's items. The SAM template, the stream filter of bot-ack and the
 // local stack name the same attributes, so they are spelled here once.
 const (
-	AttrPK          = "pk"          // S, the hash key: TRANSFER#{id}, REF#{vendor}#{ref}, IDEM#{tenant}#{key}
-	AttrSK          = "sk"          // S, the range key: TRANSFER, EVENT#…, REF, IDEM
+	AttrPK          = "pk"          // S, the hash key: TRANSFER#{slot}
+	AttrSK          = "sk"          // S, the range key: TRANSFER or T#{id}
 	AttrKind        = "kind"        // S, one of the Kind constants
-	AttrStatus      = "status"      // S, a transfer's handoff.Status or an idempotency record's state
-	AttrAckStatus   = "ackStatus"   // S, a transfer's handoff.AckStatus
-	AttrVersion     = "version"     // N, a transfer's count of stored changes
+	AttrStatus      = "status"      // S, the transfer's handoff.Status
+	AttrAckStatus   = "ackStatus"   // S, the transfer's handoff.AckStatus
+	AttrVersion     = "version"     // N, the transfer's count of stored state changes
 	AttrTenant      = "tenant"      // S
 	AttrVendor      = "vendor"      // S
 	AttrExpiresAt   = "expiresAt"   // N, epoch seconds: the table's TTL attribute
-	AttrDoc         = "doc"         // S, the handoff.Transfer or handoff.Event as JSON
-	AttrTransferID  = "transferId"  // S, on references and idempotency records
-	AttrFingerprint = "fingerprint" // S, the request's fingerprint on an idempotency record
-	AttrLeaseOwner  = "leaseOwner"  // S, the invocation holding an idempotency record
+	AttrDoc         = "doc"         // S, the handoff.Transfer as JSON
+	AttrTimeline    = "timeline"    // L of S, the handoff.Events as JSON, oldest first
+	AttrTransferID  = "transferId"  // S, the transfer's id
+	AttrIdemKey     = "idemKey"     // S, the idempotency key the slot was derived from
+	AttrFingerprint = "fingerprint" // S, the request's fingerprint
+	AttrClaim       = "claim"       // S, the idempotency claim: in_progress, completed, released
+	AttrLeaseOwner  = "leaseOwner"  // S, the invocation holding the claim
 	AttrLeaseUntil  = "leaseUntil"  // N, epoch milliseconds: when that hold lapses
 	AttrAmbiguous   = "ambiguous"   // BOOL, a released claim whose vendor call may have acted
-	AttrResult      = "result"      // S, the completed transfer as JSON, for duplicates
-	AttrAwaiting    = "awaiting"    // S, only on transfers awaiting a callback: the awaiting index's key
-	AttrAwaitUntil  = "awaitUntil"  // N, epoch seconds: when such a transfer is given up on
+	AttrIdemUntil   = "idemUntil"   // N, epoch seconds: the end of the key's window
+	AttrAwaiting    = "awaiting"    // S, the awaiting index's partition (see awaiting)
+	AttrAwaitUntil  = "awaitUntil"  // N, epoch seconds: when a scan should look at the transfer
+	AttrRef         = "ref"         // S, the reference index's key: tenant, vendor, vendor's id
+	AttrRefAt       = "refAt"       // N, epoch milliseconds: newest reference first
 )
 
-// IndexAwaiting is the sparse index of transfers awaiting a vendor's callback, by deadline.
+// IndexAwaiting is the sparse index of transfers with a deadline, by deadline, and of final
+// transfers whose ack is pending.
 const IndexAwaiting = "awaiting"
+
+// IndexRef is the sparse index of transfers by the vendor's handle, scoped by tenant.
+const IndexRef = "ref"
 
 // The kinds of item, in AttrKind. The stream filter of bot-ack selects KindTransfer.
 const (
-	KindTransfer    = "transfer"
-	KindEvent       = "event"
-	KindRef         = "ref"
-	KindIdempotency = "idempotency"
+	KindTransfer = "transfer"
+	KindArchived = "archived"
 )
 
 // Store reads and writes Handoff's table. It is safe for concurrent use.
@@ -73,8 +87,8 @@ type Option func(*Store)
 // leases lapse without sleeping.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
-// WithIdempotencyTTL sets how long an idempotency key is remembered (default 24h); after that
-// the same key starts a new transfer.
+// WithIdempotencyTTL sets how long an idempotency key is remembered when the claim names no
+// window (default 24h); after that the same key starts a new transfer.
 func WithIdempotencyTTL(d time.Duration) Option { return func(s *Store) { s.idemTTL = d } }
 
 // New returns a Store on table, using db as it is. It does no I/O.
@@ -87,7 +101,8 @@ func New(db *dynamodb.Client, table string, opts ...Option) *Store {
 }
 
 // CreateTableInput is the table's schema: string keys pk and sk, on-demand billing, a stream
-// with both images for bot-ack, and the sparse awaiting index the sweep reads. TTL (on AttrExpiresAt) is set separately, after creation.
+// with both images for bot-ack, the sparse awaiting index the sweeps read, and the sparse
+// reference index callbacks that name only the vendor's id read. TTL (on AttrExpiresAt) is set separately, after creation.
 func CreateTableInput(name string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
 		TableName: aws.String(name),
@@ -96,6 +111,8 @@ func CreateTableInput(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(AttrSK), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrAwaiting), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrAwaitUntil), AttributeType: types.ScalarAttributeTypeN},
+			{AttributeName: aws.String(AttrRef), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrRefAt), AttributeType: types.ScalarAttributeTypeN},
 		},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
 			IndexName: aws.String(IndexAwaiting),
@@ -104,6 +121,13 @@ func CreateTableInput(name string) *dynamodb.CreateTableInput {
 				{AttributeName: aws.String(AttrAwaitUntil), KeyType: types.KeyTypeRange},
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}, {
+			IndexName: aws.String(IndexRef),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(AttrRef), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(AttrRefAt), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
 		}},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},

@@ -51,15 +51,17 @@ func setup(t *testing.T) *fixture {
 
 // calls counts the DynamoDB operations sent over HTTP, by name (PutItem, TransactWriteItems…).
 type calls struct {
-	next *http.Client
-	mu   sync.Mutex
-	ops  map[string]int
+	next       *http.Client
+	mu         sync.Mutex
+	ops        map[string]int
+	consistent bool // the last GetItem asked for a consistent read
 }
 
 func (c *calls) Do(r *http.Request) (*http.Response, error) {
 	_, name, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
 	c.mu.Lock()
 	c.ops[name]++
+	c.note(r, name)
 	c.mu.Unlock()
 	return c.next.Do(r)
 }
@@ -118,12 +120,12 @@ func TestCreateTableSchema(t *testing.T) {
 	}
 }
 
-// TestStreamCarriesTransferWrites pins what bot-ack relies on: a transfer written in a
-// transaction reaches the table's stream with its kind, status and ackStatus in the new image.
+// TestStreamCarriesTransferWrites pins what bot-ack relies on: a transfer's writes reach the
+// table's stream with its kind, status, ackStatus and transferId in the new image.
 func TestStreamCarriesTransferWrites(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	before := create(t, f, "key-1", "tr-1", nil)
+	_, before := create(t, f, "key-1")
 	after := before
 	after.Status, after.Ack.Status = handoff.StatusTransferred, handoff.AckPending
 	if _, err := f.store.Update(ctx, before, after); err != nil {
@@ -158,9 +160,12 @@ func TestStreamCarriesTransferWrites(t *testing.T) {
 		}
 		st := img[store.AttrStatus].(*streamtypes.AttributeValueMemberS).Value
 		ack := img[store.AttrAckStatus].(*streamtypes.AttributeValueMemberS).Value
+		if id, _ := img[store.AttrTransferID].(*streamtypes.AttributeValueMemberS); id == nil || id.Value != before.ID {
+			t.Errorf("a stream record names transfer %v, want %s", id, before.ID)
+		}
 		seen = append(seen, string(r.EventName)+" "+st+"/"+ack)
 	}
-	want := "INSERT pending/not_required MODIFY transferred/pending"
+	want := "INSERT pending/not_required MODIFY pending/not_required MODIFY transferred/pending"
 	if strings.Join(seen, " ") != want {
 		t.Errorf("transfer records = %q, want %q", seen, want)
 	}
@@ -182,7 +187,7 @@ func TestStorageFailuresAreMapped(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := store.New(fakeDynamoDB(t, tc.status, tc.body), table)
-			_, err := st.Get(context.Background(), "tr-1")
+			_, err := st.Get(context.Background(), "0123456789abcdefghjkmnpqrs")
 			e := handoff.AsError(err)
 			if e.Code != tc.want || e.Err == nil {
 				t.Errorf("Get error = %v (code %s, cause %v), want %s with its cause", err, e.Code, e.Err, tc.want)
@@ -192,7 +197,7 @@ func TestStorageFailuresAreMapped(t *testing.T) {
 	t.Run("unreachable", func(t *testing.T) {
 		cfg := awstest.Config("http://127.0.0.1:1")
 		st := store.New(dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.Retryer = aws.NopRetryer{} }), table)
-		_, err := st.Get(context.Background(), "tr-1")
+		_, err := st.Get(context.Background(), "0123456789abcdefghjkmnpqrs")
 		if handoff.ErrorCode(err) != handoff.CodeUnavailable || !handoff.Retryable(err) {
 			t.Errorf("Get error = %v, want retryable UNAVAILABLE", err)
 		}

@@ -22,7 +22,7 @@ func (s *Service) Callback(ctx context.Context, vendor string, req vendors.Callb
 	if err != nil {
 		return handoff.Transfer{}, err
 	}
-	t, err := s.find(ctx, vendor, cb)
+	t, err := s.find(ctx, vendor, req.Tenant, cb)
 	if err != nil {
 		return handoff.Transfer{}, err
 	}
@@ -34,17 +34,26 @@ func (s *Service) Callback(ctx context.Context, vendor string, req vendors.Callb
 	if base == "" {
 		base = req.BaseURL
 	}
-	return s.report(ctx, t, cb, base)
+	return s.report(ctx, t, cb, base, false)
 }
 
-// report applies one report about t: a vendor's callback, or the sweep's "no answer in time".
-func (s *Service) report(ctx context.Context, t handoff.Transfer, cb vendors.Callback, base string) (handoff.Transfer, error) {
+// report applies one report about t: a vendor's callback, or the sweep's "no answer in time"
+// (overdue: applied only while t's deadline has passed on the record as read fresh).
+func (s *Service) report(ctx context.Context, t handoff.Transfer, cb vendors.Callback, base string, overdue bool) (handoff.Transfer, error) {
 	const op = "transfer.report"
 	// One re-read on a concurrent change: the other writer may have applied this very outcome.
 	for range 2 {
+		if overdue && !due(t, s.now()) {
+			return t, nil // it moved on, or got a new deadline: nothing to give up on
+		}
 		step, err := s.apply(t, cb)
 		if err != nil || len(step.events) == 0 {
 			return t, err
+		}
+		if step.inform {
+			// Information only: appended to the timeline, never a state change, so it cannot
+			// make a concurrent transition fail.
+			return t, s.store.Note(ctx, t.ID, step.events...)
 		}
 		saved, err := s.store.Update(ctx, t, step.after, step.events...)
 		if err == nil && step.next >= 0 {
@@ -61,9 +70,15 @@ func (s *Service) report(ctx context.Context, t handoff.Transfer, cb vendors.Cal
 	return handoff.Transfer{}, handoff.E(handoff.CodeConflict, op, "the transfer changed while the callback was applied", nil)
 }
 
+// due reports whether pending t's deadline has passed at now.
+func due(t handoff.Transfer, now time.Time) bool {
+	return t.Status == handoff.StatusPending && t.AwaitUntil != nil && !t.AwaitUntil.After(now)
+}
+
 // step is what applying one report does: the transfer to store, the timeline events, and, when
 // the awaited target refused and fallbacks remain, where the chain goes on (next ≥ 0).
 type step struct {
+	inform  bool // only events to note, no state change
 	after   handoff.Transfer
 	events  []handoff.Event
 	next    int
@@ -74,7 +89,7 @@ type step struct {
 func (s *Service) apply(t handoff.Transfer, cb vendors.Callback) (step, error) {
 	now := s.now().UTC()
 	note := handoff.Event{At: now, Kind: "callback", Detail: callbackDetail(cb)}
-	noted := step{after: t, events: []handoff.Event{note}, next: -1}
+	noted := step{inform: true, after: t, events: []handoff.Event{note}, next: -1}
 	var next handoff.Status
 	switch cb.Outcome {
 	case handoff.OutcomeTransferred:
@@ -144,25 +159,46 @@ func (s *Service) continueChain(ctx context.Context, t handoff.Transfer, from in
 	if !ok {
 		return t, handoff.E(handoff.CodeInternal, "transfer.continueChain", "no adapter for vendor "+t.Vendor, nil)
 	}
+	return s.chain(ctx, tr, t, from, base, false, refused)
+}
+
+// chain tries t's targets from index `from` and records the result with Update. Before each
+// later target the attempts so far are recorded, with a deadline, so a crash mid-call leaves
+// the sweep the one target in doubt. A failure that is not the target's ends the transfer.
+func (s *Service) chain(ctx context.Context, tr vendors.Transferer, t handoff.Transfer, from int, base string, reconcile bool, refused *handoff.Error) (handoff.Transfer, error) {
+	wctx := context.WithoutCancel(ctx)
+	cur := t
+	recorded := len(t.Attempts)
+	record := func(next handoff.Transfer) (handoff.Transfer, error) {
+		saved, err := s.store.Update(wctx, cur, next, attemptEvents(next.Attempts[recorded:])...)
+		if err == nil {
+			cur, recorded = saved, len(next.Attempts)
+		}
+		return saved, err
+	}
 	after := t
 	after.Attempts = append([]handoff.Attempt{}, t.Attempts...)
-	after.AwaitUntil = nil
-	if err := s.tryFrom(ctx, tr, &after, from, base, false, refused); err != nil {
+	if err := s.tryFrom(ctx, tr, &after, from, base, reconcile, refused, record); err != nil {
+		if handoff.ErrorCode(err) == handoff.CodeConflict {
+			return handoff.Transfer{}, err // someone else moved it on: theirs stands
+		}
 		finish(&after, handoff.StatusFailed, handoff.AsError(err), s.now().UTC())
 	}
-	events := attemptEvents(after.Attempts[len(t.Attempts):])
+	events := attemptEvents(after.Attempts[recorded:])
 	if after.Status.Final() {
 		events = append(events, handoff.Event{At: after.UpdatedAt, Kind: "status", Status: after.Status})
 	}
-	return s.store.Update(context.WithoutCancel(ctx), t, after, events...)
+	return s.store.Update(wctx, cur, after, events...)
 }
 
-func (s *Service) find(ctx context.Context, vendor string, cb vendors.Callback) (handoff.Transfer, error) {
+func (s *Service) find(ctx context.Context, vendor, tenant string, cb vendors.Callback) (handoff.Transfer, error) {
 	if cb.TransferID != "" {
-		return s.awaitRecord(ctx, cb.TransferID)
+		return s.awaitRecord(ctx, func(ctx context.Context) (handoff.Transfer, error) { return s.store.Get(ctx, cb.TransferID) })
 	}
 	if cb.VendorRef != "" {
-		return s.store.FindByRef(ctx, vendor, cb.VendorRef)
+		return s.awaitRecord(ctx, func(ctx context.Context) (handoff.Transfer, error) {
+			return s.store.FindByRef(ctx, tenant, vendor, cb.VendorRef)
+		})
 	}
 	return handoff.Transfer{}, handoff.E(handoff.CodeNotFound, "transfer.Callback", "the callback names no transfer", nil)
 }
@@ -197,16 +233,18 @@ func (s *Service) Get(ctx context.Context, id string) (handoff.Transfer, error) 
 	return s.store.Get(ctx, id)
 }
 
-// awaitRecord reads transfer id, waiting a little for it to appear: a callback whose proof names
-// a transfer we minted can arrive between the vendor's answer and our completion write, and
-// vendors are not known to retry a 404. The wait is bounded (earlyCallbackWait), so a transfer
-// that is truly unknown still answers NOT_FOUND.
-func (s *Service) awaitRecord(ctx context.Context, id string) (handoff.Transfer, error) {
+// awaitRecord reads a transfer, waiting a little for it to settle: a callback whose proof names
+// a transfer we minted can arrive between the vendor's answer and our completion write, while
+// the record is still pending mid-call (or, by reference, not yet in the eventually consistent
+// index), and vendors are not known to retry a 404. The wait is bounded (earlyCallbackWait), so
+// a transfer that is truly unknown still answers NOT_FOUND.
+func (s *Service) awaitRecord(ctx context.Context, read func(context.Context) (handoff.Transfer, error)) (handoff.Transfer, error) {
 	deadline := s.now().Add(s.earlyCallbackWait)
 	pause := 25 * time.Millisecond
 	for {
-		t, err := s.store.Get(ctx, id)
-		if handoff.ErrorCode(err) != handoff.CodeNotFound || !s.now().Add(pause).Before(deadline) {
+		t, err := read(ctx)
+		settled := err == nil && (t.Status.Final() || awaitingCallback(t) || len(t.Attempts) > 0)
+		if settled || (err != nil && handoff.ErrorCode(err) != handoff.CodeNotFound) || !s.now().Add(pause).Before(deadline) {
 			return t, err
 		}
 		timer := time.NewTimer(pause)

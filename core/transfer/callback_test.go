@@ -96,7 +96,7 @@ func TestCallbackRefusesForgedAndForeignCallbacksWithoutChanges(t *testing.T) {
 		t.Errorf("unknown transfer: err = %v, want NOT_FOUND", err)
 	}
 	stored, _ := st.Get(ctx(t), tr.ID)
-	if stored.Status != handoff.StatusPending || stored.Version != 1 {
+	if stored.Status != handoff.StatusPending || stored.Version != tr.Version {
 		t.Errorf("stored = %+v, want unchanged", stored)
 	}
 }

@@ -10,44 +10,96 @@ import (
 	"handoff/core/vendors"
 )
 
-// run tries the target, then each fallback, and returns the transfer as it should be recorded.
-// Target-level refusals move on to the next target; any other failure stops and is returned
-// (nothing is recorded then, and the claim is released).
-func (s *Service) run(ctx context.Context, tr vendors.Transferer, in Input, claim handoff.Claim, reconcile bool) (handoff.Transfer, *handoff.Ref, error) {
-	req := in.Request
+// pending is the record of a new transfer before any vendor call: pending, no attempts, its
+// first target in doubt until the claim's deadline.
+func (s *Service) pending(req handoff.Request, caller string, claim handoff.Claim) handoff.Transfer {
 	now := s.now().UTC()
+	until := claim.LeaseUntil
 	t := handoff.Transfer{
 		ID: claim.TransferID, Tenant: req.Tenant, Vendor: req.Vendor,
 		Conversation: req.Conversation, Target: req.Target, Fallbacks: req.Fallbacks,
 		Note: req.Note, Options: req.Options,
 		Status: handoff.StatusPending, Attempts: []handoff.Attempt{}, Bot: req.Bot,
-		Metadata: req.Metadata, CreatedAt: now, UpdatedAt: now,
-		Ack: handoff.Ack{Status: handoff.AckNotRequired}, Caller: in.Caller,
+		Metadata: req.Metadata, CreatedAt: now, UpdatedAt: now, AwaitUntil: &until,
+		Ack: handoff.Ack{Status: handoff.AckNotRequired}, Caller: caller,
 	}
 	if req.Bot != nil {
 		t.Ack.Status = handoff.AckPending
 	}
+	return t
+}
+
+// run tries t's targets from the one in doubt (the first, for a new transfer) and records the
+// outcome with the claim. Before each fallback the attempts so far are recorded, so the record
+// always names the one target whose outcome is unknown. Target-level refusals move on to the next
+// target; any other failure stops and is returned, with the record left for a retry or the sweep.
+// vendorFailed says the error is the vendor's; otherwise recording failed, and the vendor may
+// have acted, so the claim must not be released as if nothing happened.
+func (s *Service) run(ctx context.Context, tr vendors.Transferer, base string, claim handoff.Claim, t handoff.Transfer, reconcile bool) (_ handoff.Transfer, _ error, vendorFailed bool) {
 	// Keep time back for recording the outcome: a vendor call must not eat the whole lease.
 	vctx, cancel := context.WithDeadline(ctx, claim.LeaseUntil.Add(-s.leaseMargin))
 	defer cancel()
-	if err := s.tryFrom(vctx, tr, &t, 0, in.CallbackBase, reconcile, nil); err != nil {
-		return handoff.Transfer{}, nil, err
+	if t.Status.Final() || awaitingCallback(t) {
+		// The earlier attempt's outcome is already recorded: only the key is left to complete.
+		saved, err := s.store.Complete(context.WithoutCancel(ctx), claim, t, nil)
+		return saved, err, false
 	}
-	return t, refOf(t), nil
+	recorded := len(t.Attempts)
+	storeFailed := false
+	progress := func(cur handoff.Transfer) (handoff.Transfer, error) {
+		saved, err := s.store.Progress(context.WithoutCancel(ctx), claim, cur, attemptEvents(cur.Attempts[recorded:])...)
+		recorded, storeFailed = len(cur.Attempts), err != nil
+		return saved, err
+	}
+	after := t
+	after.Attempts = append([]handoff.Attempt{}, t.Attempts...)
+	if err := s.tryFrom(vctx, tr, &after, inDoubt(t), base, reconcile, nil, progress); err != nil {
+		return handoff.Transfer{}, err, !storeFailed
+	}
+	events := attemptEvents(after.Attempts[recorded:])
+	if after.Status.Final() {
+		events = append(events, handoff.Event{At: after.UpdatedAt, Kind: "status", Status: after.Status})
+	}
+	saved, err := s.store.Complete(context.WithoutCancel(ctx), claim, after, events)
+	return saved, err, false
+}
+
+// inDoubt is the index of the target whose outcome t's record does not know: the first when
+// nothing was tried, else the one after the last attempted.
+func inDoubt(t handoff.Transfer) int {
+	if len(t.Attempts) == 0 {
+		return 0
+	}
+	return nextTarget(t)
+}
+
+// awaitingCallback reports whether t's last attempt was accepted and awaits the vendor's word.
+func awaitingCallback(t handoff.Transfer) bool {
+	n := len(t.Attempts)
+	return t.Status == handoff.StatusPending && n > 0 && t.Attempts[n-1].Outcome == handoff.OutcomeAwaiting
 }
 
 // tryFrom tries t's targets from index `from` on, recording each attempt in t: it stops at the
 // first the vendor accepts (t transferred, or pending with a callback deadline) and ends t failed
 // with the last refusal (or `refused`, the refusal that led here) when none does. A failure that
 // is not the target's (the vendor down, bad credentials) stops it and is returned, t unfinished.
-func (s *Service) tryFrom(ctx context.Context, tr vendors.Transferer, t *handoff.Transfer, from int, base string, reconcile bool, refused *handoff.Error) error {
+// reconcile applies to the first target only: the one an earlier attempt left in doubt. Before
+// each later target, record stores t (and returns it with its new version).
+func (s *Service) tryFrom(ctx context.Context, tr vendors.Transferer, t *handoff.Transfer, from int, base string, reconcile bool, refused *handoff.Error, record func(handoff.Transfer) (handoff.Transfer, error)) error {
 	lastErr := refused
-	for _, target := range t.Targets()[from:] {
+	for i, target := range t.Targets()[from:] {
+		if i > 0 && record != nil {
+			saved, err := record(*t)
+			if err != nil {
+				return err
+			}
+			*t = saved
+		}
 		res, err := tr.Transfer(ctx, vendors.TransferRequest{
 			Tenant: t.Tenant, TransferID: t.ID, Conversation: t.Conversation,
 			Target: target, Note: t.Note, Leave: t.Options.Leave,
 			CallbackURL: callbackURL(base, t.Vendor, t.Tenant, t.ID),
-			Reconcile:   reconcile,
+			Reconcile:   reconcile && i == 0,
 		})
 		at := s.now().UTC()
 		if err != nil {
@@ -134,13 +186,6 @@ func problemMessage(e *handoff.Error) string {
 	return e.Message
 }
 
-func refOf(t handoff.Transfer) *handoff.Ref {
-	if t.VendorRef == "" {
-		return nil
-	}
-	return &handoff.Ref{Vendor: t.Vendor, VendorRef: t.VendorRef}
-}
-
 // callbackURL is this transfer's callback route on our API; the vendor adapter adds its proof.
 func callbackURL(base, vendor, tenant, id string) string {
 	if base == "" {
@@ -148,16 +193,6 @@ func callbackURL(base, vendor, tenant, id string) string {
 	}
 	q := url.Values{"tenant": {tenant}, "transfer": {id}}
 	return strings.TrimRight(base, "/") + "/callbacks/" + url.PathEscape(vendor) + "?" + q.Encode()
-}
-
-// timeline is what a newly recorded transfer's history starts with.
-func timeline(t handoff.Transfer) []handoff.Event {
-	events := []handoff.Event{{At: t.CreatedAt, Kind: "created", Status: handoff.StatusPending}}
-	events = append(events, attemptEvents(t.Attempts)...)
-	if t.Status.Final() {
-		events = append(events, handoff.Event{At: t.UpdatedAt, Kind: "status", Status: t.Status})
-	}
-	return events
 }
 
 // attemptEvents are the timeline entries of attempts.

@@ -17,14 +17,23 @@ import (
 	"handoff/core/vendors"
 )
 
-// Store is what the service needs of storage (core/store implements it over DynamoDB).
+// Store is what the service needs of storage (core/store implements it over DynamoDB; the
+// behavioural suite core/store/storetest pins the semantics both stores share).
 type Store interface {
-	Claim(ctx context.Context, c handoff.Claim) (handoff.ClaimResult, error)
-	Complete(ctx context.Context, c handoff.Claim, t handoff.Transfer, ref *handoff.Ref, events []handoff.Event) error
+	// Claim takes the key and records pending before any vendor call.
+	Claim(ctx context.Context, c handoff.Claim, pending handoff.Transfer) (handoff.ClaimResult, error)
+	// Progress records the claimed transfer before its next target is tried.
+	Progress(ctx context.Context, c handoff.Claim, t handoff.Transfer, events ...handoff.Event) (handoff.Transfer, error)
+	// Complete records the claimed transfer's outcome and completes the key.
+	Complete(ctx context.Context, c handoff.Claim, t handoff.Transfer, events []handoff.Event) (handoff.Transfer, error)
 	Release(ctx context.Context, c handoff.Claim, ambiguous bool) error
+	// TakeOver gives an overdue pending transfer's claim to the sweep.
+	TakeOver(ctx context.Context, t handoff.Transfer, owner string, until time.Time) (handoff.Claim, handoff.Transfer, error)
 	Get(ctx context.Context, id string) (handoff.Transfer, error)
-	FindByRef(ctx context.Context, vendor, vendorRef string) (handoff.Transfer, error)
+	FindByRef(ctx context.Context, tenant, vendor, vendorRef string) (handoff.Transfer, error)
 	Update(ctx context.Context, before, after handoff.Transfer, events ...handoff.Event) (handoff.Transfer, error)
+	// Note appends to the timeline only: it never conflicts with a state change.
+	Note(ctx context.Context, id string, events ...handoff.Event) error
 	Overdue(ctx context.Context, now time.Time, limit int) ([]handoff.Transfer, error)
 }
 
@@ -54,7 +63,16 @@ type Service struct {
 	callbackBase string
 	// earlyCallbackWait bounds how long a callback for a transfer not yet recorded waits for it.
 	earlyCallbackWait time.Duration
+	// derivedKeyWindow is how long a key derived from the body (no explicit key) is remembered.
+	derivedKeyWindow time.Duration
+	// sweepReserve is the part of the sweep's invocation it never starts new work in.
+	sweepReserve time.Duration
 }
+
+// DerivedKeyWindow is how long a key derived from the request body is remembered by default: long
+// enough to absorb a blind resend, short enough that a bot escalating the same conversation again
+// after a failure gets a new transfer. Explicit keys keep the store's full window (24h).
+const DerivedKeyWindow = 5 * time.Minute
 
 // Option changes a Service built by New.
 type Option func(*Service)
@@ -74,12 +92,15 @@ func WithEarlyCallbackWait(d time.Duration) Option {
 	return func(s *Service) { s.earlyCallbackWait = d }
 }
 
+// WithDerivedKeyWindow sets how long a key derived from the body is remembered (default 5m).
+func WithDerivedKeyWindow(d time.Duration) Option { return func(s *Service) { s.derivedKeyWindow = d } }
+
 // New builds a Service from ready parts. It does no I/O.
 func New(store Store, v Vendors, log *slog.Logger, opts ...Option) *Service {
 	s := &Service{
 		store: store, vendors: v, log: log, now: time.Now,
 		completed: newMemo(1024), leaseMargin: 2 * time.Second, callbackTimeout: 15 * time.Minute,
-		earlyCallbackWait: 2 * time.Second,
+		earlyCallbackWait: 2 * time.Second, derivedKeyWindow: DerivedKeyWindow, sweepReserve: 5 * time.Second,
 	}
 	for _, o := range opts {
 		o(s)
@@ -116,36 +137,46 @@ func (s *Service) Start(ctx context.Context, in Input) (Result, error) {
 		return Result{}, err
 	}
 	fingerprint := req.Fingerprint()
+	key, derived := idempotencyKey(in, fingerprint)
 	claim := handoff.Claim{
 		Tenant:      req.Tenant,
-		Key:         idempotencyKey(in, fingerprint),
+		Key:         key,
 		Fingerprint: fingerprint,
 		Owner:       newID(),
 		LeaseUntil:  leaseUntil(ctx, s.now()),
 		TransferID:  newID(),
 	}
-	if t, ok, err := s.completed.lookup(claim); ok || err != nil {
+	if derived {
+		claim.Window = s.derivedKeyWindow
+	}
+	if t, ok, err := s.completed.lookup(claim, s.now()); ok || err != nil {
 		return Result{Transfer: t, Replayed: true}, err
 	}
-	won, err := s.store.Claim(ctx, claim)
+	// Record first: the transfer exists, pending with its deadline, before the vendor hears of it.
+	t := s.pending(req, in.Caller, claim)
+	won, err := s.store.Claim(ctx, claim, t)
 	if err != nil {
 		return Result{}, err
 	}
 	if won.Completed != nil {
-		s.completed.remember(claim, *won.Completed)
+		s.completed.remember(claim, *won.Completed, s.now())
 		return Result{Transfer: *won.Completed, Replayed: true}, nil
 	}
 	claim.TransferID = won.TransferID
-	t, ref, err := s.run(ctx, tr, in, claim, won.Reclaimed)
+	t.ID, t.Version = won.TransferID, won.Version
+	if won.Stored != nil {
+		t = *won.Stored // an earlier attempt's record: go on from the target it left in doubt
+	}
+	t, err, vendorFailed := s.run(ctx, tr, in.CallbackBase, claim, t, won.Reclaimed)
 	if err != nil {
-		s.release(claim, won.Reclaimed, err)
+		if vendorFailed {
+			s.release(claim, won.Reclaimed, err)
+		}
+		// Otherwise recording failed after the vendor may have acted: the record keeps the
+		// target in doubt, and a retry after the lease, or the sweep, reconciles it.
 		return Result{}, err
 	}
-	events := timeline(t)
-	if err := s.store.Complete(context.WithoutCancel(ctx), claim, t, ref, events); err != nil {
-		return Result{}, err
-	}
-	s.completed.remember(claim, t)
+	s.completed.remember(claim, t, s.now())
 	return Result{Transfer: t}, nil
 }
 
@@ -200,15 +231,16 @@ func leaseUntil(ctx context.Context, now time.Time) time.Time {
 }
 
 // idempotencyKey picks the key: the body's, else the header's or event's, else one derived from
-// the request itself (so a blind resend of the same body is still one transfer).
-func idempotencyKey(in Input, fingerprint string) string {
+// the request itself (so a blind resend of the same body is still one transfer), which is
+// remembered only briefly.
+func idempotencyKey(in Input, fingerprint string) (string, bool) {
 	switch {
 	case in.Request.IdempotencyKey != "":
-		return in.Request.IdempotencyKey
+		return in.Request.IdempotencyKey, false
 	case in.Key != "":
-		return in.Key
+		return in.Key, false
 	}
-	return "derived:" + fingerprint
+	return "derived:" + fingerprint, true
 }
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)

@@ -7,14 +7,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"handoff/core/awstest"
-	"handoff/core/handler"
 	"handoff/core/handoff"
 	"handoff/functions/internal/fntest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
-func setup(t *testing.T) (*fntest.Env, *handler.Stream) {
+func setup(t *testing.T) (*fntest.Env, *BotAck) {
 	t.Helper()
 	env := fntest.New(t, "BotAckFunction")
 	h, err := Main(fntest.Ctx(t), env.Getenv)
@@ -145,4 +144,29 @@ func TestReadsOnlyDeclaredVariables(t *testing.T) {
 		_, err := Main(fntest.Ctx(t), getenv)
 		return err
 	})
+}
+
+func TestHandleTellsTheScheduleFromTheStream(t *testing.T) {
+	env, h := setup(t)
+	req := fntest.HTTPSample(t, "transfer-post-bitrix24.json")
+	req.Body = `{"tenant":"demo","vendor":"bitrix24","conversation":{"id":"114"},
+		"target":{"type":"agent","id":"14"},"fallbacks":[{"type":"queue","id":"2"}],"bot":{"vendor":"webhook"}}`
+	req.IsBase64Encoded = false
+	tr := start(t, env, fntest.Encode(t, req))
+	tick := json.RawMessage(`{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`)
+	// The schedule re-sends only acks left pending for a while: this one is fresh.
+	if out, err := h.Handle(fntest.Ctx(t), tick); out != nil || err != nil {
+		t.Fatalf("tick = %v, %v; want nil, nil", out, err)
+	}
+	if n := env.Sandboxes.Webhook.AckCalls(); n != 0 {
+		t.Fatalf("a fresh ack was re-sent by the scan (%d)", n)
+	}
+	batch, _ := json.Marshal(streamOf(t, tr.ID))
+	out, err := h.Handle(fntest.Ctx(t), batch)
+	if resp, ok := out.(events.DynamoDBEventResponse); err != nil || !ok || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("stream batch = %+v, %v", out, err)
+	}
+	if n := env.Sandboxes.Webhook.AckCalls(); n != 1 {
+		t.Errorf("webhook acks = %d, want 1", n)
+	}
 }

@@ -50,7 +50,11 @@ func TestProjectTemplate(t *testing.T) {
 	if want := []template.Schedule{{Event: "SweepAwaiting", Every: time.Minute}}; !reflect.DeepEqual(transfer.Schedules, want) {
 		t.Errorf("transfer schedules = %+v, want the sweep every minute", transfer.Schedules)
 	}
-	if idx := tmpl.Tables[0].Indexes; len(idx) != 1 || idx[0].Name != "awaiting" || len(idx[0].Keys) != 2 {
-		t.Errorf("table indexes = %+v, want the awaiting index", idx)
+	if idx := tmpl.Tables[0].Indexes; len(idx) != 2 || idx[0].Name != "awaiting" || len(idx[0].Keys) != 2 ||
+		idx[1].Name != "ref" || idx[1].Projection != "KEYS_ONLY" {
+		t.Errorf("table indexes = %+v, want the awaiting and ref indexes", idx)
+	}
+	if want := []template.Schedule{{Event: "ResendPendingAcks", Every: 5 * time.Minute}}; !reflect.DeepEqual(tmpl.Functions[0].Schedules, want) {
+		t.Errorf("bot-ack schedules = %+v, want the ack re-send scan", tmpl.Functions[0].Schedules)
 	}
 }
