@@ -11,6 +11,7 @@ import (
 
 	"handoff/core/availability"
 	"handoff/core/handoff"
+	"handoff/core/telemetry"
 )
 
 // Availabilities is what skill-check needs of the availability use case.
@@ -61,6 +62,7 @@ func (h *Availability) answer(ctx context.Context, req events.APIGatewayV2HTTPRe
 		typ, id, _ := strings.Cut(raw, ":")
 		q.Targets = append(q.Targets, handoff.Target{Type: handoff.TargetType(typ), ID: id})
 	}
+	telemetry.Annotate(ctx, telemetry.Tenant(q.Tenant), telemetry.Caller(telemetry.HTTPCaller(req)))
 	targets, err := h.svc.Check(ctx, q)
 	if err != nil {
 		return errorResponse(ctx, h.log, op, err)

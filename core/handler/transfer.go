@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"handoff/core/handoff"
+	"handoff/core/telemetry"
 	"handoff/core/transfer"
 )
 
@@ -103,6 +104,7 @@ func (h *Transfer) malformed(ctx context.Context, payload json.RawMessage) (any,
 		return nil, h.Sweep(ctx) // the sweep needs nothing from its event
 	case shape.DetailType != "":
 		h.log.Error("escalation event does not decode", "op", "handler.Escalation", "detailType", shape.DetailType)
+		telemetry.Dropped(ctx, telemetry.ReasonUndecodable)
 		return nil, nil // a retry would fail the same way
 	case shape.RouteKey != "" || shape.Version == "2.0":
 		return jsonResponse(http.StatusBadRequest, problemBody{Error: problemJSON{Code: handoff.CodeInvalidRequest, Message: "malformed HTTP event"}}), nil
@@ -122,6 +124,7 @@ func (h *Transfer) answer(ctx context.Context, req events.APIGatewayV2HTTPReques
 	case "POST /transfers":
 		return h.post(ctx, req)
 	case "GET /transfers/{id}":
+		telemetry.Annotate(ctx, telemetry.Transfer(req.PathParameters["id"]), telemetry.Caller(telemetry.HTTPCaller(req)))
 		t, err := h.svc.Get(ctx, req.PathParameters["id"])
 		if err != nil {
 			return errorResponse(ctx, h.log, "handler.GetTransfer", err)
@@ -147,6 +150,7 @@ func (h *Transfer) post(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 			return errorResponse(ctx, h.log, op, err)
 		}
 	}
+	telemetry.Annotate(ctx, telemetry.Tenant(r.Tenant), telemetry.Caller(telemetry.HTTPCaller(req)))
 	base := h.callbackBase
 	if base == "" && req.RequestContext.DomainName != "" {
 		base = "https://" + req.RequestContext.DomainName
@@ -155,6 +159,7 @@ func (h *Transfer) post(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if err != nil {
 		return errorResponse(ctx, h.log, op, err)
 	}
+	telemetry.Started(ctx, res.Transfer, res.Replayed)
 	resp := transferResponse(res.Transfer)
 	resp.Headers["Location"] = "/transfers/" + res.Transfer.ID
 	if res.Replayed {
@@ -193,11 +198,14 @@ func (h *Transfer) Escalation(ctx context.Context, ev events.EventBridgeEvent) e
 	r, err := handoff.DecodeRequest(ev.Detail)
 	if err != nil {
 		h.log.Error("escalation refused", "op", op, "id", ev.ID, "code", string(handoff.ErrorCode(err)), "error", err)
+		telemetry.Dropped(ctx, telemetry.ReasonUndecodable)
 		return nil
 	}
+	telemetry.Annotate(ctx, telemetry.Tenant(r.Tenant), telemetry.Caller(ev.Source))
 	res, err := h.svc.Start(ctx, transfer.Input{Request: r, Key: ev.ID, CallbackBase: h.callbackBase})
 	switch {
 	case err == nil:
+		telemetry.Started(ctx, res.Transfer, res.Replayed)
 		h.log.Info("escalation handled", "op", op, "id", ev.ID, "transfer", res.Transfer.ID,
 			"status", string(res.Transfer.Status), "replayed", res.Replayed)
 		return nil
@@ -206,6 +214,7 @@ func (h *Transfer) Escalation(ctx context.Context, ev events.EventBridgeEvent) e
 		return err
 	}
 	h.log.Error("escalation failed", "op", op, "id", ev.ID, "code", string(handoff.ErrorCode(err)), "error", err)
+	telemetry.Dropped(ctx, telemetry.ReasonFailed)
 	return nil
 }
 

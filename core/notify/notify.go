@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"handoff/core/handoff"
+	"handoff/core/telemetry"
 	"handoff/core/vendors"
 )
 
@@ -93,6 +94,7 @@ func (n *Notifier) deliver(ctx context.Context, t handoff.Transfer) (handoff.Tra
 	now := n.now().UTC()
 	if t.Ack.Status == handoff.AckPending {
 		ev, err := n.ack(ctx, &after, now)
+		telemetry.Acked(ctx, after)
 		events = append(events, ev)
 		if err != nil {
 			return after, events, err // retry later; the attempt count is recorded now
@@ -108,6 +110,7 @@ func (n *Notifier) deliver(ctx context.Context, t handoff.Transfer) (handoff.Tra
 			return after, events, err
 		}
 		after.NotifiedAt = &now
+		telemetry.Ended(ctx, after)
 		events = append(events, handoff.Event{At: now, Kind: "published", Detail: detail})
 	}
 	if len(events) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"handoff/core/handoff"
+	"handoff/core/telemetry"
 	"handoff/core/vendors"
 )
 
@@ -34,6 +35,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		switch _, err := s.report(ctx, t, silence, s.callbackBase); handoff.ErrorCode(err) {
 		case "":
 			moved++
+			telemetry.Count(ctx, telemetry.SweepGiveUps, telemetry.Dims{Vendor: t.Vendor, Tenant: t.Tenant})
 			s.log.Info("gave up awaiting a callback", "op", "transfer.Sweep", "transfer", t.ID, "vendor", t.Vendor)
 		case handoff.CodeConflict, handoff.CodeNotFound:
 			// a callback or another sweep got there first: nothing to do

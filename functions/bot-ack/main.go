@@ -11,6 +11,7 @@ import (
 
 	"handoff/core/handler"
 	"handoff/core/notify"
+	"handoff/core/telemetry"
 	"handoff/functions/internal/boot"
 )
 
@@ -20,7 +21,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bot-ack:", err)
 		os.Exit(1)
 	}
-	lambda.Start(h.Batch)
+	lambda.Start(telemetry.Wrap(h.Batch))
 }
 
 // Main builds the handler from the environment; tests call it with their own.

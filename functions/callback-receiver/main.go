@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"handoff/core/handler"
+	"handoff/core/telemetry"
 	"handoff/core/transfer"
 	"handoff/functions/internal/boot"
 )
@@ -20,7 +21,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "callback-receiver:", err)
 		os.Exit(1)
 	}
-	lambda.Start(h.HTTP)
+	lambda.Start(telemetry.Wrap(h.HTTP))
 }
 
 // Main builds the handler from the environment; tests call it with their own.

@@ -11,6 +11,7 @@ import (
 
 	"handoff/core/availability"
 	"handoff/core/handler"
+	"handoff/core/telemetry"
 	"handoff/functions/internal/boot"
 )
 
@@ -20,7 +21,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "skill-check:", err)
 		os.Exit(1)
 	}
-	lambda.Start(h.HTTP)
+	lambda.Start(telemetry.Wrap(h.HTTP))
 }
 
 // Main builds the handler from the environment; tests call it with their own.

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"handoff/core/handler"
+	"handoff/core/telemetry"
 	"handoff/core/transfer"
 	"handoff/functions/internal/boot"
 )
@@ -20,7 +21,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "transfer:", err)
 		os.Exit(1)
 	}
-	lambda.Start(h.Invoke)
+	lambda.Start(telemetry.Wrap(h.Invoke))
 }
 
 // Main builds the handler from the environment; tests call it with their own.

@@ -21,6 +21,10 @@ type Config struct {
 	SecretTTL       time.Duration
 	AvailabilityTTL time.Duration
 	CallbackTimeout time.Duration
+	// MetricsNamespace is the CloudWatch namespace of the functions' metrics.
+	MetricsNamespace string
+	// MetricsTenantDimension adds a Tenant dimension to every metric (one metric per tenant).
+	MetricsTenantDimension bool
 }
 
 // Load reads the configuration through getenv (os.Getenv in main) and checks it.
@@ -30,12 +34,21 @@ func Load(getenv func(string) string) (Config, error) {
 		SecretPrefix:    orDefault(getenv("SECRET_PREFIX"), "handoff/"),
 		EventBusName:    orDefault(getenv("EVENT_BUS_NAME"), "default"),
 		CallbackBaseURL: strings.TrimRight(getenv("CALLBACK_BASE_URL"), "/"),
+
+		MetricsNamespace: orDefault(getenv("METRICS_NAMESPACE"), "Handoff"),
 	}
 	if c.TableName == "" {
 		return Config{}, fmt.Errorf("TABLE_NAME is not set")
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {
 		return Config{}, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	switch v := getenv("METRICS_TENANT_DIMENSION"); v {
+	case "", "false":
+	case "true":
+		c.MetricsTenantDimension = true
+	default:
+		return Config{}, fmt.Errorf("METRICS_TENANT_DIMENSION must be true or false, not %q", v)
 	}
 	durations := []struct {
 		name string

@@ -21,7 +21,7 @@ func TestLoadFillsDefaults(t *testing.T) {
 	want := boot.Config{TableName: "t", SecretPrefix: "handoff/", EventBusName: "default",
 		CallbackBaseURL: "https://api.example.com", LogLevel: slog.LevelInfo,
 		IdempotencyTTL: 24 * time.Hour, SecretTTL: 5 * time.Minute, AvailabilityTTL: 10 * time.Second,
-		CallbackTimeout: 15 * time.Minute}
+		CallbackTimeout: 15 * time.Minute, MetricsNamespace: "Handoff"}
 	if c != want {
 		t.Errorf("Load = %+v, want %+v", c, want)
 	}
@@ -29,10 +29,11 @@ func TestLoadFillsDefaults(t *testing.T) {
 
 func TestLoadRefusesBadSettingsNamingThem(t *testing.T) {
 	cases := map[string]map[string]string{
-		"TABLE_NAME":      {},
-		"LOG_LEVEL":       {"TABLE_NAME": "t", "LOG_LEVEL": "loud"},
-		"IDEMPOTENCY_TTL": {"TABLE_NAME": "t", "IDEMPOTENCY_TTL": "a day"},
-		"SECRET_TTL":      {"TABLE_NAME": "t", "SECRET_TTL": "-1m"},
+		"TABLE_NAME":               {},
+		"LOG_LEVEL":                {"TABLE_NAME": "t", "LOG_LEVEL": "loud"},
+		"IDEMPOTENCY_TTL":          {"TABLE_NAME": "t", "IDEMPOTENCY_TTL": "a day"},
+		"SECRET_TTL":               {"TABLE_NAME": "t", "SECRET_TTL": "-1m"},
+		"METRICS_TENANT_DIMENSION": {"TABLE_NAME": "t", "METRICS_TENANT_DIMENSION": "yes"},
 	}
 	for name, vars := range cases {
 		if _, err := boot.Load(env(vars)); err == nil || !strings.Contains(err.Error(), name) {
