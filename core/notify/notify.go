@@ -19,6 +19,16 @@ const (
 	DetailFailed    = "Transfer Failed"
 )
 
+// SchemaVersion versions the published detail (docs/schemas/transfer-outcome.json). It changes
+// only for a change a reader could trip on; fields may be added within a version.
+const SchemaVersion = "1"
+
+// outcomeDetail is the published detail: the transfer resource plus its schema's version.
+type outcomeDetail struct {
+	handoff.Transfer
+	SchemaVersion string `json:"schemaVersion"`
+}
+
 // Store is what the notifier needs of storage.
 type Store interface {
 	Get(ctx context.Context, id string) (handoff.Transfer, error)
@@ -105,7 +115,7 @@ func (n *Notifier) deliver(ctx context.Context, t handoff.Transfer) (handoff.Tra
 		if t.Status == handoff.StatusFailed {
 			detail = DetailFailed
 		}
-		if err := n.publisher.Publish(ctx, detail, after); err != nil {
+		if err := n.publisher.Publish(ctx, detail, outcomeDetail{after, SchemaVersion}); err != nil {
 			n.log.Warn("publish failed", "op", "notify.publish", "transfer", t.ID, "error", err)
 			return after, events, err
 		}
