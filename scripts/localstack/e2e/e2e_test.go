@@ -46,6 +46,7 @@ func TestEndToEnd(t *testing.T) {
 		{"DuplicateStorm", testDuplicateStorm},
 		{"HostileHTTP", testHostileHTTP},
 		{"OtherTenant", testOtherTenant},
+		{"Handoffctl", testHandoffctl},
 		{"RouteAddedToTheTemplate", testRouteAddedToTheTemplate},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, e) })
