@@ -39,6 +39,10 @@ func writeState(root string, st LocalState, tmpl *template.Template) (func(), er
 			st.EventBus = v
 		}
 	}
+	// Absolute, so that the command reading it may run from any directory.
+	if abs, err := filepath.Abs(st.DeadLetters); err == nil {
+		st.DeadLetters = abs
+	}
 	path := filepath.Join(root, StateFile)
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
