@@ -140,12 +140,14 @@ func TestEscalationEventReachesTheTransferFunction(t *testing.T) {
 	if _, err := handoff.DecodeRequest(ev.Detail); err != nil {
 		t.Errorf("detail is not a valid transfer request: %v", err)
 	}
-	rules := eventsOfType(loadTemplate(t), "EventBridgeRule")
+	tmpl := loadTemplate(t)
+	rules := eventsOfType(tmpl, "EventBridgeRule")
 	rule, ok := rules["TransferFunction.EscalationRequested"]
 	if len(rules) != 1 || !ok {
 		t.Fatalf("EventBridge rules = %v, want TransferFunction.EscalationRequested alone", sortedKeys(rules))
 	}
 	pattern, _ := dig(rule, "Properties", "Pattern").(map[string]any)
+	pattern = withListDefaults(t, tmpl, pattern)
 	var event map[string]any
 	if err := json.Unmarshal(raw, &event); err != nil {
 		t.Fatal(err)
@@ -202,6 +204,31 @@ func TestStreamSampleIsWhatBotAckReceives(t *testing.T) {
 	if !reflect.DeepEqual(names, []string{"INSERT", "MODIFY"}) {
 		t.Errorf("records %v, want one INSERT and one MODIFY", names)
 	}
+}
+
+// withListDefaults returns pattern with each top-level !Ref to a list parameter replaced by the
+// parameter's default, as CloudFormation would deploy it without overrides.
+func withListDefaults(t *testing.T, tmpl map[string]any, pattern map[string]any) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	for key, value := range pattern {
+		out[key] = value
+		name, isRef := dig(value, "Ref").(string)
+		if !isRef {
+			continue
+		}
+		param := dig(tmpl, "Parameters", name)
+		def, ok := dig(param, "Default").(string)
+		if dig(param, "Type") != "CommaDelimitedList" || !ok {
+			t.Fatalf("pattern field %s: !Ref %s is not a CommaDelimitedList parameter with a default", key, name)
+		}
+		var values []any
+		for _, v := range strings.Split(def, ",") {
+			values = append(values, strings.TrimSpace(v))
+		}
+		out[key] = values
+	}
+	return out
 }
 
 // expand fills a route pattern's {name} segments with their path parameters.

@@ -26,7 +26,7 @@ func (f *fakeAvailability) Check(_ context.Context, q availability.Query) ([]han
 func TestAvailabilitySample(t *testing.T) {
 	one := 1
 	svc := &fakeAvailability{targets: []handoff.Availability{{Type: handoff.TargetSkill, ID: "2", Name: "Sales", Available: true, OnlineAgents: &one}}}
-	resp := call(t, handler.NewAvailability(svc, quiet), sampleHTTP(t, "availability-get.json"))
+	resp := call(t, handler.NewAvailability(svc, allowAll{}, quiet), sampleHTTP(t, "availability-get.json"))
 	if resp.StatusCode != 200 || resp.Headers["Content-Type"] != "application/json" {
 		t.Fatalf("answer %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
 	}
@@ -56,7 +56,7 @@ func TestAvailabilityTargets(t *testing.T) {
 		req := sampleHTTP(t, "availability-get.json")
 		req.RawQueryString = "tenant=demo&vendor=koreai&" + tc.query
 		svc := &fakeAvailability{targets: []handoff.Availability{}}
-		resp := call(t, handler.NewAvailability(svc, quiet), req)
+		resp := call(t, handler.NewAvailability(svc, allowAll{}, quiet), req)
 		if resp.StatusCode != 200 || len(svc.queries) != 1 {
 			t.Errorf("%s: answer %d %s", tc.query, resp.StatusCode, resp.Body)
 			continue
@@ -71,7 +71,7 @@ func TestAvailabilityTargets(t *testing.T) {
 // The answer is always {"targets": [...]}, never null, even from a checker that found nothing.
 func TestAvailabilityEmpty(t *testing.T) {
 	svc := &fakeAvailability{}
-	resp := call(t, handler.NewAvailability(svc, quiet), sampleHTTP(t, "availability-get.json"))
+	resp := call(t, handler.NewAvailability(svc, allowAll{}, quiet), sampleHTTP(t, "availability-get.json"))
 	var body map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || string(body["targets"]) != "[]" {
 		t.Errorf("answer %d %s, want an empty list", resp.StatusCode, resp.Body)
@@ -81,22 +81,22 @@ func TestAvailabilityEmpty(t *testing.T) {
 func TestAvailabilityErrors(t *testing.T) {
 	req := sampleHTTP(t, "availability-get.json")
 	svc := &fakeAvailability{err: handoff.Invalid("vendor", "bitrix24 does not report availability")}
-	p := wantProblem(t, call(t, handler.NewAvailability(svc, quiet), req), 400, handoff.CodeInvalidRequest)
+	p := wantProblem(t, call(t, handler.NewAvailability(svc, allowAll{}, quiet), req), 400, handoff.CodeInvalidRequest)
 	if p.Error.Field != "vendor" {
 		t.Errorf("field %q", p.Error.Field)
 	}
 
 	svc = &fakeAvailability{err: handoff.E(handoff.CodeVendorTimeout, "liveperson.Availability", "slow", nil)}
-	wantProblem(t, call(t, handler.NewAvailability(svc, quiet), req), 504, handoff.CodeVendorTimeout)
+	wantProblem(t, call(t, handler.NewAvailability(svc, allowAll{}, quiet), req), 504, handoff.CodeVendorTimeout)
 
 	req.RawQueryString = "tenant=demo&vendor=%zz"
 	svc = &fakeAvailability{}
-	wantProblem(t, call(t, handler.NewAvailability(svc, quiet), req), 400, handoff.CodeInvalidRequest)
+	wantProblem(t, call(t, handler.NewAvailability(svc, allowAll{}, quiet), req), 400, handoff.CodeInvalidRequest)
 	if len(svc.queries) != 0 {
 		t.Error("Check called for a malformed query")
 	}
 
 	req = sampleHTTP(t, "availability-get.json")
 	req.RouteKey = "POST /availability"
-	wantProblem(t, call(t, handler.NewAvailability(svc, quiet), req), 404, handoff.CodeNotFound)
+	wantProblem(t, call(t, handler.NewAvailability(svc, allowAll{}, quiet), req), 404, handoff.CodeNotFound)
 }

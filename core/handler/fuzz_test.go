@@ -80,7 +80,7 @@ func FuzzInvoke(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		svc := &fakeTransfers{}
-		out, err := handler.NewTransfer(svc, quiet, "https://api.example.com").Invoke(context.Background(), payload)
+		out, err := handler.NewTransfer(svc, allowAll{}, quiet, "https://api.example.com").Invoke(context.Background(), payload)
 		if resp, ok := out.(events.APIGatewayV2HTTPResponse); ok {
 			checkAnswer(t, resp)
 			if err != nil {
@@ -116,7 +116,7 @@ func FuzzTransferPost(f *testing.F) {
 		if key != "" {
 			req.Headers["idempotency-key"] = key
 		}
-		resp := call(t, handler.NewTransfer(svc, quiet, ""), req)
+		resp := call(t, handler.NewTransfer(svc, allowAll{}, quiet, ""), req)
 		checkAnswer(t, resp)
 		started := svc.started()
 		if (resp.StatusCode == 201) != (len(started) == 1) {
@@ -144,8 +144,12 @@ func FuzzEscalation(f *testing.F) {
 	f.Fuzz(func(t *testing.T, detail []byte, id string) {
 		svc := &fakeTransfers{}
 		ev := events.EventBridgeEvent{ID: id, DetailType: handler.EscalationDetailType, Detail: detail}
-		if err := handler.NewTransfer(svc, quiet, "").Escalation(context.Background(), ev); err != nil {
-			t.Fatalf("input alone made an error Lambda would retry: %v", err)
+		err := handler.NewTransfer(svc, allowAll{}, quiet, "").Escalation(context.Background(), ev)
+		if err != nil && (!handler.IsDeadLetter(err) || handoff.Retryable(err)) {
+			t.Fatalf("input alone made an error other than a dead letter: %v", err)
+		}
+		if err != nil && len(svc.started()) > 0 {
+			t.Fatalf("dead-lettered after Start: %v", err)
 		}
 		checkStarted(t, svc)
 		for _, in := range svc.started() {
@@ -200,7 +204,7 @@ func FuzzAvailability(f *testing.F) {
 		svc := &fakeAvailability{}
 		req := httpReq("GET", "GET /availability", "/availability", "")
 		req.RawQueryString = query
-		checkAnswer(t, call(t, handler.NewAvailability(svc, quiet), req))
+		checkAnswer(t, call(t, handler.NewAvailability(svc, allowAll{}, quiet), req))
 		for _, q := range svc.queries {
 			parsed, _ := url.ParseQuery(query)
 			if len(parsed["tenant"]) > 1 || len(parsed["vendor"]) > 1 || len(parsed["conversationId"]) > 1 {

@@ -70,7 +70,7 @@ func TestPostTransferCountsStartsAndReplays(t *testing.T) {
 			return transfer.Result{Transfer: transferred(in.Request), Replayed: replayed}, nil
 		}}
 		points, lines := metered(t, func(ctx context.Context, log *slog.Logger) {
-			resp, _ := handler.NewTransfer(svc, log, "").HTTP(ctx, sampleHTTP(t, "transfer-post-koreai.json"))
+			resp, _ := handler.NewTransfer(svc, allowAll{}, log, "").HTTP(ctx, sampleHTTP(t, "transfer-post-koreai.json"))
 			log.InfoContext(ctx, "answered", "status", resp.StatusCode)
 		})
 		started := emftest.Sum(points, "TransfersStarted", map[string]string{"Vendor": "koreai"})
@@ -86,32 +86,47 @@ func TestPostTransferCountsStartsAndReplays(t *testing.T) {
 	}
 }
 
-func TestEscalationsGivenUpAreCounted(t *testing.T) {
+// refuseSources lets every caller in and no event source.
+type refuseSources struct{ allowAll }
+
+func (refuseSources) Source(context.Context, string, string, string) error {
+	return handoff.E(handoff.CodeForbidden, "test", "source not listed", nil)
+}
+
+func TestDeadLetteredEscalationsAreCounted(t *testing.T) {
 	cases := []struct {
 		name   string
 		detail string
+		access handler.Access
 		err    error
-		reason string
+		code   string // "" when Lambda retries it (not dead-lettered by the handler)
 	}{
-		{"undecodable", `{"tenant":"demo"}`, nil, "undecodable"},
-		{"failed", "", handoff.E(handoff.CodeVendorAuthFailed, "x", "bad", nil), "failed"},
-		{"retried", "", handoff.E(handoff.CodeVendorUnavailable, "x", "down", nil), ""},
+		{"undecodable", `{"tenant":"demo"}`, allowAll{}, nil, "INVALID_REQUEST"},
+		{"source not listed", "", refuseSources{}, nil, "FORBIDDEN"},
+		{"refused by the vendor", "", allowAll{}, handoff.E(handoff.CodeVendorAuthFailed, "x", "bad", nil), "VENDOR_AUTH_FAILED"},
+		{"retried", "", allowAll{}, handoff.E(handoff.CodeVendorUnavailable, "x", "down", nil), ""},
+		{"handled", "", allowAll{}, nil, ""},
 	}
 	for _, tc := range cases {
 		ev := escalation(t)
 		if tc.detail != "" {
 			ev.Detail = json.RawMessage(tc.detail)
 		}
-		svc := &fakeTransfers{start: func(transfer.Input) (transfer.Result, error) { return transfer.Result{}, tc.err }}
+		svc := &fakeTransfers{start: func(in transfer.Input) (transfer.Result, error) {
+			return transfer.Result{Transfer: transferred(in.Request)}, tc.err
+		}}
 		points, _ := metered(t, func(ctx context.Context, log *slog.Logger) {
-			_ = handler.NewTransfer(svc, log, "").Escalation(ctx, ev)
+			_ = handler.NewTransfer(svc, tc.access, log, "").Escalation(ctx, ev)
 		})
-		total := emftest.Sum(points, "EscalationsDropped", nil)
-		if tc.reason == "" && total != 0 {
-			t.Errorf("%s: %v dropped, want none (Lambda retries it)", tc.name, total)
+		total := emftest.Sum(points, "EscalationsDeadLettered", nil)
+		if tc.code == "" && total != 0 {
+			t.Errorf("%s: %v dead-lettered, want none", tc.name, total)
 		}
-		if tc.reason != "" && emftest.Sum(points, "EscalationsDropped", map[string]string{"Reason": tc.reason}) != 1 {
-			t.Errorf("%s: dropped %v, want 1 with reason %s", tc.name, total, tc.reason)
+		if tc.code != "" && emftest.Sum(points, "EscalationsDeadLettered", map[string]string{"Code": tc.code}) != 1 {
+			t.Errorf("%s: %v dead-lettered, want 1 with code %s", tc.name, total, tc.code)
+		}
+		if started := emftest.Sum(points, "TransfersStarted", nil); (tc.name == "handled") != (started == 1) {
+			t.Errorf("%s: TransfersStarted = %v", tc.name, started)
 		}
 	}
 }

@@ -20,7 +20,7 @@ func TestRepeatedQueryParametersAreRefused(t *testing.T) {
 			svc := &fakeAvailability{}
 			req := httpReq("GET", "GET /availability", "/availability", "")
 			req.RawQueryString = query
-			p := wantProblem(t, call(t, handler.NewAvailability(svc, quiet), req), 400, handoff.CodeInvalidRequest)
+			p := wantProblem(t, call(t, handler.NewAvailability(svc, allowAll{}, quiet), req), 400, handoff.CodeInvalidRequest)
 			if p.Error.Field == "" || len(svc.queries) != 0 {
 				t.Errorf("field %q, queries %d: want the parameter named and no question asked", p.Error.Field, len(svc.queries))
 			}
@@ -40,7 +40,7 @@ func TestRepeatedQueryParametersAreRefused(t *testing.T) {
 		svc := &fakeAvailability{}
 		req := httpReq("GET", "GET /availability", "/availability", "")
 		req.RawQueryString = "tenant=demo&vendor=liveperson&target=skill:1&target=skill:2"
-		if resp := call(t, handler.NewAvailability(svc, quiet), req); resp.StatusCode != 200 || len(svc.queries[0].Targets) != 2 {
+		if resp := call(t, handler.NewAvailability(svc, allowAll{}, quiet), req); resp.StatusCode != 200 || len(svc.queries[0].Targets) != 2 {
 			t.Fatalf("answer %d, queries %+v", resp.StatusCode, svc.queries)
 		}
 	})

@@ -25,6 +25,7 @@ var statusOf = map[handoff.Code]int{
 	handoff.CodeUnsupportedTarget:    http.StatusBadRequest,
 	handoff.CodeUnknownTenant:        http.StatusNotFound,
 	handoff.CodeNotFound:             http.StatusNotFound,
+	handoff.CodeConversationNotFound: http.StatusNotFound,
 	handoff.CodeInProgress:           http.StatusConflict,
 	handoff.CodeConflict:             http.StatusConflict,
 	handoff.CodeIdempotencyKeyReused: http.StatusUnprocessableEntity,
@@ -36,6 +37,7 @@ var statusOf = map[handoff.Code]int{
 	handoff.CodeVendorProtocol:       http.StatusBadGateway,
 	handoff.CodeRateLimited:          http.StatusTooManyRequests,
 	handoff.CodeUnauthorized:         http.StatusUnauthorized,
+	handoff.CodeForbidden:            http.StatusForbidden,
 	handoff.CodeConfiguration:        http.StatusInternalServerError,
 	handoff.CodeUnavailable:          http.StatusServiceUnavailable,
 	handoff.CodeInternal:             http.StatusInternalServerError,
@@ -141,6 +143,13 @@ func header(req events.APIGatewayV2HTTPRequest, name string) string {
 		}
 	}
 	return ""
+}
+
+// logRequest logs one line per API request: its route, who called and the answer's status, so
+// every request can be traced to its principal.
+func logRequest(ctx context.Context, log *slog.Logger, req events.APIGatewayV2HTTPRequest, caller string, resp events.APIGatewayV2HTTPResponse) {
+	log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("route", routeOf(req)), slog.String("caller", caller),
+		slog.String("requestId", req.RequestContext.RequestID), slog.Int("status", resp.StatusCode))
 }
 
 func notFound(ctx context.Context, log *slog.Logger, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {

@@ -17,13 +17,14 @@ import (
 	"handoff/core/handoff"
 )
 
-// wantStatus is DESIGN.md's table, and the statuses of the codes it leaves to us.
+// wantStatus is the error table of docs/api.md ("Errors").
 var wantStatus = map[handoff.Code]int{
 	handoff.CodeInvalidRequest:       400,
 	handoff.CodeTooLarge:             413,
 	handoff.CodeUnsupportedTarget:    400,
 	handoff.CodeUnknownTenant:        404,
 	handoff.CodeNotFound:             404,
+	handoff.CodeConversationNotFound: 404,
 	handoff.CodeInProgress:           409,
 	handoff.CodeConflict:             409,
 	handoff.CodeIdempotencyKeyReused: 422,
@@ -35,6 +36,7 @@ var wantStatus = map[handoff.Code]int{
 	handoff.CodeVendorProtocol:       502,
 	handoff.CodeRateLimited:          429,
 	handoff.CodeUnauthorized:         401,
+	handoff.CodeForbidden:            403,
 	handoff.CodeConfiguration:        500,
 	handoff.CodeUnavailable:          503,
 	handoff.CodeInternal:             500,
@@ -133,7 +135,7 @@ func TestStatusTableCoversEveryCode(t *testing.T) {
 func getting(t *testing.T, err error) (p problem, raw map[string]map[string]any, hdr map[string]string, status int) {
 	t.Helper()
 	svc := &fakeTransfers{get: func(string) (handoff.Transfer, error) { return handoff.Transfer{}, err }}
-	resp := call(t, handler.NewTransfer(svc, quiet, ""), httpReq("GET", "GET /transfers/{id}", "/transfers/t1", ""))
+	resp := call(t, handler.NewTransfer(svc, allowAll{}, quiet, ""), httpReq("GET", "GET /transfers/{id}", "/transfers/t1", ""))
 	if e := json.Unmarshal([]byte(resp.Body), &raw); e != nil {
 		t.Fatalf("body %q: %v", resp.Body, e)
 	}

@@ -31,16 +31,17 @@ type Transfers interface {
 // Transfer handles the transfer function's triggers: POST /transfers, GET /transfers/{id}, and
 // Escalation Requested events.
 type Transfer struct {
-	svc Transfers
-	log *slog.Logger
+	svc    Transfers
+	access Access
+	log    *slog.Logger
 	// callbackBase is the public base URL for vendor callbacks; empty means "the API's own
 	// domain", taken from each HTTP request.
 	callbackBase string
 }
 
-// NewTransfer builds the handler from a ready service.
-func NewTransfer(svc Transfers, log *slog.Logger, callbackBase string) *Transfer {
-	return &Transfer{svc: svc, log: log, callbackBase: callbackBase}
+// NewTransfer builds the handler from a ready service and the tenants' access rules.
+func NewTransfer(svc Transfers, access Access, log *slog.Logger, callbackBase string) *Transfer {
+	return &Transfer{svc: svc, access: access, log: log, callbackBase: callbackBase}
 }
 
 // eventShape holds the fields that tell an HTTP API event from an EventBridge one.
@@ -103,9 +104,10 @@ func (h *Transfer) malformed(ctx context.Context, payload json.RawMessage) (any,
 	case shape.DetailType == ScheduledDetailType:
 		return nil, h.Sweep(ctx) // the sweep needs nothing from its event
 	case shape.DetailType != "":
-		h.log.Error("escalation event does not decode", "op", "handler.Escalation", "detailType", shape.DetailType)
-		telemetry.Dropped(ctx, telemetry.ReasonUndecodable)
-		return nil, nil // a retry would fail the same way
+		err := deadLetter(handoff.Invalid("", "the event does not decode"))
+		telemetry.DeadLettered(ctx, handoff.CodeInvalidRequest)
+		h.log.Error("escalation dead-lettered", "op", "handler.Escalation", "detailType", shape.DetailType, "error", err)
+		return nil, err
 	case shape.RouteKey != "" || shape.Version == "2.0":
 		return jsonResponse(http.StatusBadRequest, problemBody{Error: problemJSON{Code: handoff.CodeInvalidRequest, Message: "malformed HTTP event"}}), nil
 	}
@@ -115,26 +117,43 @@ func (h *Transfer) malformed(ctx context.Context, payload json.RawMessage) (any,
 // HTTP answers POST /transfers and GET /transfers/{id}; its error is always nil (every failure
 // is an HTTP answer).
 func (h *Transfer) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.answer(ctx, req), nil
+	caller := callerOf(req)
+	telemetry.Annotate(ctx, telemetry.Caller(caller))
+	resp := h.answer(ctx, req, caller)
+	logRequest(ctx, h.log, req, caller, resp)
+	return resp, nil
 }
 
 // answer is HTTP's work; the error result HTTP adds is what aws-lambda-go requires of a handler.
-func (h *Transfer) answer(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+func (h *Transfer) answer(ctx context.Context, req events.APIGatewayV2HTTPRequest, caller string) events.APIGatewayV2HTTPResponse {
 	switch routeOf(req) {
 	case "POST /transfers":
-		return h.post(ctx, req)
+		return h.post(ctx, req, caller)
 	case "GET /transfers/{id}":
-		telemetry.Annotate(ctx, telemetry.Transfer(req.PathParameters["id"]), telemetry.Caller(telemetry.HTTPCaller(req)))
-		t, err := h.svc.Get(ctx, req.PathParameters["id"])
-		if err != nil {
-			return errorResponse(ctx, h.log, "handler.GetTransfer", err)
-		}
-		return jsonResponse(http.StatusOK, t)
+		return h.get(ctx, req, caller)
 	}
 	return notFound(ctx, h.log, req)
 }
 
-func (h *Transfer) post(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+// get answers GET /transfers/{id}: a transfer of a tenant the caller may not use is NOT_FOUND,
+// word for word as one that does not exist.
+func (h *Transfer) get(ctx context.Context, req events.APIGatewayV2HTTPRequest, caller string) events.APIGatewayV2HTTPResponse {
+	const op = "handler.GetTransfer"
+	telemetry.Annotate(ctx, telemetry.Transfer(req.PathParameters["id"]))
+	t, err := h.svc.Get(ctx, req.PathParameters["id"])
+	if err != nil {
+		return errorResponse(ctx, h.log, op, err)
+	}
+	if err := h.access.Caller(ctx, t.Tenant, caller); err != nil {
+		if handoff.ErrorCode(err) == handoff.CodeForbidden {
+			err = hiddenAsNotFound(op)
+		}
+		return errorResponse(ctx, h.log, op, err)
+	}
+	return jsonResponse(http.StatusOK, t)
+}
+
+func (h *Transfer) post(ctx context.Context, req events.APIGatewayV2HTTPRequest, caller string) events.APIGatewayV2HTTPResponse {
 	const op = "handler.PostTransfer"
 	body, err := requestBody(req, handoff.MaxBodyBytes)
 	if err != nil {
@@ -144,18 +163,23 @@ func (h *Transfer) post(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if err != nil {
 		return errorResponse(ctx, h.log, op, err)
 	}
+	telemetry.Annotate(ctx, telemetry.Tenant(r.Tenant))
+	// Before the idempotency key is even looked at: a refused caller learns nothing of the
+	// tenant's earlier transfers, and nothing is claimed, written or sent to a vendor.
+	if err := h.access.Caller(ctx, r.Tenant, caller); err != nil {
+		return errorResponse(ctx, h.log, op, err)
+	}
 	key := header(req, "Idempotency-Key")
 	if key != "" {
 		if err := handoff.ValidateKey("Idempotency-Key", key); err != nil {
 			return errorResponse(ctx, h.log, op, err)
 		}
 	}
-	telemetry.Annotate(ctx, telemetry.Tenant(r.Tenant), telemetry.Caller(telemetry.HTTPCaller(req)))
 	base := h.callbackBase
 	if base == "" && req.RequestContext.DomainName != "" {
 		base = "https://" + req.RequestContext.DomainName
 	}
-	res, err := h.svc.Start(ctx, transfer.Input{Request: r, Key: key, CallbackBase: base})
+	res, err := h.svc.Start(ctx, transfer.Input{Request: r, Key: key, CallbackBase: base, Caller: caller})
 	if err != nil {
 		return errorResponse(ctx, h.log, op, err)
 	}
@@ -185,10 +209,15 @@ func transferResponse(t handoff.Transfer) events.APIGatewayV2HTTPResponse {
 }
 
 // Escalation runs an Escalation Requested event. The event id is the idempotency key unless the
-// detail has one. It returns an error only for failures a retry can fix, so Lambda retries those
-// and the dead-letter queue keeps what never succeeds; anything else is logged and dropped. A
-// vendor answer we could not read is one of them: the vendor may have made the transfer, and
-// only the retry, which reconciles, can record it and have the bot told.
+// detail has one. Every escalation ends in one of three ways: a recorded transfer (nil, whatever
+// its outcome); an error a retry can fix, which Lambda retries and the dead-letter queue keeps if
+// it never succeeds (a vendor answer we could not read is one: the vendor may have made the
+// transfer, and only the retry, which reconciles, can record it and have the bot told); or a
+// DeadLetter error with the reason, for what no retry can fix. Nothing is dropped.
+//
+// The event's source and account are checked against the tenant's access record before
+// anything else is done for it: a source the tenant does not list is dead-lettered, no vendor
+// called, nothing written.
 func (h *Transfer) Escalation(ctx context.Context, ev events.EventBridgeEvent) error {
 	const op = "handler.Escalation"
 	if ev.DetailType != EscalationDetailType {
@@ -196,26 +225,29 @@ func (h *Transfer) Escalation(ctx context.Context, ev events.EventBridgeEvent) e
 		return nil
 	}
 	r, err := handoff.DecodeRequest(ev.Detail)
-	if err != nil {
-		h.log.Error("escalation refused", "op", op, "id", ev.ID, "code", string(handoff.ErrorCode(err)), "error", err)
-		telemetry.Dropped(ctx, telemetry.ReasonUndecodable)
-		return nil
+	telemetry.Annotate(ctx, telemetry.Tenant(r.Tenant), telemetry.Caller(eventCaller(ev)))
+	if err == nil {
+		err = h.access.Source(ctx, r.Tenant, ev.Source, ev.AccountID)
 	}
-	telemetry.Annotate(ctx, telemetry.Tenant(r.Tenant), telemetry.Caller(ev.Source))
-	res, err := h.svc.Start(ctx, transfer.Input{Request: r, Key: ev.ID, CallbackBase: h.callbackBase})
+	var res transfer.Result
+	if err == nil {
+		res, err = h.svc.Start(ctx, transfer.Input{Request: r, Key: ev.ID, CallbackBase: h.callbackBase, Caller: eventCaller(ev)})
+	}
 	switch {
 	case err == nil:
 		telemetry.Started(ctx, res.Transfer, res.Replayed)
-		h.log.Info("escalation handled", "op", op, "id", ev.ID, "transfer", res.Transfer.ID,
-			"status", string(res.Transfer.Status), "replayed", res.Replayed)
+		h.log.Info("escalation handled", "op", op, "id", ev.ID, "source", ev.Source, "account", ev.AccountID,
+			"transfer", res.Transfer.ID, "status", string(res.Transfer.Status), "replayed", res.Replayed)
 		return nil
 	case handoff.Retryable(err) || handoff.ErrorCode(err) == handoff.CodeVendorProtocol:
-		h.log.Warn("escalation will be retried", "op", op, "id", ev.ID, "error", err)
+		h.log.Warn("escalation will be retried", "op", op, "id", ev.ID, "source", ev.Source, "account", ev.AccountID, "error", err)
 		return err
 	}
-	h.log.Error("escalation failed", "op", op, "id", ev.ID, "code", string(handoff.ErrorCode(err)), "error", err)
-	telemetry.Dropped(ctx, telemetry.ReasonFailed)
-	return nil
+	telemetry.DeadLettered(ctx, handoff.ErrorCode(err))
+	err = deadLetter(err)
+	h.log.Error("escalation dead-lettered", "op", op, "id", ev.ID, "source", ev.Source, "account", ev.AccountID,
+		"tenant", r.Tenant, "code", string(handoff.ErrorCode(err)), "error", err)
+	return err
 }
 
 // Sweep gives up on transfers whose vendor did not call back in time. Its error (the table was

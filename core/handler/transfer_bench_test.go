@@ -25,7 +25,7 @@ import (
 // memstore with a vendor that answers at once in process, and the response encoded to the JSON
 // the Runtime API is sent. Budget (README, Performance): under 30 µs and 150 allocations.
 func BenchmarkTransferHTTP(b *testing.B) {
-	h := handler.NewTransfer(transfer.New(memstore.New(nil), benchVendors{}, benchLog()), benchLog(), "")
+	h := handler.NewTransfer(transfer.New(memstore.New(nil), benchVendors{}, benchLog()), allowAll{}, benchLog(), "")
 	payload, digits := benchEvent(b)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -47,7 +47,7 @@ func BenchmarkTransferHTTP(b *testing.B) {
 
 // BenchmarkTransferHTTPDuplicate is the same request again, the key already completed here.
 func BenchmarkTransferHTTPDuplicate(b *testing.B) {
-	h := handler.NewTransfer(transfer.New(memstore.New(nil), benchVendors{}, benchLog()), benchLog(), "")
+	h := handler.NewTransfer(transfer.New(memstore.New(nil), benchVendors{}, benchLog()), allowAll{}, benchLog(), "")
 	payload, _ := benchEvent(b)
 	ctx := context.Background()
 	if _, err := h.Invoke(ctx, payload); err != nil {

@@ -22,7 +22,7 @@ func invoke(t *testing.T, h *handler.Transfer, payload []byte) (any, error) {
 
 func TestInvokeHTTPEvent(t *testing.T) {
 	svc := &fakeTransfers{}
-	out, err := invoke(t, handler.NewTransfer(svc, quiet, ""), sample(t, "transfer-post-koreai.json"))
+	out, err := invoke(t, handler.NewTransfer(svc, allowAll{}, quiet, ""), sample(t, "transfer-post-koreai.json"))
 	if err != nil {
 		t.Fatalf("Invoke: %v", err)
 	}
@@ -52,7 +52,7 @@ func TestInvokeHTTPEvent(t *testing.T) {
 
 func TestInvokeEventBridgeEvent(t *testing.T) {
 	svc := &fakeTransfers{}
-	out, err := invoke(t, handler.NewTransfer(svc, quiet, "https://hooks.example"), sample(t, "escalation-requested.json"))
+	out, err := invoke(t, handler.NewTransfer(svc, allowAll{}, quiet, "https://hooks.example"), sample(t, "escalation-requested.json"))
 	if out != nil || err != nil {
 		t.Fatalf("Invoke = %v, %v; want nil, nil", out, err)
 	}
@@ -81,7 +81,7 @@ func TestInvokeRefusesOtherShapes(t *testing.T) {
 	}
 	for name, payload := range payloads {
 		svc := &fakeTransfers{}
-		out, err := invoke(t, handler.NewTransfer(svc, quiet, ""), payload)
+		out, err := invoke(t, handler.NewTransfer(svc, allowAll{}, quiet, ""), payload)
 		if err == nil {
 			t.Errorf("%s: Invoke = %v, nil; want an error", name, out)
 		}
@@ -123,7 +123,7 @@ func TestPostTransferStatuses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			svc := &fakeTransfers{start: tc.start}
-			resp := call(t, handler.NewTransfer(svc, quiet, ""), sampleHTTP(t, "transfer-post-bitrix24.json"))
+			resp := call(t, handler.NewTransfer(svc, allowAll{}, quiet, ""), sampleHTTP(t, "transfer-post-bitrix24.json"))
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, resp.Body)
 			}
@@ -155,7 +155,7 @@ func TestPostTransferServiceError(t *testing.T) {
 	svc := &fakeTransfers{start: func(transfer.Input) (transfer.Result, error) {
 		return transfer.Result{}, &handoff.Error{Code: handoff.CodeInProgress, Message: "the first request is still running", RetryAfter: 2 * time.Second}
 	}}
-	resp := call(t, handler.NewTransfer(svc, quiet, ""), sampleHTTP(t, "transfer-post-liveperson.json"))
+	resp := call(t, handler.NewTransfer(svc, allowAll{}, quiet, ""), sampleHTTP(t, "transfer-post-liveperson.json"))
 	wantProblem(t, resp, 409, handoff.CodeInProgress)
 	if resp.Headers["Retry-After"] != "2" {
 		t.Errorf("Retry-After %q, want 2", resp.Headers["Retry-After"])
@@ -167,7 +167,7 @@ func TestPostTransferServiceError(t *testing.T) {
 
 func TestPostTransferMalformed(t *testing.T) {
 	svc := &fakeTransfers{}
-	resp := call(t, handler.NewTransfer(svc, quiet, ""), sampleHTTP(t, "transfer-post-malformed.json"))
+	resp := call(t, handler.NewTransfer(svc, allowAll{}, quiet, ""), sampleHTTP(t, "transfer-post-malformed.json"))
 	wantProblem(t, resp, 400, handoff.CodeInvalidRequest)
 	if len(svc.started()) != 0 {
 		t.Error("Start called for a malformed body")
@@ -194,7 +194,7 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 			req := sampleHTTP(t, "transfer-post-liveperson.json")
 			req.Headers = tc.headers
 			svc := &fakeTransfers{}
-			resp := call(t, handler.NewTransfer(svc, quiet, ""), req)
+			resp := call(t, handler.NewTransfer(svc, allowAll{}, quiet, ""), req)
 			if !tc.ok {
 				p := wantProblem(t, resp, 400, handoff.CodeInvalidRequest)
 				if p.Error.Field != "Idempotency-Key" {
@@ -222,7 +222,7 @@ func TestCallbackBase(t *testing.T) {
 		req := sampleHTTP(t, "transfer-post-liveperson.json")
 		req.RequestContext.DomainName = tc.domain
 		svc := &fakeTransfers{}
-		call(t, handler.NewTransfer(svc, quiet, tc.configured), req)
+		call(t, handler.NewTransfer(svc, allowAll{}, quiet, tc.configured), req)
 		if in := svc.started(); len(in) != 1 || in[0].CallbackBase != tc.want {
 			t.Errorf("configured %q, domain %q: inputs %+v, want base %q", tc.configured, tc.domain, in, tc.want)
 		}
@@ -263,7 +263,7 @@ func TestRequestBody(t *testing.T) {
 			req := httpReq("POST", "POST /transfers", "/transfers", tc.body)
 			req.IsBase64Encoded = tc.base64
 			svc := &fakeTransfers{}
-			resp := call(t, handler.NewTransfer(svc, quiet, ""), req)
+			resp := call(t, handler.NewTransfer(svc, allowAll{}, quiet, ""), req)
 			if tc.code == "" {
 				if resp.StatusCode != tc.status || len(svc.started()) != 1 {
 					t.Fatalf("answer %d %s", resp.StatusCode, resp.Body)
@@ -291,7 +291,7 @@ func TestGetTransfer(t *testing.T) {
 		tr.Status = handoff.StatusPending
 		return tr, nil
 	}}
-	h := handler.NewTransfer(svc, quiet, "")
+	h := handler.NewTransfer(svc, allowAll{}, quiet, "")
 	out, err := invoke(t, h, sample(t, "transfer-get.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -319,10 +319,10 @@ func TestUnknownRoute(t *testing.T) {
 		httpReq("DELETE", "DELETE /transfers/{id}", "/transfers/x", ""),
 		httpReq("PUT", "$default", "/transfers", ""),
 	} {
-		wantProblem(t, call(t, handler.NewTransfer(svc, quiet, ""), req), 404, handoff.CodeNotFound)
+		wantProblem(t, call(t, handler.NewTransfer(svc, allowAll{}, quiet, ""), req), 404, handoff.CodeNotFound)
 	}
 	// Behind a $default route the route is rebuilt from the method and path.
-	resp := call(t, handler.NewTransfer(svc, quiet, ""), httpReq("POST", "$default", "/transfers", validBody(t, 120)))
+	resp := call(t, handler.NewTransfer(svc, allowAll{}, quiet, ""), httpReq("POST", "$default", "/transfers", validBody(t, 120)))
 	if resp.StatusCode != 201 {
 		t.Errorf("POST /transfers behind $default: %d %s", resp.StatusCode, resp.Body)
 	}

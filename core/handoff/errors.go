@@ -8,16 +8,17 @@ import (
 )
 
 // Code classifies an error for the caller. Each code maps to one HTTP status in one table
-// (core/httpapi), and tells asynchronous callers whether to retry.
+// (core/handler/respond.go), and tells asynchronous callers whether to retry.
 type Code string
 
-// The error codes of the public API (DESIGN.md) and the internal ones.
+// The error codes of the public API (docs/api.md, "Errors") and the internal ones.
 const (
 	CodeInvalidRequest       Code = "INVALID_REQUEST"
 	CodeTooLarge             Code = "PAYLOAD_TOO_LARGE"
 	CodeUnsupportedTarget    Code = "UNSUPPORTED_TARGET"
 	CodeUnknownTenant        Code = "UNKNOWN_TENANT"
 	CodeNotFound             Code = "NOT_FOUND"
+	CodeConversationNotFound Code = "CONVERSATION_NOT_FOUND" // the vendor's agent does not hold it (LivePerson)
 	CodeInProgress           Code = "IN_PROGRESS"
 	CodeConflict             Code = "CONFLICT" // a state change that would go backwards or is stale
 	CodeIdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
@@ -29,6 +30,7 @@ const (
 	CodeVendorProtocol       Code = "VENDOR_BAD_RESPONSE" // the vendor answered something its docs do not describe
 	CodeRateLimited          Code = "RATE_LIMITED"
 	CodeUnauthorized         Code = "UNAUTHORIZED"
+	CodeForbidden            Code = "FORBIDDEN"     // a caller acting for a tenant it may not
 	CodeConfiguration        Code = "CONFIGURATION" // a secret or setting of ours is wrong
 	CodeUnavailable          Code = "UNAVAILABLE"   // one of our own dependencies (AWS) failed
 	CodeInternal             Code = "INTERNAL"

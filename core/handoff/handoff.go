@@ -37,6 +37,9 @@ type Target struct {
 // Conversation identifies the customer conversation on the vendor's side.
 type Conversation struct {
 	ID string `json:"id"`
+	// AgentSessionID is, for LivePerson, the agent session that holds the chat (the bot's): the
+	// transfer goes through it. Without it the adapter looks the chat up (docs/vendors/liveperson.md).
+	AgentSessionID string `json:"agentSessionId,omitempty"`
 }
 
 // Options tune how the vendor performs the transfer.
@@ -57,6 +60,9 @@ type Bot struct {
 	Vendor              string `json:"vendor"`
 	SessionID           string `json:"sessionId,omitempty"`
 	EscalationMessageID string `json:"escalationMessageId,omitempty"`
+	// SequenceID is the channel's own message counter for the ack message (Salesforce), when
+	// the channel keeps one; without it the adapter chooses a sequence id itself.
+	SequenceID int64 `json:"sequenceId,omitempty"`
 }
 
 // Request is a validated ask to move a conversation to a person. Build it with DecodeRequest.
@@ -124,8 +130,20 @@ const (
 	AckNotRequired AckStatus = "not_required"
 	AckPending     AckStatus = "pending"
 	AckSent        AckStatus = "sent"
-	AckFailed      AckStatus = "failed"
+	// AckUncertain: the bot's platform may have processed the ack but did not confirm it (a
+	// Salesforce 503: the bot's Apex or Flow timed out after it ran). It is not re-sent, since a
+	// second ack could make the bot act twice.
+	AckUncertain AckStatus = "uncertain"
+	AckFailed    AckStatus = "failed"
 )
+
+// BotMessage is one message the bot answered an ack with (Salesforce: text for the customer
+// after transferFailed), kept so the channel can show it.
+type BotMessage struct {
+	Type    string   `json:"type"`
+	Message string   `json:"message,omitempty"`
+	Choices []string `json:"choices,omitempty"`
+}
 
 // Ack is the state of telling the originating bot how the transfer ended.
 type Ack struct {
@@ -135,6 +153,8 @@ type Ack struct {
 	SequenceID int64     `json:"sequenceId,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	At         time.Time `json:"at,omitzero"`
+	// BotMessages is what the bot answered the ack with, for the channel to show.
+	BotMessages []BotMessage `json:"botMessages,omitempty"`
 }
 
 // Problem is the error a failed transfer ended with, as the API shows it.
@@ -170,8 +190,11 @@ type Transfer struct {
 	AwaitUntil *time.Time `json:"awaitUntil,omitempty"`
 	// NotifiedAt is when the outcome was published as a Transfer Succeeded / Failed event.
 	NotifiedAt *time.Time `json:"notifiedAt,omitempty"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	UpdatedAt  time.Time  `json:"updatedAt"`
+	// Caller is who asked for the transfer, for audit: the IAM principal ARN of an API call, or
+	// the source and account of an escalation event ("event:{source}@{account}").
+	Caller    string    `json:"caller,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 	// Version counts stored changes; the store refuses a write made from a stale read.
 	Version int64 `json:"-"`
 }

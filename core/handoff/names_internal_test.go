@@ -3,6 +3,7 @@ package handoff
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -12,7 +13,7 @@ import (
 func referenceDuplicate(body []byte) bool {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	type frame struct {
-		names   map[string]bool
+		names   []string
 		wantKey bool
 	}
 	var stack []*frame // nil for arrays
@@ -28,16 +29,18 @@ func referenceDuplicate(body []byte) bool {
 		}
 		if n := len(stack); n > 0 && stack[n-1] != nil && stack[n-1].wantKey {
 			if name, ok := tok.(string); ok {
-				if stack[n-1].names[name] {
-					return true
+				for _, seen := range stack[n-1].names {
+					if strings.EqualFold(seen, name) {
+						return true
+					}
 				}
-				stack[n-1].names[name], stack[n-1].wantKey = true, false
+				stack[n-1].names, stack[n-1].wantKey = append(stack[n-1].names, name), false
 				continue
 			}
 		}
 		switch tok {
 		case json.Delim('{'):
-			stack = append(stack, &frame{names: map[string]bool{}, wantKey: true})
+			stack = append(stack, &frame{wantKey: true})
 		case json.Delim('['):
 			stack = append(stack, nil)
 		case json.Delim('}'), json.Delim(']'):
@@ -56,7 +59,7 @@ func FuzzDuplicateName(f *testing.F) {
 	for _, seed := range []string{
 		`{"a":1,"a":2}`, `{"a":{"a":1}}`, `{"a":[{"b":1},{"b":2}],"b":3}`, `{"a\"":1,"a\\":2,"a\"":3}`,
 		`{"\u0061":1,"a":2}`, `{"a" : 1, "b" :{"c":"\"a\":"}, "a" :3}`, `[{"x":1},{"x":1}]`, `{"":1,"":2}`,
-		`{"k":"\\\\","k2":"\\"}`, `{"\ud83d\ude00":1,"😀":2}`, `"a"`, `{}`,
+		`{"k":"\\\\","k2":"\\"}`, `{"\ud83d\ude00":1,"😀":2}`, `"a"`, `{}`, `{"tenant":1,"TENANT":2}`, `{"k":1,"\u212a":2}`, `{"a":{"B":1,"b":2}}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -64,7 +67,7 @@ func FuzzDuplicateName(f *testing.F) {
 		if !json.Valid(body) || !utf8.Valid(body) {
 			return
 		}
-		_, got := duplicateName(body)
+		_, _, got := duplicateName(body)
 		if want := referenceDuplicate(body); got != want {
 			t.Fatalf("duplicateName = %v, the tokenizer says %v, for %q", got, want, body)
 		}

@@ -49,16 +49,23 @@ func DecodeRequest(body []byte) (Request, error) {
 		return Request{}, err
 	}
 	// After Validate, which bounds metadata, the one object whose names are not ours.
-	if name, ok := duplicateName(body); ok {
-		return Request{}, Invalid(truncate(name, 64), fmt.Sprintf("field %q is given twice", truncate(name, 64)))
+	if first, name, ok := duplicateName(body); ok {
+		name, first = truncate(name, 64), truncate(first, 64)
+		if name == first {
+			return Request{}, Invalid(name, fmt.Sprintf("field %q is given twice", name))
+		}
+		return Request{}, Invalid(name, fmt.Sprintf("field %q is given twice: names differ only in case (%q)", name, first))
 	}
 	return r, nil
 }
 
-// duplicateName returns a name that occurs twice in one object of body, valid JSON. Parsers
-// disagree on which of the two counts (encoding/json takes the last), so a request holding one
-// means different things to different readers; like an unknown field, it is refused.
-func duplicateName(body []byte) (string, bool) {
+// duplicateName returns a name that occurs twice in one object of body, valid JSON, and the
+// name it repeats. Parsers disagree on which of the two counts (encoding/json takes the last),
+// so a request holding one means different things to different readers; like an unknown field,
+// it is refused. Names are compared as encoding/json matches them to fields, regardless of case
+// (Unicode simple folding, bytes.EqualFold): {"tenant":"acme","TENANT":"evil"} is tenant evil
+// to encoding/json and acme to a reader that keeps case.
+func duplicateName(body []byte) (first, name string, found bool) {
 	var nameBuf [32][]byte
 	var openBuf [16]int
 	names := nameBuf[:0] // the names of the open objects, innermost last
@@ -79,8 +86,8 @@ func duplicateName(body []byte) (string, bool) {
 			if next := skipSpace(body, end+1); next < len(body) && body[next] == ':' { // a name
 				name := unquote(body[i : end+1])
 				for _, seen := range names[open[len(open)-1]:] {
-					if bytes.Equal(seen, name) {
-						return string(name), true
+					if bytes.EqualFold(seen, name) {
+						return string(seen), string(name), true
 					}
 				}
 				names = append(names, name)
@@ -88,7 +95,7 @@ func duplicateName(body []byte) (string, bool) {
 			i = end
 		}
 	}
-	return "", false
+	return "", "", false
 }
 
 // unquote returns a JSON string's text, decoding escapes ("n\u0061me" is "name") only when it
@@ -190,7 +197,7 @@ func jsonType(kind string) string {
 	return kind
 }
 
-// Validate checks a decoded request against the rules of DESIGN.md. It does not know which
+// Validate checks a decoded request against the rules of docs/api.md. It does not know which
 // targets a vendor supports; that is checked before any vendor call, by the transfer service.
 func (r Request) Validate() error {
 	if err := ValidateTenant("tenant", r.Tenant); err != nil {
@@ -201,6 +208,11 @@ func (r Request) Validate() error {
 	}
 	if err := ValidateID("conversation.id", r.Conversation.ID); err != nil {
 		return err
+	}
+	if r.Conversation.AgentSessionID != "" {
+		if err := ValidateID("conversation.agentSessionId", r.Conversation.AgentSessionID); err != nil {
+			return err
+		}
 	}
 	if err := r.Target.Validate("target"); err != nil {
 		return err
@@ -269,9 +281,17 @@ func (b Bot) validate() error {
 			return err
 		}
 		if b.EscalationMessageID != "" {
-			return ValidateID("bot.escalationMessageId", b.EscalationMessageID)
+			if err := ValidateID("bot.escalationMessageId", b.EscalationMessageID); err != nil {
+				return err
+			}
+		}
+		if b.SequenceID < 0 {
+			return Invalid("bot.sequenceId", "bot.sequenceId must be a positive integer")
 		}
 	case BotWebhook:
+		if b.SequenceID != 0 {
+			return Invalid("bot.sequenceId", "bot.sequenceId is for Salesforce bots only")
+		}
 		for field, v := range map[string]string{"bot.sessionId": b.SessionID, "bot.escalationMessageId": b.EscalationMessageID} {
 			if v != "" {
 				if err := ValidateID(field, v); err != nil {

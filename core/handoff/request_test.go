@@ -33,6 +33,32 @@ func TestDecodeRequestAcceptsTheDesignExample(t *testing.T) {
 	}
 }
 
+func TestDecodeRequestKeepsTheChannelsSequenceID(t *testing.T) {
+	r, err := handoff.DecodeRequest(with(t, "bot", map[string]any{"vendor": "salesforce", "sessionId": "s-1", "sequenceId": 7}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Bot.SequenceID != 7 {
+		t.Fatalf("bot.sequenceId = %d, want 7", r.Bot.SequenceID)
+	}
+}
+
+// conversation.agentSessionId (LivePerson's agent session holding the chat) is optional, and left
+// out of the JSON when empty, so requests without it keep their fingerprint.
+func TestAgentSessionIDIsOptional(t *testing.T) {
+	r, err := handoff.DecodeRequest(with(t, "conversation", map[string]string{"id": "H1", "agentSessionId": "1027882276"}))
+	if err != nil || r.Conversation.AgentSessionID != "1027882276" {
+		t.Fatalf("decoded %+v, %v", r.Conversation, err)
+	}
+	plain, err := handoff.DecodeRequest([]byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(plain.Conversation); string(b) != `{"id":"653a06c9aae89c5fbb4e0001"}` {
+		t.Errorf("conversation without an agent session marshals as %s", b)
+	}
+}
+
 // with returns the valid example with one top-level field replaced (or removed when v is nil).
 func with(t *testing.T, field string, v any) []byte {
 	t.Helper()
@@ -66,6 +92,7 @@ func TestDecodeRequestRefusesBadInputNamingTheField(t *testing.T) {
 		{"missing conversation", "conversation.id", with(t, "conversation", nil), handoff.CodeInvalidRequest},
 		{"path traversal id", "conversation.id", with(t, "conversation", map[string]string{"id": "../etc"}), handoff.CodeInvalidRequest},
 		{"dot segment id", "conversation.id", with(t, "conversation", map[string]string{"id": ".."}), handoff.CodeInvalidRequest},
+		{"agent session with a path", "conversation.agentSessionId", with(t, "conversation", map[string]string{"id": "H1", "agentSessionId": "../s"}), handoff.CodeInvalidRequest},
 		{"control char id", "target.id", with(t, "target", map[string]string{"type": "agent", "id": "a\x00b"}), handoff.CodeInvalidRequest},
 		{"bidi override id", "target.id", with(t, "target", map[string]string{"type": "agent", "id": "a\u202eb"}), handoff.CodeInvalidRequest},
 		{"long id", "target.id", with(t, "target", map[string]string{"type": "agent", "id": long}), handoff.CodeInvalidRequest},
@@ -77,6 +104,9 @@ func TestDecodeRequestRefusesBadInputNamingTheField(t *testing.T) {
 		{"large metadata", "metadata", with(t, "metadata", map[string]string{"a": strings.Repeat("x", handoff.MaxMetadataBytes)}), handoff.CodeInvalidRequest},
 		{"unknown bot", "bot.vendor", with(t, "bot", map[string]string{"vendor": "x"}), handoff.CodeInvalidRequest},
 		{"salesforce bot without session", "bot.sessionId", with(t, "bot", map[string]string{"vendor": "salesforce"}), handoff.CodeInvalidRequest},
+		{"negative sequenceId", "bot.sequenceId", with(t, "bot", map[string]any{"vendor": "salesforce", "sessionId": "s-1", "sequenceId": -1}), handoff.CodeInvalidRequest},
+		{"fractional sequenceId", "bot.sequenceId", with(t, "bot", map[string]any{"vendor": "salesforce", "sessionId": "s-1", "sequenceId": 7.5}), handoff.CodeInvalidRequest},
+		{"webhook sequenceId", "bot.sequenceId", with(t, "bot", map[string]any{"vendor": "webhook", "sequenceId": 7}), handoff.CodeInvalidRequest},
 		{"key with space", "idempotencyKey", with(t, "idempotencyKey", "a b"), handoff.CodeInvalidRequest},
 		{"too large", "", with(t, "note", strings.Repeat("x", handoff.MaxBodyBytes)), handoff.CodeTooLarge},
 	}

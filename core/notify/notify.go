@@ -138,10 +138,14 @@ func (n *Notifier) ack(ctx context.Context, t *handoff.Transfer, now time.Time) 
 		t.Ack.Status, t.Ack.Error = handoff.AckFailed, "no adapter for bot "+t.Bot.Vendor
 		return handoff.Event{At: now, Kind: "ack", Detail: "failed: " + t.Ack.Error}, nil
 	}
-	err := acker.Ack(ctx, *t)
+	res, err := acker.Ack(ctx, *t)
 	switch {
+	case err == nil && res.Uncertain != "":
+		t.Ack.Status, t.Ack.Error, t.Ack.BotMessages = handoff.AckUncertain, res.Uncertain, res.BotMessages
+		n.log.Warn("ack uncertain; not re-sent", "op", "notify.ack", "transfer", t.ID, "reason", res.Uncertain)
+		return handoff.Event{At: now, Kind: "ack", Detail: "uncertain: " + res.Uncertain}, nil
 	case err == nil:
-		t.Ack.Status, t.Ack.Error = handoff.AckSent, ""
+		t.Ack.Status, t.Ack.Error, t.Ack.BotMessages = handoff.AckSent, "", res.BotMessages
 		return handoff.Event{At: now, Kind: "ack", Detail: "sent to " + t.Bot.Vendor}, nil
 	case handoff.Retryable(err) && t.Ack.Attempts < n.maxAckAttempts:
 		code := string(handoff.ErrorCode(err))

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"sync"
 	"testing"
@@ -15,18 +16,19 @@ import (
 )
 
 type acker struct {
-	errs  []error // answers, in order; nil once exhausted
-	calls []int64 // sequence ids seen
+	errs   []error // answers, in order; nil once exhausted
+	result vendors.AckResult
+	calls  []int64 // sequence ids seen
 }
 
-func (a *acker) Ack(_ context.Context, t handoff.Transfer) error {
+func (a *acker) Ack(_ context.Context, t handoff.Transfer) (vendors.AckResult, error) {
 	a.calls = append(a.calls, t.Ack.SequenceID)
 	if len(a.errs) == 0 {
-		return nil
+		return a.result, nil
 	}
 	err := a.errs[0]
 	a.errs = a.errs[1:]
-	return err
+	return vendors.AckResult{}, err
 }
 
 type ackers struct{ a *acker }
@@ -34,12 +36,13 @@ type ackers struct{ a *acker }
 func (r ackers) Acker(name string) (vendors.Acker, bool) { return r.a, name == "webhook" }
 
 type bus struct {
-	mu     sync.Mutex
-	fail   int
-	events []string
+	mu      sync.Mutex
+	fail    int
+	events  []string
+	details []any
 }
 
-func (b *bus) Publish(_ context.Context, detailType string, _ any) error {
+func (b *bus) Publish(_ context.Context, detailType string, detail any) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.fail > 0 {
@@ -47,6 +50,7 @@ func (b *bus) Publish(_ context.Context, detailType string, _ any) error {
 		return handoff.E(handoff.CodeUnavailable, "test", "bus down", nil)
 	}
 	b.events = append(b.events, detailType)
+	b.details = append(b.details, detail)
 	return nil
 }
 
@@ -140,5 +144,54 @@ func TestNotifyWithoutBotOnlyPublishes(t *testing.T) {
 	}
 	if len(a.calls) != 0 || len(b.events) != 1 {
 		t.Errorf("acks = %d, events = %d, want 0 and 1", len(a.calls), len(b.events))
+	}
+}
+
+// The bot's reply to the ack is kept on the transfer and published with the outcome, so the
+// channel can show it.
+func TestNotifyKeepsTheBotsReply(t *testing.T) {
+	st, b := memstore.New(nil), &bus{}
+	reply := []handoff.BotMessage{{Type: "text", Message: "Sorry, no agent is available."}}
+	a := &acker{result: vendors.AckResult{BotMessages: reply}}
+	tr := final(t, st, handoff.StatusFailed, true)
+	if err := newNotifier(st, a, b).Notify(context.Background(), tr.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := st.Get(context.Background(), tr.ID)
+	if got.Ack.Status != handoff.AckSent || len(got.Ack.BotMessages) != 1 || got.Ack.BotMessages[0].Message != reply[0].Message {
+		t.Fatalf("ack = %+v, want sent with the bot's reply", got.Ack)
+	}
+	if len(b.details) != 1 {
+		t.Fatalf("published %d events, want 1", len(b.details))
+	}
+	// As EventBridge gets it: the transfer resource plus schemaVersion.
+	raw, _ := json.Marshal(b.details[0])
+	var pub struct {
+		handoff.Transfer
+		SchemaVersion string `json:"schemaVersion"`
+	}
+	if err := json.Unmarshal(raw, &pub); err != nil || len(pub.Ack.BotMessages) != 1 || pub.SchemaVersion != notify.SchemaVersion {
+		t.Errorf("published detail %s, want the transfer with ack.botMessages and schemaVersion", raw)
+	}
+}
+
+// An uncertain ack (the bot may have processed it) is recorded with its reason and never
+// sent again, even when the stream redelivers the record.
+func TestNotifyRecordsAnUncertainAckAndDoesNotResendIt(t *testing.T) {
+	st, b := memstore.New(nil), &bus{}
+	a := &acker{result: vendors.AckResult{Uncertain: "HTTP 503: the bot timed out after it ran"}}
+	tr := final(t, st, handoff.StatusTransferred, true)
+	n := newNotifier(st, a, b)
+	for range 2 {
+		if err := n.Notify(context.Background(), tr.ID); err != nil {
+			t.Fatalf("Notify = %v, want nil: an uncertain ack is not retried", err)
+		}
+	}
+	got, _ := st.Get(context.Background(), tr.ID)
+	if got.Ack.Status != handoff.AckUncertain || got.Ack.Error != a.result.Uncertain {
+		t.Fatalf("ack = %+v, want uncertain with the reason", got.Ack)
+	}
+	if len(a.calls) != 1 || len(b.events) != 1 {
+		t.Errorf("acks = %d, events = %d, want 1 and 1", len(a.calls), len(b.events))
 	}
 }

@@ -3,8 +3,6 @@ package telemetry
 import (
 	"context"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"handoff/core/handoff"
 )
 
@@ -37,14 +35,10 @@ func Ended(ctx context.Context, t handoff.Transfer) {
 	}
 }
 
-// ackUncertain is the status of an ack the bot's platform may have processed without confirming
-// it (the contract's "uncertain"); named here until core/handoff declares it.
-const ackUncertain handoff.AckStatus = "uncertain"
-
 // Acked counts an ack by the status it ended in; a pending one (to be retried) is not counted.
 func Acked(ctx context.Context, t handoff.Transfer) {
 	name := map[handoff.AckStatus]Name{handoff.AckSent: AcksSent, handoff.AckFailed: AcksFailed,
-		ackUncertain: AcksUncertain}[t.Ack.Status]
+		handoff.AckUncertain: AcksUncertain}[t.Ack.Status]
 	if name != "" && t.Bot != nil {
 		Count(ctx, name, Dims{Vendor: t.Bot.Vendor, Tenant: t.Tenant})
 	}
@@ -57,21 +51,10 @@ func CallbackAnswered(ctx context.Context, vendor string, err error) {
 	}
 }
 
-// Reasons an escalation is dropped (EscalationsDropped's Reason dimension).
-const (
-	ReasonUndecodable = "undecodable" // the event or its detail is not a request
-	ReasonFailed      = "failed"      // a failure no retry can fix
-)
-
-// Dropped counts an escalation the handler gives up on without a retry.
-func Dropped(ctx context.Context, reason string) {
-	Count(ctx, EscalationsDropped, Dims{Reason: reason})
-}
-
-// HTTPCaller is the principal API Gateway's IAM authorizer names, or "" (unsigned routes).
-func HTTPCaller(req events.APIGatewayV2HTTPRequest) string {
-	if a := req.RequestContext.Authorizer; a != nil && a.IAM != nil {
-		return a.IAM.UserARN
-	}
-	return ""
+// DeadLettered counts an escalation the handler dead-letters (it returns the DeadLetter error,
+// so Lambda ends it in the escalation dead-letter queue), by the error code that ended it:
+// INVALID_REQUEST (the event or its detail does not decode), FORBIDDEN (a source its tenant does
+// not list), or the code of a refusal no retry fixes.
+func DeadLettered(ctx context.Context, code handoff.Code) {
+	Count(ctx, EscalationsDeadLettered, Dims{Code: string(code)})
 }

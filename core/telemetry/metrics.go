@@ -15,18 +15,18 @@ type Name string
 // The metrics. Their dimension sets are in specs; adding one here means a row in docs/metrics.md
 // (a test compares them).
 const (
-	TransfersStarted   Name = "TransfersStarted"
-	TransfersSucceeded Name = "TransfersSucceeded"
-	TransfersFailed    Name = "TransfersFailed"
-	VendorLatency      Name = "VendorLatency"
-	VendorErrors       Name = "VendorErrors"
-	AcksSent           Name = "AcksSent"
-	AcksFailed         Name = "AcksFailed"
-	AcksUncertain      Name = "AcksUncertain"
-	EscalationsDropped Name = "EscalationsDropped"
-	SweepGiveUps       Name = "SweepGiveUps"
-	CallbacksRefused   Name = "CallbacksRefused"
-	IdempotentReplays  Name = "IdempotentReplays"
+	TransfersStarted        Name = "TransfersStarted"
+	TransfersSucceeded      Name = "TransfersSucceeded"
+	TransfersFailed         Name = "TransfersFailed"
+	VendorLatency           Name = "VendorLatency"
+	VendorErrors            Name = "VendorErrors"
+	AcksSent                Name = "AcksSent"
+	AcksFailed              Name = "AcksFailed"
+	AcksUncertain           Name = "AcksUncertain"
+	EscalationsDeadLettered Name = "EscalationsDeadLettered"
+	SweepGiveUps            Name = "SweepGiveUps"
+	CallbacksRefused        Name = "CallbacksRefused"
+	IdempotentReplays       Name = "IdempotentReplays"
 )
 
 // Dimension names.
@@ -34,30 +34,29 @@ const (
 	DimVendor    = "Vendor"
 	DimCode      = "Code"
 	DimOperation = "Operation"
-	DimReason    = "Reason"
 	DimTenant    = "Tenant"
 )
 
 type spec struct {
 	unit string
 	// sets are the dimension sets the metric is published under. Every value is from a closed
-	// set (vendor keys, error codes, operations, reasons), so cardinality stays bounded.
+	// set (vendor keys, error codes, operations), so cardinality stays bounded.
 	sets [][]string
 }
 
 var specs = map[Name]spec{
-	TransfersStarted:   {"Count", [][]string{{DimVendor}}},
-	TransfersSucceeded: {"Count", [][]string{{DimVendor}}},
-	TransfersFailed:    {"Count", [][]string{{DimVendor}, {DimVendor, DimCode}}},
-	VendorLatency:      {"Milliseconds", [][]string{{DimVendor}, {DimVendor, DimOperation}}},
-	VendorErrors:       {"Count", [][]string{{DimVendor}, {DimVendor, DimCode}}},
-	AcksSent:           {"Count", [][]string{{DimVendor}}},
-	AcksFailed:         {"Count", [][]string{{DimVendor}}},
-	AcksUncertain:      {"Count", [][]string{{DimVendor}}},
-	EscalationsDropped: {"Count", [][]string{{DimReason}}},
-	SweepGiveUps:       {"Count", [][]string{{DimVendor}}},
-	CallbacksRefused:   {"Count", [][]string{{DimVendor}}},
-	IdempotentReplays:  {"Count", [][]string{{DimVendor}}},
+	TransfersStarted:        {"Count", [][]string{{DimVendor}}},
+	TransfersSucceeded:      {"Count", [][]string{{DimVendor}}},
+	TransfersFailed:         {"Count", [][]string{{DimVendor}, {DimVendor, DimCode}}},
+	VendorLatency:           {"Milliseconds", [][]string{{DimVendor}, {DimVendor, DimOperation}}},
+	VendorErrors:            {"Count", [][]string{{DimVendor}, {DimVendor, DimCode}}},
+	AcksSent:                {"Count", [][]string{{DimVendor}}},
+	AcksFailed:              {"Count", [][]string{{DimVendor}}},
+	AcksUncertain:           {"Count", [][]string{{DimVendor}}},
+	EscalationsDeadLettered: {"Count", [][]string{{DimCode}}},
+	SweepGiveUps:            {"Count", [][]string{{DimVendor}}},
+	CallbacksRefused:        {"Count", [][]string{{DimVendor}}},
+	IdempotentReplays:       {"Count", [][]string{{DimVendor}}},
 }
 
 // Names lists every metric (docs and tests).
@@ -71,14 +70,14 @@ func Names() []Name {
 
 // Dims are a metric's dimension values; a metric uses those its dimension sets name.
 type Dims struct {
-	Vendor, Code, Operation, Reason string
+	Vendor, Code, Operation string
 	// Tenant is published only when the Metrics were built with the tenant dimension on.
 	Tenant string
 }
 
 func (d Dims) value(name string) string {
 	v := map[string]string{DimVendor: d.Vendor, DimCode: d.Code, DimOperation: d.Operation,
-		DimReason: d.Reason, DimTenant: d.Tenant}[name]
+		DimTenant: d.Tenant}[name]
 	if v == "" {
 		return "none" // CloudWatch drops a metric whose dimension is missing; keep it visible
 	}

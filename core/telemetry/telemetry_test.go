@@ -22,7 +22,7 @@ func TestEveryMetricIsValidEMF(t *testing.T) {
 	var buf emftest.Buffer
 	ctx := telemetry.WithMetrics(context.Background(), telemetry.NewMetrics(&buf, "Handoff", false))
 	for _, n := range telemetry.Names() {
-		telemetry.Put(ctx, n, 2, telemetry.Dims{Vendor: "koreai", Code: "TARGET_UNAVAILABLE", Operation: "transfer", Reason: "failed", Tenant: "acme"})
+		telemetry.Put(ctx, n, 2, telemetry.Dims{Vendor: "koreai", Code: "TARGET_UNAVAILABLE", Operation: "transfer", Tenant: "acme"})
 	}
 	points, err := emftest.Parse(buf.Bytes())
 	if err != nil {

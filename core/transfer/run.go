@@ -22,7 +22,7 @@ func (s *Service) run(ctx context.Context, tr vendors.Transferer, in Input, clai
 		Note: req.Note, Options: req.Options,
 		Status: handoff.StatusPending, Attempts: []handoff.Attempt{}, Bot: req.Bot,
 		Metadata: req.Metadata, CreatedAt: now, UpdatedAt: now,
-		Ack: handoff.Ack{Status: handoff.AckNotRequired},
+		Ack: handoff.Ack{Status: handoff.AckNotRequired}, Caller: in.Caller,
 	}
 	if req.Bot != nil {
 		t.Ack.Status = handoff.AckPending
@@ -52,6 +52,15 @@ func (s *Service) tryFrom(ctx context.Context, tr vendors.Transferer, t *handoff
 		at := s.now().UTC()
 		if err != nil {
 			e := handoff.AsError(err)
+			if e.Code == handoff.CodeConfiguration {
+				// Our configuration stopped the call (no callback base URL for Kore.ai, a secret
+				// missing a field): every target would stop alike, and no retry fixes it. The
+				// transfer ends failed and is recorded, so the bot is told and Transfer Failed is
+				// published, rather than leaving nothing behind.
+				t.Attempts = append(t.Attempts, handoff.Attempt{Target: target, Outcome: handoff.OutcomeError, At: at})
+				finish(t, handoff.StatusFailed, e, at)
+				return nil
+			}
 			outcome, next := attemptOutcome(e.Code)
 			if !next {
 				return err

@@ -95,6 +95,9 @@ type Input struct {
 	Key string
 	// CallbackBase is the public base URL of our API, for vendors that call back.
 	CallbackBase string
+	// Caller is who asked (an IAM principal ARN, or an event's source), recorded on the transfer
+	// for audit. It is not part of the request's fingerprint.
+	Caller string
 }
 
 // Result is a transfer and whether this call created it or replayed an earlier result.

@@ -1,6 +1,8 @@
 // Package vendors is the small contract between Handoff's use cases and the contact-center
 // vendors: one adapter per vendor (core/vendors/<name>), each implementing the parts of the
 // contract its API allows, built from the same Deps and registered in one place (core/vendors/all).
+// Vendor facts in the adapters' comments carry the markers of docs/markers.md ([C] confirmed,
+// [I] inferred, [U] unknown); docs/vendors.md names the source of each.
 package vendors
 
 import (
@@ -55,7 +57,10 @@ type TransferRequest struct {
 	Leave        bool
 	// CallbackURL is this transfer's callback route on our API
 	// ({base}/callbacks/{vendor}?tenant=…&transfer=…). Adapters whose vendor reports the outcome
-	// later add their own proof of origin (an HMAC token) before handing it to the vendor.
+	// later add their own proof of origin (an HMAC token) before handing it to the vendor. A
+	// CallbackURL without a query ({base}/callbacks/{vendor}) asks for the proof in the path
+	// instead ({base}/callbacks/{vendor}/{token}), for platforms that drop or re-encode query
+	// strings; it needs the route POST /callbacks/{vendor}/{token+}.
 	CallbackURL string
 	// Reconcile is set when an earlier attempt at this same transfer may already have reached
 	// the vendor (its lease lapsed or its outcome was ambiguous): an error that means "already
@@ -75,8 +80,19 @@ type TransferResult struct {
 type Acker interface {
 	// Ack delivers the outcome of t, which is final. t.Ack.SequenceID is stable across retries of
 	// the same ack. Retryable errors (handoff.Retryable) are tried again later; any other error
-	// records the ack as failed.
-	Ack(ctx context.Context, t handoff.Transfer) error
+	// records the ack as failed. Without an error the ack is recorded sent, or uncertain when
+	// the result says so.
+	Ack(ctx context.Context, t handoff.Transfer) (AckResult, error)
+}
+
+// AckResult is what came back from an ack the bot's platform took.
+type AckResult struct {
+	// Uncertain, when set, says why the bot may have processed the ack without confirming it
+	// (Salesforce's 503: the bot's Apex or Flow timed out after it ran). The ack is recorded as
+	// handoff.AckUncertain with this reason and never sent again.
+	Uncertain string
+	// BotMessages is the bot's reply to the ack, for the channel to show the customer.
+	BotMessages []handoff.BotMessage
 }
 
 // AvailabilityChecker lists the targets that can take a conversation now.
@@ -109,18 +125,28 @@ type CallbackRequest struct {
 	Query   url.Values
 	Header  http.Header
 	Body    []byte
+	// PathToken is the path after /callbacks/{vendor}/, when the callback came by the route
+	// POST /callbacks/{vendor}/{token+}: a proof that names its tenant and transfer itself.
+	PathToken string
 }
 
 // Callback is what a vendor's webhook reported about one transfer.
 type Callback struct {
 	// TransferID is set when the callback URL named our transfer (and its token proved it).
 	TransferID string
+	// Tenant is set when the proof named the tenant (a self-contained token); when the request
+	// carried no tenant (a path token), the transfer is looked up under this one.
+	Tenant string
 	// VendorRef is the vendor's conversation or session id, to find the transfer otherwise.
 	VendorRef string
 	// Outcome is OutcomeTransferred, OutcomeRejected or OutcomeUnavailable; empty when the
 	// webhook only informs (it is recorded in the timeline and changes no status).
-	Outcome    handoff.Outcome
-	VendorCode string
+	Outcome handoff.Outcome
+	// Unrecognised is set, with an empty Outcome, when the vendor reported a status Handoff does
+	// not know. It is recorded in the timeline (Detail names the word) and changes nothing: no
+	// fallback is asked on a guess, the transfer keeps waiting, and its await deadline stands.
+	Unrecognised bool
+	VendorCode   string
 	// Target is the target the report is about, when the vendor names it; a report about an
 	// earlier target of the chain than the one now awaited is recorded, not applied.
 	Target *handoff.Target

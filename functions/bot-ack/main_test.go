@@ -65,7 +65,7 @@ func published(env *fntest.Env, detailType, id string) int {
 func TestTransferredOutcomeIsAckedToSalesforceOnce(t *testing.T) {
 	env, h := setup(t)
 	req := fntest.HTTPSample(t, "transfer-post-liveperson.json")
-	req.Body = `{"tenant":"demo","vendor":"liveperson","conversation":{"id":"H62013482170"},
+	req.Body = `{"tenant":"demo","vendor":"liveperson","conversation":{"id":"H6201348270"},
 		"target":{"type":"skill","id":"2"},"bot":{"vendor":"salesforce",
 		"sessionId":"5f0b7a6c-3e1d-4c2b-9a8f-7e6d5c4b3a23","escalationMessageId":"a0a1b2c3-d4e5-4f60-8a1b-2c3d4e5f6a7b"}}`
 	tr := start(t, env, fntest.Encode(t, req))

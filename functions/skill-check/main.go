@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"handoff/core/access"
 	"handoff/core/availability"
 	"handoff/core/handler"
 	"handoff/core/telemetry"
@@ -30,5 +31,5 @@ func Main(ctx context.Context, getenv func(string) string) (*handler.Availabilit
 	if err != nil {
 		return nil, err
 	}
-	return handler.NewAvailability(availability.New(p.Vendors, cfg.AvailabilityTTL), p.Log), nil
+	return handler.NewAvailability(availability.New(p.Vendors, cfg.AvailabilityTTL), access.New(p.Store), p.Log), nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"handoff/core/access"
 	"handoff/core/handler"
 	"handoff/core/telemetry"
 	"handoff/core/transfer"
@@ -31,5 +32,6 @@ func Main(ctx context.Context, getenv func(string) string) (*handler.Transfer, e
 		return nil, err
 	}
 	return handler.NewTransfer(transfer.New(p.Store, p.Vendors, p.Log,
-		transfer.WithCallbackTimeout(cfg.CallbackTimeout), transfer.WithCallbackBase(cfg.CallbackBaseURL)), p.Log, cfg.CallbackBaseURL), nil
+		transfer.WithCallbackTimeout(cfg.CallbackTimeout), transfer.WithCallbackBase(cfg.CallbackBaseURL)),
+		access.New(p.Store), p.Log, cfg.CallbackBaseURL), nil
 }

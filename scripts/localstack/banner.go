@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"handoff/scripts/localstack/gateway"
 	"handoff/scripts/localstack/stack"
 )
 
@@ -20,25 +21,28 @@ type example struct {
 	command string
 }
 
-// printBanner tells the user what runs where and what to try.
-func printBanner(w io.Writer, s *stack.Stack, sandboxes map[string]string, secrets []string, deadLetters string, root string) {
+// printBanner tells the user what runs where and what to try; escalationBus is the bus the
+// template's escalation rule listens on, where the example escalation is put.
+func printBanner(w io.Writer, s *stack.Stack, sandboxes map[string]string, secrets []string, deadLetters, root, escalationBus string) {
 	fmt.Fprintf(w, "\nHandoff runs at %s\n\n", s.URL)
 	fmt.Fprintln(w, "Routes (from template.yaml):")
 	for _, r := range s.Routes {
 		auth := ""
 		if r.Authorizer != "" && r.Authorizer != "NONE" {
-			auth = "  (" + r.Authorizer + " when deployed; not checked locally)"
+			auth = "  (" + r.Authorizer + " when deployed; locally the caller is the local principal, or " + gateway.PrincipalHeader + ")"
 		}
 		fmt.Fprintf(w, "  %-28s → %s%s\n", r.Key, r.Function, auth)
 	}
 	fmt.Fprintf(w, "  %-28s   events published on the local EventBridge, with their deliveries\n", "GET|POST /_local/events")
-	fmt.Fprintln(w, "\nThe local gateway skips IAM auth: requests need no SigV4 signature.")
+	fmt.Fprintf(w, "\nThe local gateway skips IAM auth: requests need no SigV4 signature. It passes the caller\n"+
+		"%s (or the one an %s header names) as API Gateway's IAM authorizer\n"+
+		"would; each local tenant's access record allows it (docs/tenant-access.md).\n", gateway.LocalPrincipal, gateway.PrincipalHeader)
 	fmt.Fprintln(w, "\nVendor sandboxes:")
 	for _, name := range slices.Sorted(maps.Keys(sandboxes)) {
 		fmt.Fprintf(w, "  %-11s %s\n", strings.ToLower(strings.TrimPrefix(name, "SANDBOX_")), sandboxes[name])
 	}
 	fmt.Fprintf(w, "\nTenant secrets (local Secrets Manager): %s\nDead letters: %s\n\nTry:\n", strings.Join(secrets, ", "), deadLetters)
-	for _, e := range examples(s.URL, root) {
+	for _, e := range examples(s.URL, root, escalationBus) {
 		fmt.Fprintf(w, "\n  # %s\n  %s\n", e.title, e.command)
 	}
 	fmt.Fprintln(w, "\nCtrl-C stops everything.")
@@ -46,7 +50,7 @@ func printBanner(w io.Writer, s *stack.Stack, sandboxes map[string]string, secre
 
 // examples builds one request per vendor from the sample events, so the banner and events/
 // never disagree; a sample that cannot be read is left out.
-func examples(base, root string) []example {
+func examples(base, root, bus string) []example {
 	// Availability first: once the LivePerson example below has transferred the chat, it has
 	// left the bot's agent session and LivePerson no longer answers for it.
 	out := []example{{"Who can take a LivePerson conversation now", fmt.Sprintf("curl -s '%s/availability?tenant=demo&vendor=liveperson&conversationId=H6201348217'", base)}}
@@ -72,7 +76,7 @@ func examples(base, root string) []example {
 	}
 	var detail bytes.Buffer
 	if readJSON(filepath.Join(root, "events", "escalation-requested.json"), &escalation) == nil && json.Compact(&detail, escalation.Detail) == nil {
-		entries, _ := json.Marshal(map[string]any{"Entries": []map[string]string{{"Source": escalation.Source, "DetailType": escalation.DetailType, "Detail": detail.String()}}})
+		entries, _ := json.Marshal(map[string]any{"Entries": []map[string]string{{"Source": escalation.Source, "DetailType": escalation.DetailType, "Detail": detail.String(), "EventBusName": bus}}})
 		out = append(out, example{"An Escalation Requested event, as a bot would put it on EventBridge", fmt.Sprintf("curl -s %s/_local/events -d %s", base, shellQuote(string(entries)))})
 	}
 	out = append(out, example{"What was published (Transfer Succeeded / Transfer Failed included)", fmt.Sprintf("curl -s %s/_local/events", base)})

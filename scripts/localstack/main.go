@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"handoff/core/motoserver"
+	"handoff/scripts/localstack/awsproxy"
 	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/stack"
 	"handoff/scripts/localstack/template"
@@ -116,11 +117,11 @@ func Main(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 
 // runStack starts the sandboxes and the stack on a running moto, and waits for ctx to end.
 func runStack(ctx context.Context, set settings, tmpl *template.Template, binaries map[string]string, m *motoserver.Server, stdout, stderr io.Writer, log *slog.Logger) error {
-	gate, err := startMotoGate(m.URL) // everything reaches moto through it: see motoGate
+	gate, err := awsproxy.StartGate(m.URL, nil) // everything reaches moto through it: see awsproxy.Gate
 	if err != nil {
 		return err
 	}
-	defer gate.close()
+	defer gate.Close()
 	deadLetterPath := filepath.Join(set.root, "build", "localstack", "dead-letters.jsonl")
 	if err := os.MkdirAll(filepath.Dir(deadLetterPath), 0o755); err != nil {
 		return err
@@ -141,13 +142,24 @@ func runStack(ctx context.Context, set settings, tmpl *template.Template, binari
 		return err
 	}
 	defer s.Close()
-	removeState, err := writeState(set.root, LocalState{URL: s.Stack.URL, AWSEndpoint: gate.URL, EventBridgeEndpoint: s.Stack.EventBridgeURL, Region: "us-east-1", DeadLetters: deadLetterPath}, tmpl)
+	removeState, err := writeState(set.root, LocalState{URL: s.Stack.URL, AWSEndpoint: gate.URL, EventBridgeEndpoint: s.Stack.EventBridgeURL,
+		Region: "us-east-1", EventBus: escalationBus(tmpl), DeadLetters: deadLetterPath}, tmpl)
 	if err != nil {
 		return err
 	}
 	defer removeState()
-	printBanner(stdout, s.Stack, s.Sandboxes.URLs, s.Tenants, deadLetterPath, set.root)
+	printBanner(stdout, s.Stack, s.Sandboxes.URLs, s.Tenants, deadLetterPath, set.root, escalationBus(tmpl))
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nStopping…")
 	return nil
+}
+
+// escalationBus is the bus of the template's EventBridge rules (Handoff's own), or "default".
+func escalationBus(tmpl *template.Template) string {
+	for _, f := range tmpl.Functions {
+		for _, r := range f.Rules {
+			return r.EventBusName
+		}
+	}
+	return "default"
 }

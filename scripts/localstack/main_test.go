@@ -29,7 +29,7 @@ func TestReadSettings(t *testing.T) {
 }
 
 func TestExamplesComeFromTheSampleEvents(t *testing.T) {
-	got := examples("http://127.0.0.1:3000", "../..")
+	got := examples("http://127.0.0.1:3000", "../..", "handoff-local")
 	var commands []string
 	for _, e := range got {
 		commands = append(commands, e.command)

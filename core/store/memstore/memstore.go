@@ -22,6 +22,7 @@ type Store struct {
 	transfers map[string]handoff.Transfer
 	refs      map[handoff.Ref]string
 	events    map[string][]handoff.Event
+	access    map[string]handoff.Access // tenants' access records (access.go)
 	// Writes counts write requests, as the DynamoDB store would make them.
 	Writes int
 }

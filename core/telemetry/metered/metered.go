@@ -92,11 +92,11 @@ type acker struct {
 	timer func(context.Context) func(error)
 }
 
-func (a acker) Ack(ctx context.Context, t handoff.Transfer) error {
+func (a acker) Ack(ctx context.Context, t handoff.Transfer) (vendors.AckResult, error) {
 	done := a.timer(ctx)
-	err := a.Acker.Ack(ctx, t)
+	res, err := a.Acker.Ack(ctx, t)
 	done(err)
-	return err
+	return res, err
 }
 
 type checker struct {

@@ -17,7 +17,9 @@ func (f fake) Supports(handoff.TargetType) bool { return true }
 func (f fake) Transfer(context.Context, vendors.TransferRequest) (vendors.TransferResult, error) {
 	return vendors.TransferResult{Outcome: handoff.OutcomeTransferred}, f.err
 }
-func (f fake) Ack(context.Context, handoff.Transfer) error { return f.err }
+func (f fake) Ack(context.Context, handoff.Transfer) (vendors.AckResult, error) {
+	return vendors.AckResult{}, f.err
+}
 func (f fake) Availability(context.Context, vendors.AvailabilityRequest) ([]handoff.Availability, error) {
 	return nil, f.err
 }
@@ -41,7 +43,7 @@ func TestEveryVendorCallIsTimedAndItsErrorsCounted(t *testing.T) {
 			t.Error("the wrapped transferer lost Supports")
 		}
 		ack, _ := v.Acker("salesforce")
-		_ = ack.Ack(ctx, handoff.Transfer{})
+		_, _ = ack.Ack(ctx, handoff.Transfer{})
 		av, _ := v.Availability("liveperson")
 		_, _ = av.Availability(ctx, vendors.AvailabilityRequest{})
 	}

@@ -30,13 +30,9 @@ func (a *Adapter) Availability(ctx context.Context, req vendors.AvailabilityRequ
 	if err != nil {
 		return nil, err
 	}
-	result, err := a.invoke(ctx, s, call{op: op, method: methodConfigList, params: map[string]any{}, idempotent: true})
+	lines, err := a.allLines(ctx, s)
 	if err != nil {
-		return nil, mapped(op, err, false)
-	}
-	lines, err := decodeLines(result)
-	if err != nil {
-		return nil, handoff.E(handoff.CodeVendorProtocol, op, "Bitrix24 answered with open lines its documentation does not describe", nil)
+		return nil, err
 	}
 	wanted := queueIDs(req.Targets)
 	out := make([]handoff.Availability, 0, len(lines))
@@ -52,6 +48,41 @@ func (a *Adapter) Availability(ctx context.Context, req vendors.AvailabilityRequ
 	}
 	sort.SliceStable(out, func(i, j int) bool { return numericLess(out[i].ID, out[j].ID) })
 	return out, nil
+}
+
+// maxLinePages bounds the pages read: 40 pages of 50 lines, far more than a portal has, and
+// a guard against an answer whose next never ends.
+const maxLinePages = 40
+
+// allLines reads every page of imopenlines.config.list.get: list methods answer at most 50
+// items a page, with "next" the start of the following one (list-methods-pecularities.md).
+func (a *Adapter) allLines(ctx context.Context, s *session) ([]line, error) {
+	const op = "bitrix24.Availability"
+	var lines []line
+	var start int64
+	for range maxLinePages {
+		params := map[string]any{}
+		if start > 0 {
+			params["start"] = start
+		}
+		rep, err := a.invoke(ctx, s, call{op: op, method: methodConfigList, params: params, idempotent: true})
+		if err != nil {
+			return nil, mapped(op, err, false)
+		}
+		page, err := decodeLines(rep.result)
+		if err != nil {
+			return nil, handoff.E(handoff.CodeVendorProtocol, op, "Bitrix24 answered with open lines its documentation does not describe", nil)
+		}
+		lines = append(lines, page...)
+		if rep.next == 0 {
+			return lines, nil
+		}
+		if rep.next <= start {
+			return nil, handoff.E(handoff.CodeVendorProtocol, op, "Bitrix24's next page of open lines does not move forward", nil)
+		}
+		start = rep.next
+	}
+	return nil, handoff.E(handoff.CodeVendorProtocol, op, "Bitrix24 listed more open lines than Handoff reads", nil)
 }
 
 // decodeLines accepts the list as an array or, as PHP encodes arrays with gaps in their keys,

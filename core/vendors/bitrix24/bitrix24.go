@@ -30,6 +30,8 @@ type Adapter struct {
 	log  *slog.Logger
 	// flight shares one OAuth refresh among concurrent callers of one tenant.
 	flight singleflight.Group
+	// rotations are refreshed pairs not yet written back.
+	rotations rotations
 }
 
 // New keeps the dependencies; it does no I/O.
@@ -57,7 +59,9 @@ func (a *Adapter) Supports(t handoff.TargetType) bool {
 // Transfer hands the chat over with imopenlines.bot.session.transfer (agent, queue) or
 // imopenlines.bot.session.operator (next). Bitrix24 applies the hand-over before it answers, so
 // success is OutcomeTransferred and the chat id is the VendorRef its events name. The request's
-// Note has no place in either method and is not sent.
+// Note is never sent: neither method takes a text, and Bitrix24 documents no way for a bot to
+// post a message that the operator sees and the customer does not (docs/vendors/bitrix24.md);
+// anything the bot posts in an open-line chat reaches the customer.
 func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (vendors.TransferResult, error) {
 	const op = "bitrix24.Transfer"
 	if !a.Supports(req.Target.Type) {
@@ -72,7 +76,7 @@ func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (ve
 	if err != nil {
 		return vendors.TransferResult{}, err
 	}
-	result, err := a.invoke(ctx, s, c)
+	rep, err := a.invoke(ctx, s, c)
 	if v, ok := err.(*vendorError); ok && req.Reconcile && v.rule.AlreadyDoneOn == c.method {
 		a.log.InfoContext(ctx, "bitrix24: an earlier attempt already handed the chat over",
 			"tenant", req.Tenant, "transfer", req.TransferID, "vendorCode", v.code)
@@ -81,7 +85,7 @@ func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (ve
 	if err != nil {
 		return vendors.TransferResult{}, mapped(op, err, req.Reconcile)
 	}
-	if !isTrue(result) {
+	if !isTrue(rep.result) {
 		return vendors.TransferResult{}, handoff.E(handoff.CodeVendorProtocol, op, "Bitrix24 answered without result true", nil)
 	}
 	return vendors.TransferResult{Outcome: handoff.OutcomeTransferred, VendorRef: req.Conversation.ID}, nil

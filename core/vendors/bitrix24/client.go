@@ -29,7 +29,18 @@ type session struct {
 	raw    []byte
 }
 
+// load reads tenant's credentials: the stored secret, or this container's unsaved rotated pair
+// over it (see withRotation).
 func (a *Adapter) load(ctx context.Context, tenant string) (*session, error) {
+	s, err := a.loadStored(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return a.withRotation(ctx, s), nil
+}
+
+// loadStored reads tenant's credentials as the secret holds them.
+func (a *Adapter) loadStored(ctx context.Context, tenant string) (*session, error) {
 	raw, err := a.deps.Secrets.Get(ctx, tenant, vendorKey)
 	if err != nil {
 		return nil, err
@@ -52,20 +63,27 @@ type call struct {
 	botScoped bool
 }
 
+// reply is a success envelope: the result, and for a list method the offset of its next page
+// (0 when this page is the last).
+type reply struct {
+	result json.RawMessage
+	next   int64
+}
+
 // invoke sends c and recovers, at most once each, from what Bitrix24 refuses before executing:
 // an expired OAuth token (refresh the pair), credentials refused (re-read the secret, which
-// another container may have rotated). It returns the success envelope's result, or a
-// *vendorError for the caller to map, or a *handoff.Error for transport failures.
-func (a *Adapter) invoke(ctx context.Context, s *session, c call) (json.RawMessage, error) {
+// another container may have rotated). It returns the success envelope, or a *vendorError for
+// the caller to map, or a *handoff.Error for transport failures.
+func (a *Adapter) invoke(ctx context.Context, s *session, c call) (reply, error) {
 	refreshed, reread := false, false
 	for {
 		resp, err := a.send(ctx, s, c)
 		if err != nil {
-			return nil, err
+			return reply{}, err
 		}
-		result, verr, err := parseAnswer(c.op, resp, a.deps.Now())
+		rep, verr, err := parseAnswer(c.op, resp, a.deps.Now())
 		if err != nil || verr == nil {
-			return result, err
+			return rep, err
 		}
 		// A webhook cannot be refreshed: an expired one is re-read like a refused one.
 		refresh := verr.rule.Recover == recoverRefresh && !s.creds.Webhook()
@@ -74,7 +92,7 @@ func (a *Adapter) invoke(ctx context.Context, s *session, c call) (json.RawMessa
 		case refresh && !refreshed:
 			refreshed = true
 			if err := a.refresh(ctx, s); err != nil {
-				return nil, err
+				return reply{}, err
 			}
 		case rereadable && !reread:
 			reread = true
@@ -83,11 +101,11 @@ func (a *Adapter) invoke(ctx context.Context, s *session, c call) (json.RawMessa
 			a.deps.Secrets.Invalidate(s.tenant, vendorKey)
 			fresh, err := a.load(ctx, s.tenant)
 			if err != nil {
-				return nil, err
+				return reply{}, err
 			}
 			*s = *fresh
 		default:
-			return nil, verr
+			return reply{}, verr
 		}
 	}
 }
@@ -156,9 +174,11 @@ func refusedForNow(resp *rest.Response) bool {
 	return true
 }
 
-// answer is Bitrix24's envelope: {"result": …, "time": {…}} or {"error", "error_description"}.
+// answer is Bitrix24's envelope: {"result": …, "time": {…}} or {"error", "error_description"};
+// list methods add "total" and "next" (list-methods-pecularities.md).
 type answer struct {
 	Result json.RawMessage `json:"result"`
+	Next   json.Number     `json:"next"`
 	Error  json.RawMessage `json:"error"`
 	Time   *struct {
 		OperatingResetAt float64 `json:"operating_reset_at"`
@@ -167,15 +187,16 @@ type answer struct {
 
 // parseAnswer reads an answer defensively: unknown fields are fine, a success without "result"
 // or a body that is not the envelope is VENDOR_BAD_RESPONSE.
-func parseAnswer(op string, resp *rest.Response, now time.Time) (json.RawMessage, *vendorError, error) {
+func parseAnswer(op string, resp *rest.Response, now time.Time) (reply, *vendorError, error) {
 	var ans answer
 	decodeErr := json.Unmarshal(resp.Body, &ans)
 	code := stringValue(ans.Error)
 	if resp.OK() && code == "" {
-		if decodeErr != nil || len(ans.Result) == 0 {
-			return nil, nil, handoff.E(handoff.CodeVendorProtocol, op, "Bitrix24 answered with a body its documentation does not describe", nil)
+		next, nextErr := ans.Next.Int64()
+		if decodeErr != nil || len(ans.Result) == 0 || ans.Next != "" && (nextErr != nil || next < 0) {
+			return reply{}, nil, handoff.E(handoff.CodeVendorProtocol, op, "Bitrix24 answered with a body its documentation does not describe", nil)
 		}
-		return ans.Result, nil, nil
+		return reply{result: ans.Result, next: next}, nil, nil
 	}
 	v := &vendorError{status: resp.Status, retryAfter: rest.RetryAfter(resp.Header, now)}
 	canonical, r, known := lookup(portalErrors, portalIndex, code)
@@ -190,7 +211,7 @@ func parseAnswer(op string, resp *rest.Response, now time.Time) (json.RawMessage
 			v.retryAfter = wait.Round(time.Second)
 		}
 	}
-	return nil, v, nil
+	return reply{}, v, nil
 }
 
 // Error makes a vendorError usable where an error is expected (invoke's callers map it).

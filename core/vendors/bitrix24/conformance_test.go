@@ -35,7 +35,7 @@ func harness(m mode) vendortest.Harness {
 			next,
 		},
 		Unsupported: []handoff.TargetType{handoff.TargetSkill},
-		// Every code of VENDORS.md 1.2, 1.3, 1.6 and the seed, with what it must become.
+		// Every code of docs/vendors/bitrix24.md and the seed, with what it must become.
 		Errors: []vendortest.ErrorCase{
 			{VendorCode: "CHAT_ID_EMPTY", Want: rejected},
 			{VendorCode: "USER_ID_EMPTY", Want: rejected},

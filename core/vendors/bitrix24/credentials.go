@@ -16,7 +16,7 @@ const DefaultOAuthURL = "https://oauth.bitrix.info/oauth/token/"
 // webhookPath is the tail of an incoming webhook URL: /rest/{userId}/{code}/ (local-webhooks.md).
 var webhookPath = regexp.MustCompile(`/rest/[0-9]+/[^/]+/?$`)
 
-// Credentials is a tenant's Bitrix24 secret (field names as in DESIGN.md). It holds either an
+// Credentials is a tenant's Bitrix24 secret (field names as in docs/vendors/bitrix24.md). It holds either an
 // incoming webhook (WebhookURL, BotClientID) or an OAuth application (PortalURL, AccessToken,
 // RefreshToken, AppClientID, AppClientSecret, OAuthURL), never both, so which one is used is
 // never a guess. ApplicationToken verifies the events Bitrix24 posts to us.

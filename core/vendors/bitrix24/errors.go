@@ -34,7 +34,7 @@ type rule struct {
 	Message string
 }
 
-// portalErrors maps the codes a portal's REST endpoint answers (VENDORS.md 1.2, 1.3, 1.6, the
+// portalErrors maps the codes a portal's REST endpoint answers (docs/vendors/bitrix24.md, the
 // seed) to ours, keyed by Bitrix24's own spelling. Codes compare case-insensitively (Bitrix24
 // mixes QUERY_LIMIT_EXCEEDED and expired_token).
 var portalErrors = map[string]rule{

@@ -17,7 +17,7 @@ const maxEventBytes = 256 << 10
 
 // The events ParseCallback understands. All of them only inform: Bitrix24 reports a transfer's
 // result in the transfer call's own answer and sends no "operator accepted" event [I], and the
-// open-line session events reach only the application's own connector [C] (VENDORS.md 1.8). They
+// open-line session events reach only the application's own connector [C] (docs/vendors/bitrix24.md). They
 // are recorded in the transfer's timeline; none changes its status.
 var knownEvents = map[string]func(form) (chatID, detail string){
 	// Legacy bot events (DEPRECATED, still sent to bots registered with imbot.register).
@@ -44,7 +44,7 @@ var knownEvents = map[string]func(form) (chatID, detail string){
 
 // ParseCallback authenticates a Bitrix24 event and says which chat it is about. The caller is
 // Bitrix24 only if the top-level auth[application_token] equals the tenant's applicationToken
-// (there is no signature, VENDORS.md 1.7; data[…][auth][application_token] is not the proof);
+// (there is no signature, docs/vendors/bitrix24.md; data[…][auth][application_token] is not the proof);
 // otherwise it is UNAUTHORIZED and nothing else is read. Events only inform, so the Callback
 // has VendorRef (the chat id) and a Detail, never an Outcome.
 func (a *Adapter) ParseCallback(ctx context.Context, req vendors.CallbackRequest) (vendors.Callback, error) {

@@ -39,7 +39,13 @@ const (
 // newFixture starts a default sandbox. wrap, when set, stands between the server and the sandbox.
 func newFixture(t *testing.T, m mode, wrap func(*bitrix24.Sandbox) http.Handler) *fixture {
 	t.Helper()
-	sb := bitrix24.NewSandbox(bitrix24.SandboxConfig{})
+	return newFixtureWith(t, bitrix24.SandboxConfig{}, m, wrap)
+}
+
+// newFixtureWith is newFixture with a sandbox built from cfg.
+func newFixtureWith(t *testing.T, cfg bitrix24.SandboxConfig, m mode, wrap func(*bitrix24.Sandbox) http.Handler) *fixture {
+	t.Helper()
+	sb := bitrix24.NewSandbox(cfg)
 	var h http.Handler = sb
 	if wrap != nil {
 		h = wrap(sb)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
@@ -12,9 +13,24 @@ import (
 	"handoff/core/vendors/rest"
 )
 
-// refreshTimeout bounds the one refresh concurrent callers share. It runs detached from the
-// first caller's context, so that caller giving up does not fail the others.
-const refreshTimeout = 15 * time.Second
+// Time budgets of a refresh. The refresh token is spent the moment Bitrix24 answers, so a
+// refresh is started only when the function has time left to store the pair it gets: a function
+// killed between the two would lose the only working refresh token.
+const (
+	// refreshTimeout bounds the one refresh concurrent callers share, when the caller's context
+	// has no nearer deadline. It runs detached from the first caller's cancellation, so that
+	// caller giving up does not fail the others, but never past the caller's deadline: the
+	// function does not outlive it.
+	refreshTimeout = 15 * time.Second
+	// storeReserve is kept, out of the refresh's time, for writing the new pair back.
+	storeReserve = 3 * time.Second
+	// minRefreshWindow is the least time left for a refresh to start: a token request of a
+	// couple of seconds plus storeReserve. skill-check's 10 s timeout leaves enough.
+	minRefreshWindow = storeReserve + 2*time.Second
+	// rereadTries bounds how often a refresh refused with invalid_grant reads the secret again,
+	// waiting for the pair another container got with the same refresh token to be stored.
+	rereadTries = 4
+)
 
 // refresh renews s's OAuth pair after Bitrix24 said expired_token, writes it back and updates s.
 // Bitrix24 rotates the refresh token on every refresh and the old one stops working, so two
@@ -22,9 +38,18 @@ const refreshTimeout = 15 * time.Second
 // refresh (singleflight), and a caller whose pair was already replaced (by this container or
 // another, seen after dropping the cached secret) uses the new one without refreshing again.
 func (a *Adapter) refresh(ctx context.Context, s *session) error {
+	const op = "bitrix24.refresh"
+	deadline := time.Now().Add(refreshTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if time.Until(deadline) < minRefreshWindow {
+		// Starting now could spend the refresh token without time to store its successor.
+		return handoff.E(handoff.CodeVendorTimeout, op, "too little time left to refresh the Bitrix24 token and store it; try again", nil)
+	}
 	stale := s.creds.AccessToken
 	ch := a.flight.DoChan(s.tenant, func() (any, error) {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+		rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 		defer cancel()
 		return a.refreshShared(rctx, s.tenant, stale)
 	})
@@ -38,7 +63,7 @@ func (a *Adapter) refresh(ctx context.Context, s *session) error {
 		s.raw = bytes.Clone(fresh.raw)
 		return nil
 	case <-ctx.Done():
-		return handoff.E(handoff.CodeVendorTimeout, "bitrix24.refresh", "gave up waiting for the token refresh", ctx.Err())
+		return handoff.E(handoff.CodeVendorTimeout, op, "gave up waiting for the token refresh", ctx.Err())
 	}
 }
 
@@ -56,41 +81,82 @@ func (a *Adapter) refreshShared(ctx context.Context, tenant, stale string) (*ses
 		a.log.InfoContext(ctx, "bitrix24: access token already renewed elsewhere", "tenant", tenant)
 		return s, nil
 	}
-	tok, err := a.requestToken(ctx, op, s.creds)
+	// The refresh token stored now: the one the new pair replaces (an unsaved pair of ours
+	// replaces the same one).
+	stored := s.creds.RefreshToken
+	if r, ok := a.rotations.get(tenant); ok && r.tok.RefreshToken == stored {
+		stored = r.base
+	}
+	tctx, cancel := context.WithTimeout(ctx, remaining(ctx)-storeReserve)
+	tok, err := a.requestToken(tctx, op, s.creds)
+	cancel()
 	if err != nil {
 		if handoff.AsError(err).VendorCode != "invalid_grant" {
 			return nil, err
 		}
-		// Another container may have used the same refresh token a moment ago and stored
-		// the pair it got: read once more before giving up.
-		a.deps.Secrets.Invalidate(tenant, vendorKey)
-		again, rerr := a.load(ctx, tenant)
-		if rerr == nil && !again.creds.Webhook() && again.creds.RefreshToken != s.creds.RefreshToken {
+		// Another container may have used the same refresh token a moment ago: wait for the
+		// pair it got to be stored, rather than fail the call.
+		if again, ok := a.awaitRotation(ctx, tenant, s.creds.RefreshToken); ok {
 			return again, nil
 		}
 		return nil, err
 	}
-	raw, err := withTokens(s.raw, tok)
+	r := rotation{base: stored, tok: tok}
+	a.rotations.put(tenant, r) // usable at once, whatever becomes of the write-back
+	fresh, err := overlay(s, tok, a.log)
 	if err != nil {
 		return nil, handoff.E(handoff.CodeConfiguration, op, "the Bitrix24 secret could not be rewritten", nil)
 	}
-	s.creds.AccessToken, s.creds.RefreshToken, s.raw = tok.AccessToken, tok.RefreshToken, raw
-	if err := a.deps.Secrets.Put(ctx, tenant, vendorKey, raw); err != nil {
-		// The old refresh token is spent: this call can still go on with the new access
-		// token, but the tenant will need to authorize the application again once it expires.
-		a.log.ErrorContext(ctx, "bitrix24: could not write back the rotated OAuth tokens",
+	if err := a.writeBack(ctx, tenant, r); err != nil {
+		// The new pair lives in this container until a later call stores it (load retries).
+		a.log.ErrorContext(ctx, "bitrix24: could not write back the rotated OAuth tokens; kept in memory and retried on the next call",
 			"tenant", tenant, "code", handoff.ErrorCode(err))
-		return s, nil
+		return fresh, nil
 	}
 	a.log.InfoContext(ctx, "bitrix24: OAuth tokens refreshed and written back", "tenant", tenant)
-	return s, nil
+	return fresh, nil
 }
 
-// token is the authorization server's answer to a refresh (settings/oauth/index.md).
+// awaitRotation reads the secret again, a few times while time allows, until it holds another
+// refresh token than spent: the pair another container got for it.
+func (a *Adapter) awaitRotation(ctx context.Context, tenant, spent string) (*session, bool) {
+	wait := 100 * time.Millisecond
+	for range rereadTries {
+		a.deps.Secrets.Invalidate(tenant, vendorKey)
+		again, err := a.load(ctx, tenant)
+		if err == nil && !again.creds.Webhook() && again.creds.RefreshToken != spent {
+			return again, true
+		}
+		if remaining(ctx) < wait+storeReserve {
+			return nil, false
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+	return nil, false
+}
+
+// remaining is the time left before ctx's deadline (refreshTimeout when it has none).
+func remaining(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d)
+	}
+	return refreshTimeout
+}
+
+// token is the authorization server's answer to a refresh (settings/oauth/index.md). It also
+// carries client_endpoint, the portal's current REST address: a portal whose address changed
+// is reached there, and the docs say to keep the latest one
+// (settings/how-to-call-rest-api/change-domen.md).
 type token struct {
-	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token"`
-	Error        string `json:"error"`
+	AccessToken    string `json:"access_token"`
+	RefreshToken   string `json:"refresh_token"`
+	ClientEndpoint string `json:"client_endpoint"`
+	Error          string `json:"error"`
 }
 
 // requestToken asks the authorization server for a new pair: a GET with the client secret in
@@ -131,7 +197,8 @@ func (a *Adapter) requestToken(ctx context.Context, op string, c Credentials) (t
 	return tok, nil
 }
 
-// withTokens returns the secret's JSON with the new pair and every other field as it was.
+// withTokens returns the secret's JSON with the new pair (and the new client_endpoint as
+// portalUrl, when it is a valid one) and every other field as it was.
 func withTokens(raw []byte, tok token) ([]byte, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
@@ -140,5 +207,39 @@ func withTokens(raw []byte, tok token) ([]byte, error) {
 	access, _ := json.Marshal(tok.AccessToken)
 	refresh, _ := json.Marshal(tok.RefreshToken)
 	fields["accessToken"], fields["refreshToken"] = access, refresh
+	if validEndpoint(tok.ClientEndpoint) {
+		endpoint, _ := json.Marshal(tok.ClientEndpoint)
+		fields["portalUrl"] = endpoint
+	}
 	return json.Marshal(fields)
+}
+
+// validEndpoint reports whether a client_endpoint may become portalUrl: the same rules as
+// the secret's own field, so a bad answer cannot send the token anywhere it could not go.
+func validEndpoint(endpoint string) bool {
+	if endpoint == "" {
+		return false
+	}
+	c := Credentials{PortalURL: endpoint, AccessToken: "x", RefreshToken: "x", AppClientID: "x", AppClientSecret: "x"}
+	return c.validateOAuth() == nil
+}
+
+// overlay returns s with tok applied: the pair, and the portal's new address when it moved.
+func overlay(s *session, tok token, log *slog.Logger) (*session, error) {
+	raw, err := withTokens(s.raw, tok)
+	if err != nil {
+		return nil, err
+	}
+	out := &session{tenant: s.tenant, creds: s.creds, raw: raw}
+	out.creds.AccessToken, out.creds.RefreshToken = tok.AccessToken, tok.RefreshToken
+	switch {
+	case validEndpoint(tok.ClientEndpoint):
+		if tok.ClientEndpoint != s.creds.PortalURL {
+			log.Info("bitrix24: the portal's REST address changed; using the one the token refresh returned", "tenant", s.tenant)
+		}
+		out.creds.PortalURL = tok.ClientEndpoint
+	case tok.ClientEndpoint != "":
+		log.Warn("bitrix24: the token refresh returned a client_endpoint that is not an https REST prefix; ignored", "tenant", s.tenant)
+	}
+	return out, nil
 }

@@ -26,6 +26,10 @@ type cachedSecrets struct {
 	mu     sync.Mutex
 	cached []byte
 	putErr error
+	// putGate, when set, holds every Put until it is closed (a slow write).
+	putGate chan struct{}
+	// lostAck makes Put write and then report failure (an ambiguous write).
+	lostAck bool
 }
 
 func (c *cachedSecrets) Get(ctx context.Context, tenant, vendor string) ([]byte, error) {
@@ -49,13 +53,28 @@ func (c *cachedSecrets) Invalidate(tenant, vendor string) {
 }
 
 func (c *cachedSecrets) Put(ctx context.Context, tenant, vendor string, raw []byte) error {
-	if c.putErr != nil {
-		return c.putErr
+	c.mu.Lock()
+	putErr, gate, lostAck := c.putErr, c.putGate, c.lostAck
+	c.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	if putErr != nil {
+		return putErr
 	}
 	c.mu.Lock()
 	c.cached = bytes.Clone(raw)
 	c.mu.Unlock()
-	return c.Secrets.Put(ctx, tenant, vendor, raw)
+	if err := c.Secrets.Put(ctx, tenant, vendor, raw); err != nil || !lostAck {
+		return err
+	}
+	return handoff.E(handoff.CodeUnavailable, "secrets.Put", "timed out after the write", nil)
+}
+
+func (c *cachedSecrets) set(edit func(*cachedSecrets)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	edit(c)
 }
 
 // refreshElsewhere is another container refreshing the pair at the sandbox's token route.

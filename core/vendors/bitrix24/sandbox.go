@@ -42,6 +42,14 @@ type SandboxConfig struct {
 	AppClientSecret  string
 	ApplicationToken string // what events carry in auth[application_token]
 	OAuthPath        string // the token endpoint's path, "/oauth/token/" by default
+	// Lines is how many open lines the portal has (2, SandboxLineID and SandboxInactiveLineID,
+	// when 0); the others are active lines named "Line {id}". imopenlines.config.list.get
+	// answers them 50 a page, as every list method does (list-methods-pecularities.md).
+	Lines int
+	// MovedTo, when set (e.g. "/moved/rest/"), is the portal's new REST prefix: the first token
+	// refresh answers it as client_endpoint, and from then on the old "/rest/" prefix answers a
+	// redirect there, as a portal whose address changed does (change-domen.md).
+	MovedTo string
 }
 
 // Default sandbox credentials. They are fake, but tests treat them as secrets that must never
@@ -84,6 +92,16 @@ func (c SandboxConfig) withDefaults() SandboxConfig {
 // envelope, anything the adapter must not send: another HTTP method or content type, unknown or
 // mistyped fields, a missing CLIENT_ID on a webhook transfer, a CLIENT_ID on an OAuth call, and
 // the client secret anywhere but the OAuth route. It is an http.Handler and does no I/O when built.
+//
+// Sources (bitrix24/b24restdocs; docs/vendors/bitrix24.md lists them): the URL shapes and the
+// JSON envelope (settings/how-to-call-rest-api/general-principles.md, local-webhooks.md), the
+// methods' parameters and errors (api-reference/imopenlines/openlines/chat-bots/*.md), the
+// system errors (_includes/system-errors.md, limits.md), list paging
+// (list-methods-pecularities.md), the OAuth refresh and rotation (settings/oauth/index.md), a
+// moved portal's redirect and client_endpoint (change-domen.md).
+// invented: refusing unknown or mistyped fields (Bitrix24 ignores them; the sandbox refuses so a
+// misspelling fails a test), the "sandbox: …" error descriptions, and the extra lines' names.
+// The adapter keys on documented error codes only.
 type Sandbox struct {
 	cfg        SandboxConfig
 	faults     sandbox.Faults // transfer and operator calls
@@ -97,6 +115,7 @@ type Sandbox struct {
 	expired    map[string]bool // access tokens replaced by a refresh, or expired by a fault
 	transfers  int
 	refreshes  int
+	moved      bool // the portal answers at cfg.MovedTo now
 }
 
 // NewSandbox builds a sandbox; cfg's empty fields take the defaults.
@@ -156,7 +175,12 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveToken(w, r)
 		return
 	}
-	rt, ok := parseRoute(r.URL.Path)
+	path, redirect := s.currentPath(r.URL.Path)
+	if redirect != "" {
+		http.Redirect(w, r, redirect, http.StatusFound)
+		return
+	}
+	rt, ok := parseRoute(path)
 	if !ok {
 		writeVendorError(w, http.StatusNotFound, "ERROR_METHOD_NOT_FOUND", "Method not found!")
 		return
@@ -193,6 +217,24 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.serveConfigList(w, params)
 	}
+}
+
+// currentPath maps a request path to the portal's REST prefix: after the portal moved, a call
+// to the old prefix gets a redirect (the new URL) and the new prefix serves.
+func (s *Sandbox) currentPath(path string) (string, string) {
+	s.mu.Lock()
+	moved := s.moved
+	s.mu.Unlock()
+	if !moved {
+		return path, ""
+	}
+	if rest, ok := strings.CutPrefix(path, s.cfg.MovedTo); ok {
+		return "/rest/" + rest, ""
+	}
+	if rest, ok := strings.CutPrefix(path, "/rest/"); ok {
+		return "", s.cfg.MovedTo + rest
+	}
+	return path, ""
 }
 
 // route is a parsed REST path.
@@ -324,15 +366,22 @@ func writeVendorError(w http.ResponseWriter, status int, code, description strin
 }
 
 // writeResult answers the success envelope with its time block (general-principles.md).
-func writeResult(w http.ResponseWriter, result any) {
+func writeResult(w http.ResponseWriter, result any) { writeResultWith(w, result, nil) }
+
+// writeResultWith is writeResult with more top-level fields (a list's total and next).
+func writeResultWith(w http.ResponseWriter, result any, extra map[string]any) {
 	now := time.Now()
 	start := float64(now.UnixNano()) / 1e9
-	sandbox.WriteJSON(w, http.StatusOK, map[string]any{
+	body := map[string]any{
 		"result": result,
 		"time": map[string]any{
 			"start": start, "finish": start + 0.01, "duration": 0.01, "processing": 0.005,
 			"date_start": now.Format(time.RFC3339), "date_finish": now.Format(time.RFC3339),
 			"operating": 0, "operating_reset_at": now.Add(10 * time.Minute).Unix(),
 		},
-	})
+	}
+	for k, v := range extra {
+		body[k] = v
+	}
+	sandbox.WriteJSON(w, http.StatusOK, body)
 }

@@ -29,7 +29,7 @@ type fieldSpec map[string]string // field → "int" | "string" | "yn" | "object"
 var (
 	transferFields = fieldSpec{"CHAT_ID": "int", "USER_ID": "int", "QUEUE_ID": "int", "TRANSFER_ID": "id", "LEAVE": "yn", "CLIENT_ID": "string"}
 	operatorFields = fieldSpec{"CHAT_ID": "int"}
-	listFields     = fieldSpec{"PARAMS": "object", "OPTIONS": "object"}
+	listFields     = fieldSpec{"PARAMS": "object", "OPTIONS": "object", "start": "int"}
 )
 
 // checkFields refuses unknown, misspelt or mistyped fields. Bitrix24 itself ignores unknown
@@ -197,14 +197,27 @@ func (s *Sandbox) serveOperator(w http.ResponseWriter, params map[string]json.Ra
 	writeResult(w, true)
 }
 
-// serveConfigList is imopenlines.config.list.get: every line with a few of its settings.
+// linesPerPage is what a list method answers at most in one page (list-methods-pecularities.md).
+const linesPerPage = 50
+
+// serveConfigList is imopenlines.config.list.get: the lines with a few of their settings, one
+// page at a time from `start`, with "total" and, when more remain, "next"
+// (list-methods-pecularities.md; the fields of imopenlines-config-add.md).
 func (s *Sandbox) serveConfigList(w http.ResponseWriter, params map[string]json.RawMessage) {
 	if !checkFields(w, listFields, params) {
 		return
 	}
+	total := int64(max(s.cfg.Lines, len(sandboxLines)))
+	start, _ := intField(params, "start")
+	if start < 0 {
+		start = 0
+	}
 	lines := []map[string]any{}
-	for _, id := range []int64{1, 2} {
-		l := sandboxLines[id]
+	for id := start + 1; id <= total && id <= start+linesPerPage; id++ {
+		l, ok := sandboxLines[id]
+		if !ok {
+			l = sandboxLine{name: "Line " + strconv.FormatInt(id, 10), active: true, queue: []string{SandboxUserID}}
+		}
 		active := "N"
 		if l.active {
 			active = "Y"
@@ -214,5 +227,9 @@ func (s *Sandbox) serveConfigList(w http.ResponseWriter, params map[string]json.
 			"CRM": "N", "QUEUE_TYPE": "evenly", "QUEUE_TIME": "60", "QUEUE": l.queue,
 		})
 	}
-	writeResult(w, lines)
+	extra := map[string]any{"total": total}
+	if start+linesPerPage < total {
+		extra["next"] = start + linesPerPage
+	}
+	writeResultWith(w, lines, extra)
 }

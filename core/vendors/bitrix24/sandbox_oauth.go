@@ -54,8 +54,12 @@ func (s *Sandbox) serveToken(w http.ResponseWriter, r *http.Request) {
 	s.access = fmt.Sprintf("%s%04d", s.cfg.AccessToken, s.generation)
 	s.refresh = fmt.Sprintf("%s%04d", s.cfg.RefreshToken, s.generation)
 	access, refresh := s.access, s.refresh
+	prefix := "/rest/"
+	if s.cfg.MovedTo != "" {
+		s.moved, prefix = true, s.cfg.MovedTo
+	}
 	s.mu.Unlock()
-	endpoint := "http://" + r.Host + "/rest/"
+	endpoint := "http://" + r.Host + prefix
 	sandbox.WriteJSON(w, http.StatusOK, map[string]any{
 		"access_token": access, "refresh_token": refresh,
 		"expires": time.Now().Add(time.Hour).Unix(), "expires_in": 3600,

@@ -16,26 +16,32 @@ import (
 const maxCallbackBody = 64 << 10
 
 // ParseCallback reads what Kore posted to a callback URL we gave it. Kore neither signs its
-// callbacks nor documents their payload [U], so the URL's token is checked first (a missing or
-// forged one is UNAUTHORIZED and nothing is read), then the body is read as the sample response
-// ({sessionId, agentId|queueId, status, requestCompletedAt}) [I]. A body it cannot vouch for is
-// returned with no Outcome and a Detail naming its keys, so it is recorded, not guessed at.
+// callbacks nor documents their payload [U], so the URL's token is checked first (a missing,
+// forged or expired one is UNAUTHORIZED and nothing is read), then the body is read as the
+// sample response ({sessionId, agentId|queueId, status, requestCompletedAt}) [I]. The token,
+// in the path or the query, names the tenant, the transfer and the attempt (its target). Only
+// the documented status "transferred" is an outcome; any other word is returned Unrecognised,
+// with no Outcome, so it is recorded and the transfer keeps waiting: no fallback on a guess.
 func (a *Adapter) ParseCallback(ctx context.Context, req vendors.CallbackRequest) (vendors.Callback, error) {
 	const op = "koreai.ParseCallback"
 	unauthorized := handoff.E(handoff.CodeUnauthorized, op, "the callback does not carry a valid token", nil)
-	tenant, transferID, token, ok := callbackIdentity(req)
+	claims, mac, signed, ok := callbackIdentity(req)
 	if !ok {
 		return vendors.Callback{}, unauthorized
 	}
 	var creds Credentials
-	if err := vendors.LoadCredentials(ctx, a.deps.Secrets, tenant, Vendor, &creds); err != nil {
+	if err := vendors.LoadCredentials(ctx, a.deps.Secrets, claims.Tenant, Vendor, &creds); err != nil {
 		if handoff.ErrorCode(err) == handoff.CodeUnknownTenant {
 			return vendors.Callback{}, unauthorized // whether a tenant exists is not told to strangers
 		}
 		return vendors.Callback{}, err
 	}
-	if !validCallbackToken(creds.CallbackSecret, tenant, transferID, token) {
-		a.deps.Log.Warn("koreai: callback refused: token does not match", "tenant", tenant)
+	if !verifyCallbackMAC(creds.callbackSecrets(), signed, mac) {
+		a.deps.Log.Warn("koreai: callback refused: token does not match", "tenant", claims.Tenant)
+		return vendors.Callback{}, unauthorized
+	}
+	if !a.deps.Now().Before(claims.Expires) {
+		a.deps.Log.Warn("koreai: callback refused: token expired", "tenant", claims.Tenant, "transfer", claims.Transfer)
 		return vendors.Callback{}, unauthorized
 	}
 	if len(req.Body) > maxCallbackBody {
@@ -47,44 +53,50 @@ func (a *Adapter) ParseCallback(ctx context.Context, req vendors.CallbackRequest
 		return vendors.Callback{}, handoff.E(handoff.CodeInvalidRequest, op, "callback body must be a JSON object", nil)
 	}
 	p := readPayload(fields)
-	cb := vendors.Callback{TransferID: transferID, VendorRef: p.sessionID, Target: p.target()}
+	target := claims.Target // the attempt the URL was made for, whatever the body names
+	cb := vendors.Callback{TransferID: claims.Transfer, Tenant: claims.Tenant, VendorRef: p.sessionID, Target: &target}
 	outcome, known := statusOutcome(p.status)
 	switch {
 	case p.status == "":
-		cb.Detail = "Kore.ai callback of an unknown shape, no status (" + describeKeys(fields) + ")"
+		cb.Unrecognised = true
+		cb.Detail = "Kore.ai callback of an unknown shape, no status (" + describeKeys(fields) + "); still awaiting"
 	case !known:
-		cb.Detail = "Kore.ai callback with an unrecognised status (" + describeKeys(fields) + ")"
+		cb.Unrecognised = true
+		cb.Detail = "Kore.ai callback with a status Handoff does not know: " + cleanKey(p.status, 32) +
+			" (" + describeKeys(fields) + "); still awaiting"
 	default:
 		cb.Outcome = outcome
-		if outcome != handoff.OutcomeTransferred {
-			cb.VendorCode = normalStatus(p.status)
-		}
 		cb.Detail = fmt.Sprintf("Kore.ai reported %s (%s)", normalStatus(p.status), p.targetKind())
 	}
 	return cb, nil
 }
 
-// callbackIdentity takes the tenant, transfer and token from the callback URL's query. Each must
-// appear exactly once, so no two readers of the same URL can disagree on what it names.
-func callbackIdentity(req vendors.CallbackRequest) (tenant, transferID, token string, ok bool) {
-	one := func(key string) (string, bool) {
-		values := req.Query[key]
-		if len(values) != 1 || handoff.ValidateID(key, values[0]) != nil {
-			return "", false
+// callbackIdentity takes the token from the path (the route /callbacks/koreai/{token+}) or else
+// from the query, and reads its claims. Query values that name the tenant or the transfer must
+// each appear once and agree with the token, as must the tenant the request was routed under,
+// so no two readers of the same URL can disagree on what it names.
+func callbackIdentity(req vendors.CallbackRequest) (CallbackClaims, []byte, string, bool) {
+	fail := func() (CallbackClaims, []byte, string, bool) { return CallbackClaims{}, nil, "", false }
+	token := req.PathToken
+	if token == "" {
+		values := req.Query["token"]
+		if len(values) != 1 {
+			return fail()
 		}
-		return values[0], true
+		token = values[0]
+	} else if _, also := req.Query["token"]; also {
+		return fail()
 	}
-	tenant = req.Tenant
-	if _, named := req.Query["tenant"]; named || tenant == "" {
-		queried, ok := one("tenant")
-		if !ok || (tenant != "" && queried != tenant) {
-			return "", "", "", false
+	claims, mac, signed, ok := readCallbackToken(token)
+	if !ok || (req.Tenant != "" && req.Tenant != claims.Tenant) {
+		return fail()
+	}
+	for key, want := range map[string]string{"tenant": claims.Tenant, "transfer": claims.Transfer} {
+		if values, named := req.Query[key]; named && (len(values) != 1 || values[0] != want) {
+			return fail()
 		}
-		tenant = queried
 	}
-	transferID, ok1 := one("transfer")
-	token, ok2 := one("token")
-	return tenant, transferID, token, ok1 && ok2
+	return claims, mac, signed, true
 }
 
 // payload is what we read of Kore's sample body; every field is optional.
@@ -133,33 +145,13 @@ func (p payload) targetKind() string {
 	return "no target named"
 }
 
-// statusOutcomes reads a status. Kore documents only "transferred" [C]; the failure words are
-// guesses [I] from the docs' "messages based on success or failure": a refusal of the request
-// (failed, rejected, not_transferred, error) is OutcomeRejected; a target that could not take the
-// conversation in time (timeout, declined, unavailable, busy, offline…) is OutcomeUnavailable.
-// Any other status is left for a person to read in the timeline.
+// statusOutcomes reads a status. Kore documents only "transferred" [C]; what it posts when a
+// transfer fails is not documented [U], so no other word is read as an outcome: a guessed
+// failure word could ask the next fallback while the first target takes the conversation.
+// Any other status is Unrecognised: recorded, and the transfer keeps waiting for a known
+// answer or its deadline.
 var statusOutcomes = map[string]handoff.Outcome{
 	"transferred": handoff.OutcomeTransferred,
-
-	"failed":          handoff.OutcomeRejected,
-	"failure":         handoff.OutcomeRejected,
-	"error":           handoff.OutcomeRejected,
-	"rejected":        handoff.OutcomeRejected,
-	"not_transferred": handoff.OutcomeRejected,
-	"transfer_failed": handoff.OutcomeRejected,
-
-	"timeout":            handoff.OutcomeUnavailable,
-	"timed_out":          handoff.OutcomeUnavailable,
-	"timedout":           handoff.OutcomeUnavailable,
-	"expired":            handoff.OutcomeUnavailable,
-	"declined":           handoff.OutcomeUnavailable,
-	"unavailable":        handoff.OutcomeUnavailable,
-	"not_available":      handoff.OutcomeUnavailable,
-	"agent_unavailable":  handoff.OutcomeUnavailable,
-	"queue_unavailable":  handoff.OutcomeUnavailable,
-	"no_agent_available": handoff.OutcomeUnavailable,
-	"busy":               handoff.OutcomeUnavailable,
-	"offline":            handoff.OutcomeUnavailable,
 }
 
 func statusOutcome(status string) (handoff.Outcome, bool) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -13,6 +14,9 @@ import (
 	"handoff/core/vendors/koreai"
 )
 
+// cbTarget is the attempt the test callbacks' tokens were made for.
+var cbTarget = handoff.Target{Type: handoff.TargetAgent, ID: "a-220172c-856e-4db6-a2d1-d4c2dabe0001"}
+
 // callbackParser is an adapter whose tenant has the sandbox's demo secret, and a signed query
 // for transfer tr-cb.
 func callbackParser(t testing.TB) (*koreai.Adapter, url.Values, string) {
@@ -20,7 +24,7 @@ func callbackParser(t testing.TB) (*koreai.Adapter, url.Values, string) {
 	secret := koreai.DemoSecret("https://platform.kore.ai")
 	adapter := koreai.New(vendors.Deps{Secrets: newSecrets(secret), Log: discard()})
 	callbackSecret := mustField(t, secret, "callbackSecret")
-	q := url.Values{"tenant": {tenant}, "transfer": {"tr-cb"}, "token": {koreai.CallbackToken(callbackSecret, tenant, "tr-cb")}}
+	q := url.Values{"tenant": {tenant}, "transfer": {"tr-cb"}, "token": {koreai.CallbackToken(callbackSecret, tenant, "tr-cb", cbTarget, time.Now())}}
 	return adapter, q, callbackSecret
 }
 
@@ -45,12 +49,13 @@ func TestParseCallback(t *testing.T) {
 	}{
 		{"sample agent", testdata(t, "callback_agent.json"), handoff.OutcomeTransferred, "", "6538f8a3c9cf425ee5cf0001", []string{"transferred", "agent"}},
 		{"sample queue", testdata(t, "callback_queue.json"), handoff.OutcomeTransferred, "", "6538f8a3c9cf425ee5cf0001", []string{"transferred", "queue"}},
-		{"failed", `{"sessionId":"6538f8a3c9cf425ee5cf0001","agentId":"a-1","status":"failed","requestCompletedAt":1}`, handoff.OutcomeRejected, "failed", "6538f8a3c9cf425ee5cf0001", []string{"failed"}},
-		{"rejected", `{"sessionId":"s1","queueId":"q","status":"REJECTED"}`, handoff.OutcomeRejected, "rejected", "s1", nil},
-		{"not transferred", `{"sessionId":"s1","status":"Not Transferred"}`, handoff.OutcomeRejected, "not_transferred", "s1", nil},
-		{"timeout", `{"sessionId":"s1","agentId":"a-1","status":"timeout"}`, handoff.OutcomeUnavailable, "timeout", "s1", nil},
-		{"declined", `{"status":"declined"}`, handoff.OutcomeUnavailable, "declined", "", nil},
-		{"unknown status", `{"sessionId":"s1","agentId":"a-secretish-value","status":"pending_review"}`, "", "", "s1", []string{"unrecognised status", "agentId", "sessionId", "status"}},
+		// Only "transferred" is documented: every other word is recorded, never acted on.
+		{"failed", `{"sessionId":"6538f8a3c9cf425ee5cf0001","agentId":"a-1","status":"failed","requestCompletedAt":1}`, "", "", "6538f8a3c9cf425ee5cf0001", []string{"does not know: failed", "still awaiting"}},
+		{"rejected", `{"sessionId":"s1","queueId":"q","status":"REJECTED"}`, "", "", "s1", []string{"REJECTED"}},
+		{"not transferred", `{"sessionId":"s1","status":"Not Transferred"}`, "", "", "s1", []string{"Not?Transferred"}},
+		{"timeout", `{"sessionId":"s1","agentId":"a-1","status":"timeout"}`, "", "", "s1", []string{"timeout"}},
+		{"declined", `{"status":"declined"}`, "", "", "", []string{"declined"}},
+		{"unknown status", `{"sessionId":"s1","agentId":"a-secretish-value","status":"pending_review"}`, "", "", "s1", []string{"does not know: pending_review", "agentId", "sessionId", "status"}},
 		{"status not a string", `{"sessionId":"s1","status":1}`, "", "", "s1", []string{"no status", "sessionId", "status"}},
 		{"unknown shape", `{"event":"conversation.assignment","data":{"session":"s1","result":"ok"}}`, "", "", "", []string{"unknown shape", "data", "event"}},
 		{"empty object", `{}`, "", "", "", []string{"keys: none"}},
@@ -65,13 +70,19 @@ func TestParseCallback(t *testing.T) {
 			if cb.TransferID != "tr-cb" || cb.Outcome != tc.outcome || cb.VendorCode != tc.vendorCode || cb.VendorRef != tc.ref {
 				t.Errorf("= %+v, want transfer tr-cb, outcome %q, vendor code %q, ref %q", cb, tc.outcome, tc.vendorCode, tc.ref)
 			}
+			if cb.Unrecognised != (tc.outcome == "") {
+				t.Errorf("unrecognised = %v for outcome %q", cb.Unrecognised, tc.outcome)
+			}
+			if cb.Tenant != tenant || cb.Target == nil || *cb.Target != cbTarget {
+				t.Errorf("tenant %q, target %+v; want the token's (%s, %+v)", cb.Tenant, cb.Target, tenant, cbTarget)
+			}
 			for _, want := range tc.detail {
 				if !strings.Contains(cb.Detail, want) {
 					t.Errorf("detail %q does not mention %q", cb.Detail, want)
 				}
 			}
-			if cb.Outcome == "" {
-				for _, value := range []string{"pending_review", "a-secretish-value", "conversation.assignment", "ok", `"x"`} {
+			if cb.Outcome == "" { // only key names and the (cleaned) status word appear
+				for _, value := range []string{"a-secretish-value", "conversation.assignment", "ok", `"x"`} {
 					if strings.Contains(cb.Detail, value) {
 						t.Errorf("detail %q holds the value %q; only key names may appear", cb.Detail, value)
 					}
@@ -153,6 +164,68 @@ func FuzzParseCallback(f *testing.F) {
 		}
 		if cb.VendorRef != "" && handoff.ValidateID("vendorRef", cb.VendorRef) != nil {
 			t.Fatalf("vendor ref %q is not a valid id", cb.VendorRef)
+		}
+	})
+}
+
+// TestCallbackTokenBindsAttemptAndExpiry: the token names the tenant, the transfer, the attempt
+// (its target) and an expiry; it works alone as a path segment (a platform may drop or re-encode
+// the query); the previous callbackSecret is accepted during a rotation, and nothing else is.
+func TestCallbackTokenBindsAttemptAndExpiry(t *testing.T) {
+	secret := koreai.DemoSecret("https://platform.kore.ai")
+	callbackSecret := mustField(t, secret, "callbackSecret")
+	body := []byte(testdata(t, "callback_agent.json"))
+	now := time.Now()
+	parse := func(secretJSON []byte, clock time.Time, req vendors.CallbackRequest) (vendors.Callback, error) {
+		a := koreai.New(vendors.Deps{Secrets: newSecrets(secretJSON), Log: discard(), Now: func() time.Time { return clock }})
+		req.Body = body
+		return a.ParseCallback(ctx(t), req)
+	}
+	token := koreai.CallbackToken(callbackSecret, tenant, "tr-cb", cbTarget, now)
+	if strings.Trim(token, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" {
+		t.Fatalf("token %q holds characters outside RFC 3986's unreserved set", token)
+	}
+
+	t.Run("in the path, without a query or a tenant", func(t *testing.T) {
+		cb, err := parse(secret, now, vendors.CallbackRequest{PathToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cb.Tenant != tenant || cb.TransferID != "tr-cb" || cb.Target == nil || *cb.Target != cbTarget || cb.Outcome != handoff.OutcomeTransferred {
+			t.Errorf("= %+v", cb)
+		}
+	})
+	t.Run("expired", func(t *testing.T) {
+		_, err := parse(secret, now.Add(koreai.CallbackTokenLifetime+time.Minute), vendors.CallbackRequest{PathToken: token})
+		wantCode(t, err, handoff.CodeUnauthorized)
+	})
+	t.Run("previous secret during a rotation", func(t *testing.T) {
+		rotated := withField(t, secret, "callbackSecret", "a-new-callback-secret-0123456789")
+		rotated = withField(t, rotated, "callbackSecretPrevious", callbackSecret)
+		if _, err := parse(rotated, now, vendors.CallbackRequest{PathToken: token}); err != nil {
+			t.Errorf("a token of the previous secret was refused during the rotation: %v", err)
+		}
+		after := withField(t, secret, "callbackSecret", "a-new-callback-secret-0123456789")
+		_, err := parse(after, now, vendors.CallbackRequest{PathToken: token})
+		wantCode(t, err, handoff.CodeUnauthorized)
+	})
+	t.Run("claims cannot be edited", func(t *testing.T) {
+		parts := strings.Split(token, ".")
+		other := koreai.CallbackToken(callbackSecret, tenant, "tr-other", cbTarget, now)
+		spliced := parts[0] + "." + strings.Split(other, ".")[1] + "." + parts[2]
+		_, err := parse(secret, now, vendors.CallbackRequest{PathToken: spliced})
+		wantCode(t, err, handoff.CodeUnauthorized)
+	})
+	t.Run("query that disagrees with the token", func(t *testing.T) {
+		for name, q := range map[string]url.Values{
+			"another transfer": {"tenant": {tenant}, "transfer": {"tr-other"}, "token": {token}},
+			"another tenant":   {"tenant": {"globex"}, "transfer": {"tr-cb"}, "token": {token}},
+			"two tokens":       {"tenant": {tenant}, "transfer": {"tr-cb"}, "token": {token, token}},
+		} {
+			_, err := parse(secret, now, vendors.CallbackRequest{Tenant: q.Get("tenant"), Query: q})
+			if handoff.ErrorCode(err) != handoff.CodeUnauthorized {
+				t.Errorf("%s: err = %v, want UNAUTHORIZED", name, err)
+			}
 		}
 	})
 }

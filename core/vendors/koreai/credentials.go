@@ -15,7 +15,7 @@ const DefaultBaseURL = "https://platform.kore.ai"
 // proof a callback comes from the Kore.ai request we made, so it must not be guessable.
 const minCallbackSecret = 16
 
-// Credentials are a tenant's Kore.ai secret, with DESIGN.md's field names.
+// Credentials are a tenant's Kore.ai secret, with the field names of docs/vendors/koreai.md.
 type Credentials struct {
 	// BaseURL is the platform host, e.g. https://platform.kore.ai.
 	BaseURL string `json:"baseUrl"`
@@ -32,6 +32,15 @@ type Credentials struct {
 	// CallbackSecret is ours, not Kore's: it keys the token added to the callback URLs we give
 	// Kore, because Kore does not sign its callbacks [U].
 	CallbackSecret string `json:"callbackSecret"`
+	// CallbackSecretPrevious is the callbackSecret before a rotation: callback URLs handed out
+	// under it are still accepted until they expire (CallbackTokenLifetime), so a rotation
+	// does not fail the transfers awaiting Kore.ai's callback. Remove it a day after rotating.
+	CallbackSecretPrevious string `json:"callbackSecretPrevious,omitempty"`
+}
+
+// callbackSecrets are the secrets a callback token may be signed with, current first.
+func (c *Credentials) callbackSecrets() []string {
+	return []string{c.CallbackSecret, c.CallbackSecretPrevious}
 }
 
 // Validate checks the required fields, fills the base URL's default and refuses a base URL that
@@ -56,6 +65,9 @@ func (c *Credentials) Validate() error {
 	}
 	if len(c.CallbackSecret) < minCallbackSecret {
 		return &vendors.FieldError{Field: "callbackSecret", Reason: "must be at least 16 characters"}
+	}
+	if c.CallbackSecretPrevious != "" && len(c.CallbackSecretPrevious) < minCallbackSecret {
+		return &vendors.FieldError{Field: "callbackSecretPrevious", Reason: "must be at least 16 characters"}
 	}
 	return nil
 }

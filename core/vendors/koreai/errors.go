@@ -16,9 +16,10 @@ import (
 //
 // Kore documents no error status, code or body for assign-conversation or agents/availability
 // [U]; only the rate limit and its message are documented [C]. So the table keys on the HTTP
-// status, and for the statuses whose meaning depends on why (409, 422, the rate-limit message)
-// on the vendor's message, lower-cased. The message only classifies: it is never copied into
-// our errors. Failures to get an answer at all are the shared client's (rest): VENDOR_TIMEOUT
+// status, and on the message only for the documented rate-limit text, lower-cased: no other
+// text is documented, and matching a guessed one would make the adapter agree with its own
+// sandbox rather than with Kore. The message only classifies: it is never copied into our
+// errors. Failures to get an answer at all are the shared client's (rest): VENDOR_TIMEOUT
 // for a deadline, VENDOR_UNAVAILABLE for a reset or an unreachable host; a transfer is re-sent
 // only when the request provably never left (a refused connection).
 type errorRule struct {
@@ -43,18 +44,12 @@ var errorTable = []errorRule{
 		why: "[U] the JWT was refused (client secret rotated, app deleted, clock skew): Transfer refetches the secret and sends once more before this stands"},
 	{status: "403", code: handoff.CodeVendorAuthFailed,
 		why: "[U] the app lacks the Routing scope or the accountid does not match: refetched and sent once more, like 401"},
-	{status: "409", message: isAlreadyAssigned, code: handoff.CodeVendorRejected, alreadyDone: true,
-		why: "[I] the conversation is already assigned: after an ambiguous earlier attempt that is our own transfer, its callback will tell"},
-	{status: "409", message: isTargetUnavailable, code: handoff.CodeTargetUnavailable,
-		why: "[I] the agent or queue cannot take the conversation now (offline, busy, closed): try the next fallback"},
-	{status: "422", message: isTargetUnavailable, code: handoff.CodeTargetUnavailable,
-		why: "[I] as 409: some APIs answer an unavailable target with 422"},
 	{status: "400", code: handoff.CodeVendorRejected,
 		why: "[U] a field Kore refused (orgId, botSessionId, an id of the wrong form)"},
 	{status: "404", code: handoff.CodeVendorRejected,
 		why: "[U] unknown stream, agent, queue or bot session"},
-	{status: "409", code: handoff.CodeVendorRejected,
-		why: "[U] a conflict with the conversation's state that names no unavailable target"},
+	{status: "409", code: handoff.CodeVendorRejected, alreadyDone: true,
+		why: "[U] a conflict with the conversation's state; on a reconcile, after an ambiguous earlier attempt, most likely our own assignment [I]: its callback (or the await deadline) tells. Kore documents no error texts, so none is read"},
 	{status: "422", code: handoff.CodeVendorRejected,
 		why: "[U] a request Kore understood and refused"},
 	{status: "4xx", code: handoff.CodeVendorRejected,
@@ -183,21 +178,4 @@ func cleanCode(code string) string {
 
 func isRateLimitMessage(m string) bool {
 	return strings.Contains(m, "rate limit") || strings.Contains(m, "too many requests")
-}
-
-func isAlreadyAssigned(m string) bool {
-	return strings.Contains(m, "already") &&
-		(strings.Contains(m, "assigned") || strings.Contains(m, "transferred") || strings.Contains(m, "with an agent"))
-}
-
-func isTargetUnavailable(m string) bool {
-	if !strings.Contains(m, "agent") && !strings.Contains(m, "queue") {
-		return false
-	}
-	for _, word := range []string{"not available", "unavailable", "offline", "busy", "away", "no capacity", "not online", "closed"} {
-		if strings.Contains(m, word) {
-			return true
-		}
-	}
-	return false
 }

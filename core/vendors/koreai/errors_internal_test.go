@@ -28,12 +28,13 @@ func TestErrorTable(t *testing.T) {
 		{403, `{"error":{"message":"scope","code":"FORBIDDEN"}}`, handoff.CodeVendorAuthFailed, false, false, "FORBIDDEN"},
 		{409, `{"errors":[{"msg":"Conversation is already assigned to an agent","code":"ALREADY_ASSIGNED"}]}`, handoff.CodeVendorRejected, false, true, "ALREADY_ASSIGNED"},
 		{409, `{"message":"The session was already transferred"}`, handoff.CodeVendorRejected, false, true, ""},
-		{409, `{"errors":[{"msg":"Agent is not available"}]}`, handoff.CodeTargetUnavailable, false, false, ""},
-		{409, `{"message":"agent is offline"}`, handoff.CodeTargetUnavailable, false, false, ""},
-		{422, `{"errors":[{"msg":"Queue is closed","code":"Q"}]}`, handoff.CodeTargetUnavailable, false, false, "Q"},
-		{422, `{"error":"Agent busy"}`, handoff.CodeTargetUnavailable, false, false, ""},
-		{409, `{"message":"The session is offline"}`, handoff.CodeVendorRejected, false, false, ""}, // names no agent or queue
-		{409, `{}`, handoff.CodeVendorRejected, false, false, ""},
+		// Kore documents no error texts: none but the rate limit's decides anything.
+		{409, `{"errors":[{"msg":"Agent is not available"}]}`, handoff.CodeVendorRejected, false, true, ""},
+		{409, `{"message":"agent is offline"}`, handoff.CodeVendorRejected, false, true, ""},
+		{422, `{"errors":[{"msg":"Queue is closed","code":"Q"}]}`, handoff.CodeVendorRejected, false, false, "Q"},
+		{422, `{"error":"Agent busy"}`, handoff.CodeVendorRejected, false, false, ""},
+		{409, `{"message":"The session is offline"}`, handoff.CodeVendorRejected, false, true, ""},
+		{409, `{}`, handoff.CodeVendorRejected, false, true, ""},
 		{422, `not json`, handoff.CodeVendorRejected, false, false, ""},
 		{400, `{"errors":[{"msg":"Agent is not available"}]}`, handoff.CodeVendorRejected, false, false, ""}, // only 409/422 mean unavailable
 		{404, `{"errors":[{"msg":"Bot not found","code":"NOT_FOUND"}]}`, handoff.CodeVendorRejected, false, false, "NOT_FOUND"},
@@ -68,7 +69,7 @@ func TestEveryRuleSaysWhy(t *testing.T) {
 func TestMapError(t *testing.T) {
 	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 	e, _ := mapError("koreai.Transfer", &rest.Response{Status: 409, Body: []byte(`{"message":"Agent a-1 is not available, secret-ish detail"}`)}, now)
-	if e.Code != handoff.CodeTargetUnavailable || e.VendorCode != "HTTP_409" || strings.Contains(e.Error(), "secret-ish") || e.Err != nil {
+	if e.Code != handoff.CodeVendorRejected || e.VendorCode != "HTTP_409" || strings.Contains(e.Error(), "secret-ish") || e.Err != nil {
 		t.Errorf("mapError = %v (vendor code %q): want our message, HTTP_409 and no vendor text", e, e.VendorCode)
 	}
 	limited := &rest.Response{Status: 429, Header: http.Header{"Retry-After": {"7"}}, Body: []byte(`{}`)}

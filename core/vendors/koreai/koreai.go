@@ -5,9 +5,11 @@ package koreai
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"handoff/core/handoff"
@@ -72,7 +74,7 @@ func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (ve
 		return vendors.TransferResult{}, err
 	}
 	build := func(creds Credentials) (rest.Request, error) {
-		callback, err := signedCallbackURL(creds, req)
+		callback, err := signedCallbackURL(creds, req, a.deps.Now())
 		if err != nil {
 			return rest.Request{}, err
 		}
@@ -106,59 +108,77 @@ func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (ve
 			log.Info("koreai: conversation already assigned by an earlier attempt; awaiting its callback", "vendorCode", e.VendorCode)
 			return vendors.TransferResult{Outcome: handoff.OutcomeAwaiting, VendorRef: req.Conversation.ID, VendorCode: e.VendorCode}, nil
 		}
+		if e.Code == handoff.CodeVendorRejected && (resp.Status == http.StatusConflict || resp.Status == http.StatusUnprocessableEntity) &&
+			a.targetUnavailable(ctx, req) {
+			e.Code, e.Message = handoff.CodeTargetUnavailable, fmt.Sprintf("%s (HTTP %d)", messages[handoff.CodeTargetUnavailable], resp.Status)
+		}
 		log.Warn("koreai: transfer refused", "code", e.Code, "vendorCode", e.VendorCode)
 		return vendors.TransferResult{}, e
 	}
-	res, err := acceptedTransfer(op, resp.Body, req.Conversation.ID)
-	if err != nil {
-		log.Warn("koreai: transfer answer not usable", "code", handoff.ErrorCode(err))
-		return vendors.TransferResult{}, err
-	}
+	res := acceptedTransfer(resp.Body, req.Conversation.ID, log)
 	log.Info("koreai: transfer accepted; outcome awaited by callback")
 	return res, nil
 }
 
 // acceptedTransfer reads a 2xx answer. The docs show one body ({sessionId, agentId|queueId,
 // status: "transferred", requestCompletedAt}) without saying whether it is this synchronous
-// answer or what Kore posts to callbackUrl [U]. Either way the docs say the outcome is posted to
-// the callback, so a 2xx is OutcomeAwaiting even when it says "transferred": were it final, a
-// later failure callback could no longer move the transfer (status only moves forward). A body
-// that already says the transfer failed is taken at its word [I]. Only a JSON object is
-// accepted; its fields are all optional, since which of them this answer carries is [U].
-func acceptedTransfer(op string, body []byte, conversationID string) (vendors.TransferResult, error) {
+// answer or what Kore posts to callbackUrl [U], and write it as a JavaScript object, not strict
+// JSON (unquoted keys) [C]. Either way the docs say the outcome is posted to the callback, so
+// any 2xx is OutcomeAwaiting: were it final, a later failure callback could no longer move the
+// transfer (status only moves forward). A body that is not a JSON object, or whose status is
+// not "transferred", is logged and changes nothing: the callback (or the await deadline)
+// decides, never a guess at an undocumented word.
+func acceptedTransfer(body []byte, conversationID string, log *slog.Logger) vendors.TransferResult {
+	ref := conversationID // the sample's sessionId is the botSessionId we sent [C]
 	fields, ok := jsonObject(body)
 	if !ok {
-		return vendors.TransferResult{}, handoff.E(handoff.CodeVendorProtocol, op,
-			"Kore.ai accepted the transfer with a body that is not a JSON object", nil)
+		log.Info("koreai: transfer accepted with a body that is not a JSON object (the docs' sample is not strict JSON); awaiting the callback",
+			"bytes", len(body))
+		return vendors.TransferResult{Outcome: handoff.OutcomeAwaiting, VendorRef: ref}
 	}
 	p := readPayload(fields)
-	if outcome, known := statusOutcome(p.status); known && outcome != handoff.OutcomeTransferred {
-		code := handoff.CodeVendorRejected
-		if outcome == handoff.OutcomeUnavailable {
-			code = handoff.CodeTargetUnavailable
-		}
-		return vendors.TransferResult{}, &handoff.Error{Code: code, Op: op, VendorCode: normalStatus(p.status),
-			Message: messages[code] + " (Kore.ai reported " + normalStatus(p.status) + ")"}
+	if p.status != "" && normalStatus(p.status) != "transferred" {
+		log.Info("koreai: transfer accepted with a status Handoff does not know; awaiting the callback",
+			"vendorStatus", cleanKey(p.status, 32))
 	}
-	ref := p.sessionID
-	if ref == "" {
-		ref = conversationID // the sample's sessionId is the botSessionId we sent [C]
+	if p.sessionID != "" {
+		ref = p.sessionID
 	}
-	return vendors.TransferResult{Outcome: handoff.OutcomeAwaiting, VendorRef: ref}, nil
+	return vendors.TransferResult{Outcome: handoff.OutcomeAwaiting, VendorRef: ref}
+}
+
+// targetUnavailable asks Kore's documented availability API, after a refusal that may mean
+// "this target cannot take it now" (409, 422), whether the target is available. Kore documents
+// no error texts [U], so the answer decides TARGET_UNAVAILABLE, not a guess at the refusal's
+// message. Any failure to ask leaves the refusal as it was.
+func (a *Adapter) targetUnavailable(ctx context.Context, req vendors.TransferRequest) bool {
+	got, err := a.Availability(ctx, vendors.AvailabilityRequest{Tenant: req.Tenant, ConversationID: req.Conversation.ID,
+		Targets: []handoff.Target{req.Target}})
+	return err == nil && len(got) == 1 && !got[0].Available
 }
 
 // signedCallbackURL is the callback URL the transfer service gave, naming this tenant and
 // transfer, with our token added: Kore posts to it unsigned [U], so the token is the proof.
-func signedCallbackURL(creds Credentials, req vendors.TransferRequest) (string, error) {
+// A URL with a query gets the token as the query's "token"; a URL without one gets it as a
+// last path segment ({base}/callbacks/koreai/{token}), which a platform that drops or
+// re-encodes query strings still delivers intact.
+func signedCallbackURL(creds Credentials, req vendors.TransferRequest, now time.Time) (string, error) {
 	const op = "koreai.Transfer"
 	u, err := url.Parse(req.CallbackURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return "", handoff.E(handoff.CodeConfiguration, op, "Kore.ai needs an absolute http(s) callback URL", nil)
 	}
+	token := SignCallbackToken(creds.CallbackSecret, CallbackClaims{Tenant: req.Tenant, Transfer: req.TransferID,
+		Target: req.Target, Expires: now.Add(CallbackTokenLifetime)})
+	if u.RawQuery == "" {
+		u.Path = strings.TrimRight(u.Path, "/") + "/" + token
+		u.RawPath = ""
+		return u.String(), nil
+	}
 	q := u.Query()
 	q.Set("tenant", req.Tenant)
 	q.Set("transfer", req.TransferID)
-	q.Set("token", callbackToken(creds.CallbackSecret, req.Tenant, req.TransferID))
+	q.Set("token", token)
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }

@@ -29,7 +29,9 @@ type SandboxConfig struct {
 	// NoCallbacks turns outcome delivery off (when the callback URL leads nowhere).
 	NoCallbacks bool
 	// FailStatus maps an agent or queue id to the status posted instead of "transferred", e.g.
-	// {SandboxAgentID: "failed"}: the transfer is accepted, then reported as failed.
+	// {SandboxAgentID: "failed"}: the transfer is accepted, then reported with that word.
+	// invented: Kore.ai documents only "transferred" [C] and not what it posts when a transfer
+	// fails [U]; the word is the test's, and the adapter never reads it as an outcome.
 	FailStatus map[string]string
 	// UnknownShape posts an outcome whose shape is not the documented one, to check that the
 	// adapter records it rather than guesses.
@@ -48,6 +50,14 @@ type SandboxConfig struct {
 // and the outcome posted to the request's callbackUrl. A bot session is assigned once: another
 // assign for it is refused (409 ALREADY_ASSIGNED) unless its callback reported a failure. Serve
 // it with net/http; it does no I/O until it is sent a request.
+//
+// Sources (Koredotcom/docs-v2; docs/vendors/koreai.md lists them): the endpoint, headers, body
+// and sample answer of assign-conversation (ai-for-service/apis/contact-center/
+// transfer-conversation-to-a-specific-agent-or-queue.mdx), agents/availability
+// (check-agent-availability-status.mdx), the rate limit and its message (rate-limit-ccai.mdx),
+// the JWT (api-introduction.mdx; HS256, appId, JTI enforcement).
+// invented: every refusal's status, code and text but the rate limit's, the second-assign
+// refusal, the callback body for anything but "transferred", and when callbacks are posted.
 type Sandbox struct {
 	cfg         SandboxConfig
 	faults      sandbox.Faults // for assign-conversation
@@ -236,6 +246,9 @@ func (s *Sandbox) rateLimited(w http.ResponseWriter) bool {
 const rateLimitMessage = "You've exceeded the per-minute rate limit. Please try again later."
 
 // sandboxErrors are the answers VendorError faults play (see Inject).
+// invented: Kore documents no error codes, statuses or texts for these endpoints [U]; only the
+// rate limit's message is documented [C] (rate-limit-ccai.mdx). The adapter reads none of the
+// others.
 var sandboxErrors = map[string]struct {
 	status int
 	msg    string
@@ -282,6 +295,8 @@ func playFault(w http.ResponseWriter, r *http.Request, f sandbox.Fault) bool {
 }
 
 // writeError answers in the error shape of Kore's platform APIs [I].
+// invented: the shape ({"errors":[{"msg","code"}]}) is seen on Kore's other platform APIs, not
+// documented for these.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	sandbox.WriteJSON(w, status, map[string]any{"errors": []map[string]string{{"msg": msg, "code": code}}})
 }

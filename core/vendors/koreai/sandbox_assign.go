@@ -46,7 +46,7 @@ const (
 	demoCallbackSecret  = "sandbox-handoff-callback-secret-4e8b1f6a"
 )
 
-// DemoSecret is the tenant secret (DESIGN.md's fields) that works against a sandbox built with
+// DemoSecret is the tenant secret (the fields of docs/vendors/koreai.md) that works against a sandbox built with
 // the default config and served at baseURL.
 func DemoSecret(baseURL string) []byte {
 	secret, _ := json.Marshal(Credentials{
@@ -151,6 +151,9 @@ func parseAssign(r *http.Request, body []byte) (assignBody, string) {
 }
 
 // refusal is the directory's answer to a well-formed transfer: status 0 when it is accepted.
+// invented: Kore documents no refusal of assign-conversation [U]; the statuses, codes and texts
+// below are the sandbox's, and the adapter reads none of them (it asks agents/availability,
+// which is documented, whether the target could take the conversation).
 func (s *Sandbox) refusal(target string, isAgent bool, session string) (int, string, string) {
 	if isAgent {
 		agent, known := sandboxAgents[target]
@@ -169,8 +172,8 @@ func (s *Sandbox) refusal(target string, isAgent bool, session string) (int, str
 			return http.StatusUnprocessableEntity, "QUEUE_NOT_AVAILABLE", "Queue is not available"
 		}
 	}
-	// A session already handed to someone is refused [I]: Kore does not say what a second
-	// assign does [U], and the adapter's reconcile path needs a way to see it.
+	// invented: a session already handed to someone is refused with 409: Kore does not say what
+	// a second assign does [U]; the adapter reads a 409 on a reconcile as its own earlier assign.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, taken := s.assigned[session]; taken {

@@ -186,8 +186,8 @@ func TestCallbackURLCarriesAVerifiableToken(t *testing.T) {
 	if u.Host != "handoff.example" || u.Path != "/callbacks/koreai" || q.Get("tenant") != tenant || q.Get("transfer") != "tr-0001" {
 		t.Fatalf("callbackUrl %s/%s?tenant=%s&transfer=%s does not keep our route", u.Host, u.Path, q.Get("tenant"), q.Get("transfer"))
 	}
-	if got, want := q.Get("token"), koreai.CallbackToken(s.creds.CallbackSecret, tenant, "tr-0001"); got != want || strings.ContainsAny(got, "=+/") {
-		t.Fatalf("token = %q, want the base64url HMAC %q", got, want)
+	if got := q.Get("token"); !strings.HasPrefix(got, "h1.") || strings.ContainsAny(got, "=+/%") {
+		t.Fatalf("token = %q, want an h1 token of unreserved characters", got)
 	}
 	sample, _ := os.ReadFile("testdata/callback_agent.json")
 	cb, err := s.adapter.ParseCallback(ctx(t), vendors.CallbackRequest{Tenant: tenant, Query: q, Body: sample})
@@ -204,12 +204,11 @@ func TestCallbackURLCarriesAVerifiableToken(t *testing.T) {
 		"transfer":       func(v url.Values) { v.Set("transfer", "tr-0002") },
 		"token":          func(v url.Values) { v.Set("token", v.Get("token")[:20]+"AAAA"+v.Get("token")[24:]) },
 		"no token":       func(v url.Values) { v.Del("token") },
-		"no transfer":    func(v url.Values) { v.Del("transfer") },
 		"two transfers":  func(v url.Values) { v.Add("transfer", "tr-0002") },
 		"padded token":   func(v url.Values) { v.Set("token", v.Get("token")+"=") },
 		"unknown tenant": func(v url.Values) { v.Set("tenant", "nobody") },
 		"token of secret": func(v url.Values) {
-			v.Set("token", koreai.CallbackToken("another-secret-0123456789", tenant, "tr-0001"))
+			v.Set("token", koreai.CallbackToken("another-secret-0123456789", tenant, "tr-0001", agent, time.Now()))
 		},
 	}
 	for name, tamper := range tampered {
@@ -225,6 +224,28 @@ func TestCallbackURLCarriesAVerifiableToken(t *testing.T) {
 				t.Errorf("an unauthorized callback returned %+v, want nothing", cb)
 			}
 		})
+	}
+}
+
+// TestCallbackURLWithTheTokenInThePath: given a callback URL without a query, the token goes
+// in the path, where a platform that drops or re-encodes query strings leaves it intact; it
+// alone proves the tenant, the transfer and the attempt.
+func TestCallbackURLWithTheTokenInThePath(t *testing.T) {
+	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	req := transferRequest(agent, "https://handoff.example")
+	req.CallbackURL = "https://handoff.example/callbacks/koreai"
+	if _, err := s.adapter.Transfer(ctx(t), req); err != nil {
+		t.Fatal(err)
+	}
+	u := signedCallbackURL(t, s)
+	token, ok := strings.CutPrefix(u.EscapedPath(), "/callbacks/koreai/")
+	if !ok || u.RawQuery != "" || strings.Contains(token, "/") {
+		t.Fatalf("callbackUrl %s: want /callbacks/koreai/{token} and no query", u)
+	}
+	sample, _ := os.ReadFile("testdata/callback_agent.json")
+	cb, err := s.adapter.ParseCallback(ctx(t), vendors.CallbackRequest{PathToken: token, Body: sample})
+	if err != nil || cb.Outcome != handoff.OutcomeTransferred || cb.TransferID != "tr-0001" || cb.Tenant != tenant || *cb.Target != agent {
+		t.Fatalf("ParseCallback with the path token = %+v, %v", cb, err)
 	}
 }
 

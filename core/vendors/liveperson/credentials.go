@@ -13,7 +13,7 @@ import (
 	"handoff/core/vendors/rest"
 )
 
-// Credentials is a tenant's LivePerson secret (DESIGN.md, Credentials). The bot logs in as a
+// Credentials is a tenant's LivePerson secret (docs/api.md, Credentials). The bot logs in as a
 // LivePerson user either with a password (user login) or with an API key of a Bot user
 // (application login); exactly one of the two must be set.
 type Credentials struct {

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,12 +35,29 @@ type env struct {
 	secrets *vendortest.Secrets
 	logs    *bytes.Buffer // slog's handler serialises its writes
 	offset  atomic.Int64  // added to the adapter's clock
+	pauses  pauses        // what the adapter waited, in order
+}
+
+// pauses records the adapter's waits; each moves its clock instead of sleeping.
+type pauses struct {
+	mu   sync.Mutex
+	list []time.Duration
+}
+
+func (p *pauses) get() []time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.list)
 }
 
 // newEnv starts a sandbox with cfg; wrap, when set, stands in front of it (to answer some
-// calls with recorded payloads). The tenant's secret is the demo one.
+// calls with recorded payloads). The tenant's secret is the demo one. The bot holds chat-0 to
+// chat-29 besides the demo chats.
 func newEnv(t *testing.T, cfg liveperson.SandboxConfig, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
+	for i := range 30 {
+		cfg.BotChats = append(cfg.BotChats, fmt.Sprintf("chat-%d", i))
+	}
 	e := &env{sb: liveperson.NewSandbox(cfg), logs: &bytes.Buffer{}}
 	var h http.Handler = e.sb
 	if wrap != nil {
@@ -46,12 +66,18 @@ func newEnv(t *testing.T, cfg liveperson.SandboxConfig, wrap func(http.Handler) 
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	e.secrets = vendortest.NewSecrets(tenant, liveperson.Vendor, liveperson.DemoSecret(e.srv.URL))
-	e.adapter = liveperson.New(vendors.Deps{
+	e.adapter = liveperson.NewWithOptions(vendors.Deps{
 		Secrets: e.secrets,
 		HTTP:    rest.New(e.srv.Client(), rest.WithBackoff(5*time.Millisecond)),
 		Log:     slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:     func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) },
-	})
+	}, liveperson.Options{Sleep: func(ctx context.Context, d time.Duration) error {
+		e.pauses.mu.Lock()
+		e.pauses.list = append(e.pauses.list, d)
+		e.pauses.mu.Unlock()
+		e.offset.Add(int64(d))
+		return ctx.Err()
+	}})
 	return e
 }
 

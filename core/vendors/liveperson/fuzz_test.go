@@ -25,7 +25,7 @@ import (
 
 // The fuzz targets put one LivePerson answer each — the login's, the agent session's, Retrieve
 // Available Skills', Transfer a Chat's — in the fuzzer's hands; the sandbox answers every other
-// request, in process (no sockets, no sleeps: Retry-After is never waited for).
+// request, in process (no sockets, no sleeps: the retry policy's pauses are skipped).
 
 const fuzzBase = "http://127.0.0.1:1"
 
@@ -67,11 +67,11 @@ func run(t *testing.T, match func(*http.Request) bool, status uint16, retryAfter
 		srv.header.Set("Retry-After", retryAfter)
 	}
 	hc := &http.Client{Transport: srv, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	a := liveperson.New(vendors.Deps{
+	a := liveperson.NewWithOptions(vendors.Deps{
 		Secrets: vendortest.NewSecrets(tenant, liveperson.Vendor, liveperson.DemoSecret(fuzzBase)),
 		HTTP:    rest.New(hc, rest.WithBackoff(0), rest.WithMaxWait(0)),
 		Log:     slog.New(slog.DiscardHandler), Now: time.Now,
-	})
+	}, liveperson.Options{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
 	err := do(a)
 	if err != nil {
 		var e *handoff.Error
@@ -166,7 +166,7 @@ func FuzzSkillsAnswer(f *testing.F) {
 }
 
 // FuzzTransferAnswer: any answer to Transfer a Chat. It is sent again only when LivePerson
-// refused before acting (a 401 with a new login, a 429).
+// refused before acting (a 401 with a new login, a 429), never after a 5xx.
 func FuzzTransferAnswer(f *testing.F) {
 	f.Add(uint16(100), "", []byte(``))
 	f.Add(uint16(100), "", []byte(`{}`))
@@ -174,10 +174,10 @@ func FuzzTransferAnswer(f *testing.F) {
 	f.Add(uint16(304), "", []byte(`{"error":{"message":"Chat not found"}}`))
 	f.Add(uint16(300), "", []byte(`{"error":{"message":"Skill is not available for transfer"}}`))
 	f.Add(uint16(329), "2", []byte(`{}`))
-	f.Add(uint16(301), "", []byte(`{"error":{"message":"Agent is not in chat"}}`))
+	f.Add(uint16(401), "", []byte(`{}`))
 	f.Fuzz(func(t *testing.T, status uint16, retryAfter string, body []byte) {
 		srv := run(t, ends(http.MethodPost, "/transfer"), status, retryAfter, body, transfer(agentTarget(liveperson.AgentOnlineID)))
-		if srv.matched > 6 {
+		if srv.matched > 8 || srv.status >= 500 && srv.matched > 1 {
 			t.Fatalf("the transfer was sent %d times", srv.matched)
 		}
 	})
@@ -189,4 +189,16 @@ func fuzzTestdata(f *testing.F, name string) []byte {
 		f.Fatal(err)
 	}
 	return b
+}
+
+// FuzzChatSessionsAnswer: any answer to Retrieve Chat Sessions, whose links name the agent
+// session every later chat call goes to: none may leave the tenant's origin and account.
+func FuzzChatSessionsAnswer(f *testing.F) {
+	f.Add(uint16(100), bytes.ReplaceAll(fuzzTestdata(f, "chat_sessions_response.json"), []byte("https://{domain}"), []byte(fuzzBase)))
+	f.Add(uint16(100), []byte(`{"chatSessions":{"chatSession":{"link":{"@href":"https://evil.example/api/account/123456/agentSession/1/chat/`+liveperson.DemoChatID+`"}}}}`))
+	f.Add(uint16(100), []byte(`{"chatSessions":{"chatSession":[{"link":{"href":"/api/account/123456/agentSession/%2e%2e/chat/`+liveperson.DemoChatID+`"}}]}}`))
+	f.Add(uint16(100), []byte(`{"chatSessions":""}`))
+	f.Fuzz(func(t *testing.T, status uint16, body []byte) {
+		run(t, ends(http.MethodGet, "/chatSessions"), status, "", body, transfer(agentTarget(liveperson.AgentOnlineID)))
+	})
 }

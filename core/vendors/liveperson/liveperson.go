@@ -1,12 +1,13 @@
 // Package liveperson moves LivePerson chats from a bot to a skill or an agent with the Chat Agent
-// API, checking skills first and reusing one login and agent session per tenant across transfers.
+// API, through the agent session that holds the chat (named by the request, or found with
+// Retrieve Chat Sessions), checking skills first, and keeping one login and agent session per
+// tenant alive across transfers (docs/vendors/liveperson.md).
 package liveperson
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -30,6 +31,7 @@ const (
 	opAvailability = "liveperson.Availability"
 	opLogin        = "liveperson.Login"
 	opAgentSession = "liveperson.AgentSession"
+	opRefresh      = "liveperson.Refresh"
 )
 
 var (
@@ -42,6 +44,7 @@ var (
 // transfers. Safe for concurrent use.
 type Adapter struct {
 	deps vendors.Deps
+	opts Options
 	log  *slog.Logger
 
 	logins   singleflight.Group
@@ -50,8 +53,11 @@ type Adapter struct {
 }
 
 // New builds the adapter. It does no I/O: the first transfer of a tenant logs in.
-func New(d vendors.Deps) *Adapter {
-	a := &Adapter{deps: d, log: d.Log, sessions: map[string]*session{}}
+func New(d vendors.Deps) *Adapter { return NewWithOptions(d, Options{}) }
+
+// NewWithOptions is New with the waits between retries replaced (tests).
+func NewWithOptions(d vendors.Deps, o Options) *Adapter {
+	a := &Adapter{deps: d, opts: o, log: d.Log, sessions: map[string]*session{}}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -70,10 +76,10 @@ func (a *Adapter) Supports(t handoff.TargetType) bool {
 	return t == handoff.TargetSkill || t == handoff.TargetAgent
 }
 
-// Transfer moves the chat to a skill or an agent. A skill is checked first with Retrieve
-// Available Skills: one without an online agent is TARGET_UNAVAILABLE and no transfer is sent.
-// The transfer itself is sent once; only a 401 (refused before LivePerson acted) or a 429 with
-// Retry-After is sent again.
+// Transfer moves the chat to a skill or an agent, through the agent session that holds it (see
+// locate). A skill is checked first with Retrieve Available Skills: one without an online agent
+// is TARGET_UNAVAILABLE and no transfer is sent. The transfer itself is sent once; only a 401
+// (refused before LivePerson acted, with a new login) or a 429 is sent again.
 func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (vendors.TransferResult, error) {
 	if !a.Supports(req.Target.Type) {
 		return vendors.TransferResult{}, &handoff.Error{Code: handoff.CodeUnsupportedTarget, Op: opTransfer,
@@ -93,47 +99,40 @@ func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (ve
 	if err != nil {
 		return vendors.TransferResult{}, err
 	}
-	chatID := req.Conversation.ID
+	ref, done, err := c.locate(ctx, opTransfer, req.Conversation, req.Reconcile)
+	if err != nil {
+		return vendors.TransferResult{}, err
+	}
+	if done {
+		return vendors.TransferResult{Outcome: handoff.OutcomeTransferred, VendorCode: condChatLeft}, nil
+	}
 	if req.Target.Type == handoff.TargetSkill {
-		if err := c.checkSkill(ctx, chatID, id); err != nil {
-			return a.reconciled(req, err)
+		if err := c.checkSkill(ctx, ref, id); err != nil {
+			return vendors.TransferResult{}, err
 		}
 	}
 	body := transferBody(req.Target.Type, id, req.Note)
 	resp, err := c.call(ctx, func(s *session) rest.Request {
-		return rest.Request{Op: opTransfer, Method: http.MethodPost, URL: s.chatURL(chatID, "transfer"),
-			Header: s.headers(), Body: body, Retry: resendable(phaseTransfer, false)}
+		return rest.Request{Op: opTransfer, Method: http.MethodPost, URL: s.chatURL(ref, "transfer"),
+			Header: s.headers(), Body: body}
 	})
 	if err != nil {
 		return vendors.TransferResult{}, err
 	}
 	if !resp.OK() {
-		e := vendorError(opTransfer, classify(phaseTransfer, resp, req.Target.Type), resp, a.now())
+		e := vendorError(opTransfer, classify(phaseTransfer, resp), resp, a.now())
 		if e.Code == handoff.CodeVendorAuthFailed {
 			a.authFailed(req.Tenant, c.s)
 		}
-		return a.reconciled(req, e)
+		return vendors.TransferResult{}, e
 	}
 	// The doc shows "200 OK" and no body [C]. An empty or JSON body is success; anything else
 	// (an HTML page from a proxy, say) is not proof that LivePerson transferred the chat.
 	if len(bytes.TrimSpace(resp.Body)) > 0 && !json.Valid(resp.Body) {
 		return vendors.TransferResult{}, vendorError(opTransfer, condMalformedAnswer, nil, a.now())
 	}
+	c.s.chats.forget(ref.chat)
 	return vendors.TransferResult{Outcome: handoff.OutcomeTransferred}, nil
-}
-
-// reconciled turns an "already done" answer into success when the transfer is being reconciled:
-// an earlier attempt may have moved the chat, after which the bot's agent session no longer
-// holds it [U: LivePerson does not document the answer to a repeated transfer]. Without
-// Reconcile, or for any other answer, err is returned as it is.
-func (a *Adapter) reconciled(req vendors.TransferRequest, err error) (vendors.TransferResult, error) {
-	var e *handoff.Error
-	if req.Reconcile && errors.As(err, &e) && e.VendorCode != "" && rules[e.VendorCode].alreadyDone {
-		a.log.Info("liveperson: chat already left the bot; taking the earlier attempt as done",
-			"tenant", req.Tenant, "transfer", req.TransferID, "vendorCode", e.VendorCode)
-		return vendors.TransferResult{Outcome: handoff.OutcomeTransferred, VendorCode: e.VendorCode}, nil
-	}
-	return vendors.TransferResult{}, err
 }
 
 // numericID checks a skill or agent id: the Transfer a Chat doc types both as numeric [C], and

@@ -27,15 +27,14 @@ func TestConformance(t *testing.T) {
 		Conversation: handoff.Conversation{ID: liveperson.DemoChatID},
 		Targets:      []handoff.Target{skillTarget(liveperson.SkillSupportID), agent},
 		Unsupported:  []handoff.TargetType{handoff.TargetQueue, handoff.TargetNext},
-		// The vendor codes are our names for LivePerson's undocumented answers (errors.go); the
-		// sandbox answers each the way we guess LivePerson does.
+		// LivePerson documents no Transfer a Chat error, only that a 4xx is a client error
+		// (retry policy page): the vendor codes are our names for the statuses (errors.go).
 		Errors: []vendortest.ErrorCase{
-			{VendorCode: "SKILL_UNAVAILABLE", Want: handoff.CodeTargetUnavailable},
-			{VendorCode: "AGENT_UNAVAILABLE", Want: handoff.CodeTargetUnavailable, Target: &agent},
-			{VendorCode: "CHAT_NOT_FOUND", Want: handoff.CodeVendorRejected},
-			{VendorCode: "CHAT_NOT_OWNED", Want: handoff.CodeVendorRejected},
 			{VendorCode: "BAD_REQUEST", Want: handoff.CodeVendorRejected},
+			{VendorCode: "BAD_REQUEST", Want: handoff.CodeVendorRejected, Target: &agent},
+			{VendorCode: "REJECTED", Want: handoff.CodeVendorRejected},
 			{VendorCode: "FORBIDDEN", Want: handoff.CodeVendorAuthFailed},
+			{VendorCode: "CHAT_NOT_HELD", Want: handoff.CodeConversationNotFound},
 		},
 	})
 }
@@ -93,8 +92,8 @@ func TestTransferSendsTheDocumentedRequest(t *testing.T) {
 }
 
 func TestChatIDIsEscapedIntoOnePathSegment(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
 	chat := "H1?v=2&NC=false#x%2F.."
+	e := newEnv(t, liveperson.SandboxConfig{BotChats: []string{chat}}, nil)
 	if _, err := e.transfer(t, chat, agentTarget("6")); err != nil {
 		t.Fatal(err)
 	}
@@ -128,68 +127,74 @@ func TestOfflineTargets(t *testing.T) {
 		t.Errorf("transfer calls = %d for an unlisted skill, want 0", n)
 	}
 
-	// Agents have no pre-check: LivePerson's refusal says the agent is not available.
+	// Agents have no pre-check, and the refusal's status and text are undocumented: it is a
+	// refusal (the next fallback is tried), whatever its text says.
 	_, err = e.transfer(t, "chat-1", agentTarget(liveperson.AgentOfflineID))
-	wantCode(t, err, handoff.CodeTargetUnavailable, "AGENT_UNAVAILABLE")
-
-	// An agent the account does not have is a rejected request, not an unavailable target.
+	wantCode(t, err, handoff.CodeVendorRejected, "BAD_REQUEST")
 	_, err = e.transfer(t, "chat-1", agentTarget("999"))
 	wantCode(t, err, handoff.CodeVendorRejected, "BAD_REQUEST")
 }
 
+// A reconcile (an earlier attempt may have reached LivePerson) confirms where the chat is with
+// Retrieve Chat Sessions instead of reading a refusal as done.
 func TestReconcile(t *testing.T) {
-	t.Run("skill: the chat left the agent session", func(t *testing.T) {
+	reconcile := func(chat string, target handoff.Target) vendors.TransferRequest {
+		req := request(chat, target)
+		req.Reconcile = true
+		return req
+	}
+	t.Run("the chat left the agent: done, without a transfer call", func(t *testing.T) {
 		e := newEnv(t, liveperson.SandboxConfig{}, nil)
 		if _, err := e.transfer(t, "chat-1", skillTarget("2")); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.transfer(t, "chat-1", skillTarget("2"))
-		wantCode(t, err, handoff.CodeVendorRejected, "CHAT_NOT_FOUND") // without Reconcile: a plain refusal
-
-		req := request("chat-1", skillTarget("2"))
-		req.Reconcile = true
-		res, err := e.adapter.Transfer(testCtx(t), req)
-		if err != nil || res.Outcome != handoff.OutcomeTransferred || res.VendorCode != "CHAT_NOT_FOUND" {
-			t.Fatalf("reconciled transfer = %+v, %v; want transferred with vendor code CHAT_NOT_FOUND", res, err)
+		res, err := e.adapter.Transfer(testCtx(t), reconcile("chat-1", skillTarget("2")))
+		if err != nil || res.Outcome != handoff.OutcomeTransferred || res.VendorCode != "CHAT_LEFT_AGENT" {
+			t.Fatalf("reconciled transfer = %+v, %v; want transferred with vendor code CHAT_LEFT_AGENT", res, err)
 		}
 		if n := e.sb.TransferCalls(); n != 1 {
-			t.Errorf("transfer calls = %d, want 1: the skills check already showed the chat is gone", n)
+			t.Errorf("transfer calls = %d, want 1: the chat sessions showed the chat is gone", n)
 		}
 	})
-	t.Run("agent: the repeated transfer is refused", func(t *testing.T) {
+	t.Run("the chat is still held: it is transferred now", func(t *testing.T) {
 		e := newEnv(t, liveperson.SandboxConfig{}, nil)
-		if _, err := e.transfer(t, "chat-2", agentTarget("6")); err != nil {
-			t.Fatal(err)
+		res, err := e.adapter.Transfer(testCtx(t), reconcile("chat-2", agentTarget("6")))
+		if err != nil || res.Outcome != handoff.OutcomeTransferred || res.VendorCode != "" {
+			t.Fatalf("reconciled transfer = %+v, %v; want transferred by this call", res, err)
 		}
-		req := request("chat-2", agentTarget("6"))
-		req.Reconcile = true
-		res, err := e.adapter.Transfer(testCtx(t), req)
-		if err != nil || res.Outcome != handoff.OutcomeTransferred {
-			t.Fatalf("reconciled transfer = %+v, %v; want transferred", res, err)
+		if got := e.sb.TransferredTo("chat-2"); got != "agent:6" {
+			t.Errorf("sandbox says the chat went to %q, want agent:6", got)
 		}
 	})
-	t.Run("bot no longer in the chat", func(t *testing.T) {
+	t.Run("a 404 on the transfer is not done", func(t *testing.T) {
 		e := newEnv(t, liveperson.SandboxConfig{}, nil)
-		e.sb.Inject(vendorFault("CHAT_NOT_OWNED"), 1)
-		req := request("chat-3", agentTarget("6"))
-		req.Reconcile = true
-		res, err := e.adapter.Transfer(testCtx(t), req)
-		if err != nil || res.VendorCode != "CHAT_NOT_OWNED" {
-			t.Fatalf("reconciled transfer = %+v, %v; want transferred with CHAT_NOT_OWNED", res, err)
-		}
+		e.sb.Inject(vendorFault("CHAT_NOT_HELD"), 1)
+		_, err := e.adapter.Transfer(testCtx(t), reconcile("chat-3", agentTarget("6")))
+		wantCode(t, err, handoff.CodeConversationNotFound, "CHAT_NOT_HELD")
 	})
 	t.Run("other refusals stay refusals", func(t *testing.T) {
 		e := newEnv(t, liveperson.SandboxConfig{}, nil)
-		e.sb.Inject(vendorFault("AGENT_UNAVAILABLE"), 1)
-		req := request("chat-4", agentTarget("6"))
-		req.Reconcile = true
-		_, err := e.adapter.Transfer(testCtx(t), req)
-		wantCode(t, err, handoff.CodeTargetUnavailable, "AGENT_UNAVAILABLE")
+		e.sb.Inject(vendorFault("REJECTED"), 1)
+		_, err := e.adapter.Transfer(testCtx(t), reconcile("chat-4", agentTarget("6")))
+		wantCode(t, err, handoff.CodeVendorRejected, "REJECTED")
+	})
+	t.Run("with the agent session named, the chat sessions still decide", func(t *testing.T) {
+		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		if _, err := e.transfer(t, "chat-5", agentTarget("6")); err != nil {
+			t.Fatal(err)
+		}
+		req := reconcile("chat-5", agentTarget("6"))
+		req.Conversation.AgentSessionID = liveperson.BotAgentSessionID
+		res, err := e.adapter.Transfer(testCtx(t), req)
+		if err != nil || res.VendorCode != "CHAT_LEFT_AGENT" || e.sb.TransferCalls() != 1 {
+			t.Fatalf("reconciled transfer = %+v, %v (transfer calls %d); want done, no new call", res, err, e.sb.TransferCalls())
+		}
 	})
 }
 
 // The adapter runs on the docs' own payloads: the login example's bearer, the Start Agent
-// Session example's link and the Retrieve Available Skills example.
+// Session example's link, the Retrieve Chat Sessions example (its link names the agent session
+// holding the chat, which every chat call then goes to) and the Retrieve Available Skills example.
 func TestDocumentedPayloads(t *testing.T) {
 	var srv *httptest.Server
 	var chatCalls []*http.Request
@@ -203,6 +208,12 @@ func TestDocumentedPayloads(t *testing.T) {
 			w.WriteHeader(http.StatusCreated)
 			_, _ = w.Write(bytes.ReplaceAll(testdata(t, "agent_session_response.json"),
 				[]byte("https://va.agentvep.liveperson.net"), []byte(srv.URL)))
+		case strings.HasSuffix(r.URL.Path, "/chatSessions"):
+			if r.URL.Path != "/api/account/123456/agentSession/3a6b2f1e9c0d4e57/chatSessions" {
+				t.Errorf("chat sessions asked at %s, want under our own agent session", r.URL.Path)
+			}
+			_, _ = w.Write(bytes.ReplaceAll(testdata(t, "chat_sessions_response.json"),
+				[]byte("https://{domain}"), []byte(srv.URL)))
 		case r.Method == http.MethodGet:
 			chatCalls = append(chatCalls, r)
 			_, _ = w.Write(testdata(t, "skills_seed_example.json"))
@@ -213,7 +224,7 @@ func TestDocumentedPayloads(t *testing.T) {
 	defer srv.Close()
 	secrets := vendortest.NewSecrets(tenant, liveperson.Vendor, liveperson.DemoSecret(srv.URL))
 	a := liveperson.New(vendors.Deps{Secrets: secrets, HTTP: rest.New(srv.Client())})
-	if _, err := a.Transfer(testCtx(t), request("chat-1", skillTarget("26060413"))); err != nil {
+	if _, err := a.Transfer(testCtx(t), request(liveperson.DemoChatID, skillTarget("26060413"))); err != nil {
 		t.Fatal(err)
 	}
 	if len(chatCalls) != 2 {
@@ -221,7 +232,7 @@ func TestDocumentedPayloads(t *testing.T) {
 	}
 	for _, r := range chatCalls {
 		if r.Header.Get("Authorization") != "Bearer 9cf6ee24b6a1031e202f292a0ad20c8f52bfd9f01abc8b9489365995052c6603" ||
-			r.URL.Path != "/api/account/123456/agentSession/3a6b2f1e9c0d4e57/chat/chat-1/transfer" {
+			r.URL.Path != "/api/account/123456/agentSession/1027882276/chat/"+liveperson.DemoChatID+"/transfer" {
 			t.Errorf("%s %s with %q", r.Method, r.URL.Path, r.Header.Get("Authorization"))
 		}
 	}

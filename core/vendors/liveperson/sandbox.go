@@ -2,16 +2,12 @@ package liveperson
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"handoff/core/vendors/sandbox"
 )
@@ -23,9 +19,17 @@ const (
 	DemoAccountID = "123456"
 	DemoUsername  = "handoff-bot"
 	DemoPassword  = "sandbox-bot-password"
-	// DemoChatID is an example chat id in LivePerson's format; the sandbox takes any chat id as
-	// a chat of the bot's agent session until it is transferred away.
+	// DemoChatID is the chat session key of the Retrieve Chat Sessions doc's example; the
+	// default sandbox's bot holds it.
 	DemoChatID = "H31879676690579736-632532233958645150K8414055"
+	// DemoChatPrefix: the default sandbox's bot also holds the thousand chats DemoChatPrefix+"000"
+	// to DemoChatPrefix+"999" (the README's and the local stack's examples).
+	// invented: which chats LivePerson routes to the bot is the account's routing, not an API.
+	DemoChatPrefix = "H6201348"
+	// BotAgentSessionID is the agent session the bot itself opened (with the same user as
+	// Handoff) and that holds the bot's chats. The id is the one of the Retrieve Chat Resources,
+	// Events and Information doc's example.
+	BotAgentSessionID = "1027882276"
 
 	SkillSupportID = "2"        // online: 2 agents
 	SkillSalesID   = "25975313" // "Sales", online: 1 agent
@@ -56,15 +60,29 @@ type SandboxConfig struct {
 	AppKey, Secret, AccessToken, AccessTokenSecret string
 	Skills                                         []SandboxSkill
 	Agents                                         []SandboxAgent
+	// BotChats are chats the bot's agent session (BotAgentSessionID) holds from the start, on
+	// top of the demo ones (DemoChatID, DemoChatPrefix+"000"…"999").
+	BotChats []string
 	// SessionLinkOrigin, when set (e.g. "https://evil.example"), is the origin the agent
-	// session's @href names instead of the one the request came to: tests of the host check.
+	// session's @href and the chat session links name instead of the one the request came to:
+	// tests of the host check.
 	SessionLinkOrigin string
 }
 
-// Sandbox is a strict, in-memory LivePerson: Login Service API login, Chat Agent API agent
-// session, Retrieve Available Skills and Transfer a Chat, with the headers, query, bearer,
-// cookies and bodies the docs ask for. Anything else is refused with LivePerson's error shape.
-// Faults injected with Inject play on the transfer POST. Safe for concurrent use.
+// Sandbox is a strict, in-memory LivePerson: the Login Service API (login, refresh, logout) and
+// the Chat Agent API's Start Agent Session, Retrieve Chat Sessions, Retrieve Available Skills
+// and Transfer a Chat, with the headers, query, bearer, cookies and bodies the docs ask for.
+//
+// It models who holds a chat. The bot logged in with the same user as Handoff and its agent
+// session (BotAgentSessionID) holds the bot's chats; a chat is reached only under the agent
+// session that holds it; Handoff's own agent session finds the bot's chats with Retrieve Chat
+// Sessions, the documented "continuity" of a second agent session of the same user [C: Retrieve
+// Chat Sessions, developers.liveperson.com/chat-agent-api-methods-retrieve-chat-sessions.html];
+// a logout sends the chats of the logged-out sessions back to the queue [C: same note]. A
+// transferred chat leaves the session that held it [I: the bot no longer takes part].
+//
+// Anything else is refused with LivePerson's error shape. Faults injected with Inject play on
+// the transfer POST. Safe for concurrent use.
 type Sandbox struct {
 	cfg    SandboxConfig
 	faults sandbox.Faults
@@ -72,19 +90,34 @@ type Sandbox struct {
 	mux    *http.ServeMux
 
 	mu            sync.Mutex
-	revoked       bool                   // an AuthRejected fault played: every login fails now
-	bearers       map[string]bool        // valid bearers
-	agentSessions map[string]agentRecord // by id
-	transferred   map[string]string      // chat id → "skill:2" / "agent:6"
-	logins        int
+	revoked       bool                    // an AuthRejected fault played: every login fails now
+	logins        map[string]*loginRecord // by bearer
+	agentSessions map[string]*agentRecord // by id
+	held          map[string]string       // chat id → the agent session holding it
+	transferred   map[string]string       // chat id → "skill:2" / "agent:6"
+	requeued      map[string]bool         // chats a logout sent back to the queue
+	loginCount    int
 	sessions      int
 	transferCalls int
+	refreshes     int
+	logouts       int
 }
 
-type agentRecord struct{ bearer, cookie string }
+// loginRecord is one Login Service API login [C: User Login: bearer, csrf, Session_id cookie].
+type loginRecord struct {
+	bearer, csrf, sessionCookie string
+	alive                       bool
+}
+
+// agentRecord is one agent session. login is nil for the bot's own session, opened outside.
+type agentRecord struct {
+	login  *loginRecord
+	cookie string
+	ended  bool
+}
 
 // agentCookie is the security cookie the sandbox sets on an agent session and requires back.
-// LivePerson does not name its cookies [U]; the name is ours, the path scoping is the point.
+// invented: LivePerson does not name its cookies; the path scoping is the point [C: overview].
 const agentCookie = "LPAgentSession"
 
 // NewSandbox builds a sandbox. It does no I/O.
@@ -104,13 +137,24 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 	if cfg.Agents == nil {
 		cfg.Agents = []SandboxAgent{{6, true}, {7, false}}
 	}
-	s := &Sandbox{cfg: cfg, bearers: map[string]bool{}, agentSessions: map[string]agentRecord{}, transferred: map[string]string{}}
+	s := &Sandbox{cfg: cfg, logins: map[string]*loginRecord{}, agentSessions: map[string]*agentRecord{},
+		held: map[string]string{}, transferred: map[string]string{}, requeued: map[string]bool{}}
+	s.agentSessions[BotAgentSessionID] = &agentRecord{}
+	for _, chat := range append([]string{DemoChatID}, cfg.BotChats...) {
+		s.held[chat] = BotAgentSessionID
+	}
+	for i := range 1000 {
+		s.held[fmt.Sprintf("%s%03d", DemoChatPrefix, i)] = BotAgentSessionID
+	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("/api/account/{account}/login", s.login)
+	s.mux.HandleFunc("/api/account/{account}/refresh", s.refresh)
+	s.mux.HandleFunc("/api/account/{account}/logout", s.logout)
 	s.mux.HandleFunc("/api/account/{account}/agentSession", s.agentSession)
+	s.mux.HandleFunc("/api/account/{account}/agentSession/{session}/chatSessions", s.chatSessions)
 	s.mux.HandleFunc("/api/account/{account}/agentSession/{session}/chat/{chat}/transfer", s.chatTransfer)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		lpError(w, http.StatusNotFound, "no such resource")
+		lpError(w, http.StatusNotFound, "no such resource") // invented: status and text
 	})
 	return s
 }
@@ -135,19 +179,49 @@ func (s *Sandbox) Inject(f sandbox.Fault, times int) { s.faults.Inject(f, times)
 func (s *Sandbox) TransferCalls() int { s.mu.Lock(); defer s.mu.Unlock(); return s.transferCalls }
 
 // Logins counts successful logins.
-func (s *Sandbox) Logins() int { s.mu.Lock(); defer s.mu.Unlock(); return s.logins }
+func (s *Sandbox) Logins() int { s.mu.Lock(); defer s.mu.Unlock(); return s.loginCount }
 
-// AgentSessions counts agent sessions created.
+// Refreshes counts successful Login Service refreshes (keep-alives).
+func (s *Sandbox) Refreshes() int { s.mu.Lock(); defer s.mu.Unlock(); return s.refreshes }
+
+// Logouts counts logouts: each sends the chats of the logged-out agent sessions to the queue.
+func (s *Sandbox) Logouts() int { s.mu.Lock(); defer s.mu.Unlock(); return s.logouts }
+
+// AgentSessions counts agent sessions created (the bot's own not included).
 func (s *Sandbox) AgentSessions() int { s.mu.Lock(); defer s.mu.Unlock(); return s.sessions }
 
 // Requests returns what the sandbox received, oldest first.
 func (s *Sandbox) Requests() []sandbox.Request { return s.rec.Requests() }
 
-// ExpireBearers makes every bearer issued so far invalid, as a login reaching its TTL would.
+// ExpireBearers ends every login made so far (bearer and refresh), as a login reaching its TTL
+// would. The bot's own agent session, opened elsewhere, stays.
 func (s *Sandbox) ExpireBearers() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	clear(s.bearers)
+	for _, l := range s.logins {
+		l.alive = false
+	}
+}
+
+// EndAgentSessions ends every agent session but the bot's, their logins still alive: what
+// LivePerson answers then is not documented [U]; the sandbox answers 404 (invented).
+func (s *Sandbox) EndAgentSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, as := range s.agentSessions {
+		if id != BotAgentSessionID {
+			as.ended = true
+		}
+	}
+}
+
+// RouteChat hands a chat to the bot's agent session, as LivePerson's routing would.
+func (s *Sandbox) RouteChat(chatID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held[chatID] = BotAgentSessionID
+	delete(s.transferred, chatID)
+	delete(s.requeued, chatID)
 }
 
 // TransferredTo reports where a chat was transferred: "skill:2", "agent:6", or "" if it was not.
@@ -157,61 +231,21 @@ func (s *Sandbox) TransferredTo(chatID string) string {
 	return s.transferred[chatID]
 }
 
-// login is the Login Service API: user login or application login.
-func (s *Sandbox) login(w http.ResponseWriter, r *http.Request) {
-	if !s.preflight(w, r, http.MethodPost, "1.3") {
-		return
-	}
-	var body struct {
-		Username, Password, AppKey, Secret, AccessToken, AccessTokenSecret *string
-	}
-	if err := decodeStrict(r.Body, &body); err != nil {
-		lpError(w, http.StatusBadRequest, "Problem with body: "+err.Error())
-		return
-	}
-	userLogin := body.Password != nil && body.AppKey == nil && body.Secret == nil && body.AccessToken == nil && body.AccessTokenSecret == nil
-	appLogin := body.Password == nil && body.AppKey != nil && body.Secret != nil && body.AccessToken != nil && body.AccessTokenSecret != nil
-	if body.Username == nil || userLogin == appLogin {
-		lpError(w, http.StatusBadRequest, "Problem with body: send username with password, or with appKey, secret, accessToken and accessTokenSecret")
-		return
-	}
-	c := s.cfg
-	ok := *body.Username == c.Username && (userLogin && c.Password != "" && *body.Password == c.Password ||
-		appLogin && c.AppKey != "" && *body.AppKey == c.AppKey && *body.Secret == c.Secret &&
-			*body.AccessToken == c.AccessToken && *body.AccessTokenSecret == c.AccessTokenSecret)
+// Requeued reports whether a logout sent the chat back to the queue.
+func (s *Sandbox) Requeued(chatID string) bool {
 	s.mu.Lock()
-	ok = ok && !s.revoked
-	bearer := token(32)
-	if ok {
-		s.bearers[bearer] = true
-		s.logins++
-	}
-	s.mu.Unlock()
-	if !ok {
-		lpError(w, http.StatusUnauthorized, "Bad Authentication (invalid site or agent)")
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: "Session_id", Value: token(16), Path: "/", HttpOnly: true, Secure: r.TLS != nil})
-	sandbox.WriteJSON(w, http.StatusOK, map[string]any{
-		"csrf": token(32), "wsuk": "766900772095619056",
-		"config": map[string]any{"loginName": c.Username, "userId": "3705342610", "userPrivileges": []int{100, 101, 1730},
-			"isLPA": false, "isAdmin": false, "accountTimeZoneId": "Europe/Athens"},
-		"csdsCollectionResponse": map[string]any{"baseURIs": []map[string]string{
-			{"account": c.AccountID, "baseURI": r.Host, "service": "agentVep"}}},
-		"accountData": map[string]any{"agentGroupsData": map[string]any{
-			"items": []map[string]any{{"id": -1, "deleted": false, "name": "Main Group"}}, "revision": 1}},
-		"sessionTTl": "28800000",
-		"bearer":     bearer,
-	})
+	defer s.mu.Unlock()
+	return s.requeued[chatID]
 }
 
-// agentSession is Start Agent Session: body {"loginData": ""}, 201 with the session's link and
-// the security cookie scoped to it.
+// agentSession is Start Agent Session: body {"loginData": ""}, 201 with the session's link
+// [C: Start Agent Session, developers.liveperson.com/chat-agent-api-methods-start-agent-session.html]
+// and the security cookie scoped to it [C: Chat Agent API overview, cookies].
 func (s *Sandbox) agentSession(w http.ResponseWriter, r *http.Request) {
 	if !s.preflight(w, r, http.MethodPost, "1") {
 		return
 	}
-	bearer, ok := s.bearer(w, r)
+	l, ok := s.bearer(w, r)
 	if !ok {
 		return
 	}
@@ -219,92 +253,65 @@ func (s *Sandbox) agentSession(w http.ResponseWriter, r *http.Request) {
 		LoginData *string `json:"loginData"`
 	}
 	if err := decodeStrict(r.Body, &body); err != nil || body.LoginData == nil {
-		lpError(w, http.StatusBadRequest, `Problem with body: {"loginData": ""} is required`)
+		lpError(w, http.StatusBadRequest, `Problem with body: {"loginData": ""} is required`) // invented: text
 		return
 	}
 	id, cookie := token(8), token(16)
 	s.mu.Lock()
-	s.agentSessions[id] = agentRecord{bearer: bearer, cookie: cookie}
+	s.agentSessions[id] = &agentRecord{login: l, cookie: cookie}
 	s.sessions++
 	s.mu.Unlock()
 	path := "/api/account/" + s.cfg.AccountID + "/agentSession/" + id
 	http.SetCookie(w, &http.Cookie{Name: agentCookie, Value: cookie, Path: path, HttpOnly: true, Secure: r.TLS != nil})
-	origin := s.cfg.SessionLinkOrigin
-	if origin == "" {
-		origin = "http://" + r.Host
-		if r.TLS != nil {
-			origin = "https://" + r.Host
-		}
-	}
 	sandbox.WriteJSON(w, http.StatusCreated, map[string]any{"agentSessionLocation": map[string]any{
-		"link": map[string]string{"@href": origin + path, "@rel": "location"}}})
+		"link": map[string]string{"@href": s.origin(r) + path, "@rel": "location"}}})
 }
 
-// preflight checks what every call shares: method, account, the version query and the JSON
-// headers. It answers and returns false when one is wrong.
+// origin is what the sandbox's links start with.
+func (s *Sandbox) origin(r *http.Request) string {
+	if s.cfg.SessionLinkOrigin != "" {
+		return s.cfg.SessionLinkOrigin
+	}
+	if r.TLS != nil {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
+}
+
+// preflight checks what every call shares: method, account, the version query (login ?v=1.3,
+// Chat Agent API ?v=1&NC=true, none on refresh and logout) and the JSON headers, as each method's
+// page gives them [C: User Login, Refresh, Logout, Start Agent Session, Retrieve Chat Sessions,
+// Retrieve Available Skills, Transfer a Chat]. It answers and returns false when one is wrong
+// (the pages accept XML too; the sandbox only JSON, which is all the adapter sends).
 func (s *Sandbox) preflight(w http.ResponseWriter, r *http.Request, method, version string) bool {
 	q := r.URL.Query()
 	switch {
 	case r.Method != method:
-		lpError(w, http.StatusMethodNotAllowed, "method not allowed")
+		lpError(w, http.StatusMethodNotAllowed, "method not allowed") // invented: status and text
 	case r.PathValue("account") != s.cfg.AccountID:
-		lpError(w, http.StatusUnauthorized, "Bad Authentication (invalid site or agent)")
-	case q.Get("v") != version || version == "1" && q.Get("NC") != "true":
-		lpError(w, http.StatusBadRequest, "Problem with query parameters: v or NC is missing or wrong")
+		lpError(w, http.StatusUnauthorized, "Bad Authentication (invalid site or agent)") // [C: User Login's 401]
+	case version != "" && (q.Get("v") != version || version == "1" && q.Get("NC") != "true"):
+		lpError(w, http.StatusBadRequest, "Problem with query parameters: v or NC is missing or wrong") // invented: text
 	case !isJSON(r.Header.Get("Content-Type")) || !strings.Contains(r.Header.Get("Accept"), "application/json"):
-		lpError(w, http.StatusBadRequest, "Content-Type and Accept must be application/json")
+		lpError(w, http.StatusBadRequest, "Content-Type and Accept must be application/json") // invented: text
 	default:
 		return true
 	}
 	return false
 }
 
-// bearer checks the Authorization header against the bearers issued.
-func (s *Sandbox) bearer(w http.ResponseWriter, r *http.Request) (string, bool) {
+// bearer checks the Authorization header against the live logins [C: "Authorization: Bearer
+// {bearer-from-login}" on every Chat Agent API call].
+func (s *Sandbox) bearer(w http.ResponseWriter, r *http.Request) (*loginRecord, bool) {
 	b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	s.mu.Lock()
-	ok = ok && s.bearers[b]
+	l := s.logins[b]
 	s.mu.Unlock()
-	if !ok {
-		lpError(w, http.StatusUnauthorized, "Authentication failed: missing or invalid bearer")
+	if !ok || l == nil || !s.alive(l) {
+		lpError(w, http.StatusUnauthorized, "Authentication failed: missing or invalid bearer") // invented: text
+		return nil, false
 	}
-	return b, ok
+	return l, true
 }
 
-func isJSON(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	return err == nil && mt == "application/json"
-}
-
-// decodeStrict reads one JSON object, refusing unknown fields and trailing data.
-func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
-}
-
-// lpError answers with LivePerson's error shape [C: Login Service API, Refresh].
-func lpError(w http.ResponseWriter, status int, message string) {
-	internal := 0
-	if status == http.StatusUnauthorized {
-		internal = 10 // the only internalCode the docs show [C]; the others are unknown [U]
-	}
-	sandbox.WriteJSON(w, status, map[string]any{"error": map[string]any{
-		"time":           time.Now().UTC().Format("Jan 2, 2006 3:04:05 PM"),
-		"message":        message,
-		"internalCode":   internal,
-		"responseStatus": strings.ToUpper(strings.ReplaceAll(http.StatusText(status), " ", "_")),
-	}})
-}
-
-func token(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func (s *Sandbox) alive(l *loginRecord) bool { s.mu.Lock(); defer s.mu.Unlock(); return l.alive }

@@ -3,6 +3,8 @@ package liveperson
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -10,21 +12,56 @@ import (
 )
 
 // sandboxFaults are the answers the sandbox gives for sandbox.VendorError faults, by the vendor
-// code the adapter is expected to report. LivePerson documents none of them [U]: these are our
-// guesses in its error shape, and the adapter must recognise them from status and message.
+// code the adapter is expected to report. LivePerson documents no Transfer a Chat error (only
+// 200 [C]) and the retry policy page only says a 4xx is a client error not to retry [C]; the
+// statuses are the plain HTTP ones and the texts are invented. The adapter reads the status only.
 var sandboxFaults = map[string]struct {
 	status  int
 	message string
 }{
-	condSkillUnavail: {http.StatusBadRequest, "Skill is not available for transfer"},
-	condAgentUnavail: {http.StatusBadRequest, "Agent is not available for transfer"},
-	condChatNotFound: {http.StatusNotFound, "Chat not found"},
-	condChatNotOwned: {http.StatusForbidden, "Agent is not in chat"},
-	condBadRequest:   {http.StatusBadRequest, "Invalid transfer request"},
-	condForbidden:    {http.StatusForbidden, "User lacks the privilege for this action"},
+	condBadRequest:  {http.StatusBadRequest, "Invalid transfer request"},         // invented: text
+	condRejected:    {http.StatusConflict, "The chat cannot be transferred now"}, // invented: status and text
+	condForbidden:   {http.StatusForbidden, "User lacks the privilege"},          // invented: text
+	condChatNotHeld: {http.StatusNotFound, "Chat not found"},                     // invented: status and text
 }
 
-// chatTransfer is Retrieve Available Skills (GET) and Transfer a Chat (POST).
+// chatSessions is Retrieve Chat Sessions: from one agent session, the chats that the agent (the
+// same user) holds in its active agent sessions, each with a link under the session holding it.
+// [C: Retrieve Chat Sessions, developers.liveperson.com/chat-agent-api-methods-retrieve-chat-sessions.html:
+// "continuity" for a second agent session logged in while the first is active; links of rel
+// "chat-session"; chatSessionKey; startTime.] The answer's shape is the doc's example.
+func (s *Sandbox) chatSessions(w http.ResponseWriter, r *http.Request) {
+	if !s.preflight(w, r, http.MethodGet, "1") {
+		return
+	}
+	own, ok := s.agentSessionAuth(w, r)
+	if !ok {
+		return
+	}
+	if own.login == nil { // the bot's session is reached only by the bot itself
+		lpError(w, http.StatusUnauthorized, "Authentication failed") // invented: text
+		return
+	}
+	s.mu.Lock()
+	var list []map[string]any
+	for chat, holder := range s.held {
+		if as := s.agentSessions[holder]; as != nil && !as.ended {
+			list = append(list, map[string]any{
+				"link": map[string]string{"href": s.origin(r) + "/api/account/" + s.cfg.AccountID + "/agentSession/" +
+					holder + "/chat/" + url.PathEscape(chat), "rel": "chat-session"},
+				"chatSessionKey": chat,
+				"startTime":      1440934609097, // the doc's example
+			})
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool { return list[i]["chatSessionKey"].(string) < list[j]["chatSessionKey"].(string) })
+	sandbox.WriteJSON(w, http.StatusOK, map[string]any{"chatSessions": map[string]any{"chatSession": list}})
+}
+
+// chatTransfer is Retrieve Available Skills (GET) and Transfer a Chat (POST), both under the
+// agent session that holds the chat [C: their URLs name {agentSessionId}; Retrieve Chat Sessions
+// links name the session of each chat].
 func (s *Sandbox) chatTransfer(w http.ResponseWriter, r *http.Request) {
 	method := http.MethodGet
 	if r.Method == http.MethodPost {
@@ -33,11 +70,24 @@ func (s *Sandbox) chatTransfer(w http.ResponseWriter, r *http.Request) {
 		s.transferCalls++
 		s.mu.Unlock()
 	}
-	if !s.preflight(w, r, method, "1") || !s.agentSessionAuth(w, r) {
+	if !s.preflight(w, r, method, "1") {
+		return
+	}
+	if _, ok := s.agentSessionAuth(w, r); !ok {
+		return
+	}
+	chat := r.PathValue("chat")
+	s.mu.Lock()
+	holds := s.held[chat] == r.PathValue("session")
+	s.mu.Unlock()
+	if !holds {
+		// invented: status and text. The docs list only 200; a chat this agent session does
+		// not hold (never routed to it, transferred away, requeued) is answered 404 here.
+		lpError(w, http.StatusNotFound, "Chat not found")
 		return
 	}
 	if method == http.MethodGet {
-		s.listSkills(w, r)
+		s.listSkills(w)
 		return
 	}
 	target, ok := decodeTransfer(w, r)
@@ -47,40 +97,42 @@ func (s *Sandbox) chatTransfer(w http.ResponseWriter, r *http.Request) {
 	if f, ok := s.faults.Next(); ok && s.playFault(w, r, f) {
 		return
 	}
-	s.transfer(w, r.PathValue("chat"), target)
+	s.transfer(w, chat, target)
 }
 
-// agentSessionAuth checks the bearer, that the agent session is this bearer's, and its cookie.
-func (s *Sandbox) agentSessionAuth(w http.ResponseWriter, r *http.Request) bool {
-	bearer, ok := s.bearer(w, r)
+// agentSessionAuth checks the bearer and the agent session named in the path: it must be active
+// and of the bearer's user. A call under the caller's own agent session must carry that
+// session's cookie [C: overview, "Cookies are scoped to a specific agent session"]. A call under
+// another session of the same user, reached through a Retrieve Chat Sessions link, needs the
+// bearer only [U: the docs do not say which cookie such a call needs; we ask for none].
+func (s *Sandbox) agentSessionAuth(w http.ResponseWriter, r *http.Request) (*agentRecord, bool) {
+	l, ok := s.bearer(w, r)
 	if !ok {
-		return false
+		return nil, false
 	}
 	s.mu.Lock()
 	rec, found := s.agentSessions[r.PathValue("session")]
+	ended := found && rec.ended
 	s.mu.Unlock()
-	if !found {
-		lpError(w, http.StatusNotFound, "Agent session not found")
-		return false
+	if !found || ended {
+		lpError(w, http.StatusNotFound, "Agent session not found") // invented: status and text
+		return nil, false
 	}
-	ck, err := r.Cookie(agentCookie)
-	if rec.bearer != bearer || err != nil || ck.Value != rec.cookie {
-		lpError(w, http.StatusUnauthorized, "Authentication failed: missing or invalid agent session cookie")
-		return false
+	if rec.login == l {
+		if ck, err := r.Cookie(agentCookie); err != nil || ck.Value != rec.cookie {
+			lpError(w, http.StatusUnauthorized, "Authentication failed: missing or invalid agent session cookie") // invented: text
+			return nil, false
+		}
 	}
-	return true
+	// Every login of the sandbox is of its one user, like the bot's session: same agent.
+	return rec, true
 }
 
-// listSkills answers the skills with an online agent, the way an XML mapping would: "" for none
-// [U], an object for one [I], a list for more; ids and counts as strings [C].
-func (s *Sandbox) listSkills(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	_, gone := s.transferred[r.PathValue("chat")]
-	s.mu.Unlock()
-	if gone {
-		lpError(w, http.StatusNotFound, "Chat not found in this agent session")
-		return
-	}
+// listSkills answers the skills with an online agent not already in the chat [C: Retrieve
+// Available Skills, developers.liveperson.com/chat-agent-api-methods-retrieve-available-skills.html],
+// the way an XML mapping would: "" for none [U], an object for one [I], a list for more; ids and
+// counts as strings [C].
+func (s *Sandbox) listSkills(w http.ResponseWriter) {
 	var listed []map[string]string
 	for _, sk := range s.cfg.Skills {
 		if sk.OnlineAgents > 0 {
@@ -104,8 +156,10 @@ type sandboxTarget struct {
 	id   int64
 }
 
-// decodeTransfer reads {"transfer": {"skill"|"agent": {"id": N}, "text"?: "..."}} strictly:
-// exactly one of skill and agent, a numeric id, nothing else.
+// decodeTransfer reads {"transfer": {"skill"|"agent": {"id": N}, "text"?: "..."}} [C: Transfer
+// a Chat's body and examples] strictly: exactly one of skill and agent, a numeric id, nothing
+// else. invented: the refusals. The page says the agent wins when both are given; the sandbox
+// refuses both, so an adapter that sends both is caught.
 func decodeTransfer(w http.ResponseWriter, r *http.Request) (sandboxTarget, bool) {
 	type ref struct {
 		ID json.RawMessage `json:"id"`
@@ -118,12 +172,12 @@ func decodeTransfer(w http.ResponseWriter, r *http.Request) (sandboxTarget, bool
 		} `json:"transfer"`
 	}
 	if err := decodeStrict(r.Body, &body); err != nil || body.Transfer == nil {
-		lpError(w, http.StatusBadRequest, "Problem with body: a transfer object is required")
+		lpError(w, http.StatusBadRequest, "Problem with body: a transfer object is required") // invented: text
 		return sandboxTarget{}, false
 	}
 	t := body.Transfer
 	if (t.Skill == nil) == (t.Agent == nil) {
-		lpError(w, http.StatusBadRequest, "Problem with body: pass either an agent or a skill")
+		lpError(w, http.StatusBadRequest, "Problem with body: pass either an agent or a skill") // invented: text
 		return sandboxTarget{}, false
 	}
 	target, raw := sandboxTarget{kind: "skill"}, t.Skill
@@ -132,15 +186,17 @@ func decodeTransfer(w http.ResponseWriter, r *http.Request) (sandboxTarget, bool
 	}
 	id, err := strconv.ParseInt(string(raw.ID), 10, 64)
 	if err != nil {
-		lpError(w, http.StatusBadRequest, "Problem with body: the "+target.kind+" id must be numeric")
+		lpError(w, http.StatusBadRequest, "Problem with body: the "+target.kind+" id must be numeric") // invented: text
 		return sandboxTarget{}, false
 	}
 	target.id = id
 	return target, true
 }
 
-// transfer moves the chat if the target can take it. A chat already moved is gone from the
-// bot's agent session, so a second transfer of it is 404 [U: our guess of LivePerson's answer].
+// transfer moves the chat if the target can take it; the chat then leaves the agent session
+// that held it [I]. A target that is unknown or cannot take the chat is refused with a 400 [C:
+// Transfer a Chat, "transferring the chat to a skill that is not available, will result in an
+// error"; invented: the status and text of that error].
 func (s *Sandbox) transfer(w http.ResponseWriter, chatID string, t sandboxTarget) {
 	known, online := false, false
 	if t.kind == "skill" {
@@ -162,14 +218,13 @@ func (s *Sandbox) transfer(w http.ResponseWriter, chatID string, t sandboxTarget
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch _, gone := s.transferred[chatID]; {
-	case gone:
-		lpError(w, http.StatusNotFound, "Chat not found in this agent session")
+	switch {
 	case !known:
-		lpError(w, http.StatusBadRequest, name+" "+strconv.FormatInt(t.id, 10)+" does not exist")
+		lpError(w, http.StatusBadRequest, name+" "+strconv.FormatInt(t.id, 10)+" does not exist") // invented: text
 	case !online:
-		lpError(w, http.StatusBadRequest, name+" "+strconv.FormatInt(t.id, 10)+" is not available for transfer")
+		lpError(w, http.StatusBadRequest, name+" "+strconv.FormatInt(t.id, 10)+" is not available for transfer") // invented: text
 	default:
+		delete(s.held, chatID)
 		s.transferred[chatID] = t.kind + ":" + strconv.FormatInt(t.id, 10)
 		w.WriteHeader(http.StatusOK)
 	}
@@ -181,18 +236,22 @@ func (s *Sandbox) playFault(w http.ResponseWriter, r *http.Request, f sandbox.Fa
 	case sandbox.AuthExpired: // this bearer stops working; a new login works
 		bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		s.mu.Lock()
-		delete(s.bearers, bearer)
+		if l := s.logins[bearer]; l != nil {
+			l.alive = false
+		}
 		s.mu.Unlock()
 		lpError(w, http.StatusUnauthorized, "Authentication failed: the bearer has expired")
 	case sandbox.AuthRejected: // the credentials themselves are refused from now on
 		s.mu.Lock()
 		s.revoked = true
-		clear(s.bearers)
+		for _, l := range s.logins {
+			l.alive = false
+		}
 		s.mu.Unlock()
 		lpError(w, http.StatusUnauthorized, "Bad Authentication (invalid site or agent)")
 	case sandbox.RateLimited:
 		sandbox.SetRetryAfter(w, f.RetryAfter)
-		lpError(w, http.StatusTooManyRequests, "Too many requests")
+		lpError(w, http.StatusTooManyRequests, "Too many requests") // [C: retry policy, 429]; invented: text
 	case sandbox.VendorError:
 		e, ok := sandboxFaults[f.VendorCode]
 		if !ok {

@@ -83,9 +83,13 @@ func (c *lpClient) start() {
 	c.href, c.cookie = as.AgentSessionLocation.Link["@href"], resp.Cookies()[0]
 }
 
+// chat is a chat's transfer URL under the bot's agent session, which holds the bot's chats.
 func (c *lpClient) chat(chatID string) string {
-	return c.href + "/chat/" + chatID + "/transfer?v=1&NC=true"
+	return c.base + "/agentSession/" + liveperson.BotAgentSessionID + "/chat/" + chatID + "/transfer?v=1&NC=true"
 }
+
+// chatSessions is Retrieve Chat Sessions under our own agent session.
+func (c *lpClient) chatSessions() string { return c.href + "/chatSessions?v=1&NC=true" }
 
 func TestSandboxLogin(t *testing.T) {
 	c := newClient(t, liveperson.SandboxConfig{})
@@ -133,21 +137,105 @@ func TestSandboxRequiresTheAgentSessionCookie(t *testing.T) {
 	c.start()
 	cookie := c.cookie
 	c.cookie = nil
-	if status, _, _ := c.send("GET", c.chat("chat-1"), "", nil); status != 401 {
-		t.Errorf("skills without the cookie: status = %d, want 401", status)
+	if status, _, _ := c.send("GET", c.chatSessions(), "", nil); status != 401 {
+		t.Errorf("chat sessions without the cookie: status = %d, want 401", status)
 	}
 	c.cookie = &http.Cookie{Name: cookie.Name, Value: "forged"}
-	if status, _, _ := c.send("GET", c.chat("chat-1"), "", nil); status != 401 {
-		t.Errorf("skills with a forged cookie: status = %d, want 401", status)
+	if status, _, _ := c.send("GET", c.chatSessions(), "", nil); status != 401 {
+		t.Errorf("chat sessions with a forged cookie: status = %d, want 401", status)
 	}
 	c.cookie = cookie
-	if status, body, _ := c.send("GET", c.chat("chat-1"), "", nil); status != 200 || !strings.Contains(body, `"onlineAgents":"2"`) {
-		t.Errorf("skills with the cookie = %d %s", status, body)
+	if status, _, _ := c.send("GET", c.chatSessions(), "", nil); status != 200 {
+		t.Errorf("chat sessions with the cookie = %d", status)
+	}
+	if status, body, _ := c.send("GET", c.chat(liveperson.DemoChatID), "", nil); status != 200 || !strings.Contains(body, `"onlineAgents":"2"`) {
+		t.Errorf("skills of the bot's chat = %d %s", status, body)
+	}
+}
+
+// Retrieve Chat Sessions from a second agent session of the same user lists the chats the
+// first holds, each linked under the session holding it, in the doc's shape; a chat is reached
+// only under that session; after a transfer it is no longer listed.
+func TestSandboxChatOwnershipAndContinuity(t *testing.T) {
+	c := newClient(t, liveperson.SandboxConfig{BotChats: []string{"chat-1"}})
+	c.start()
+	var list struct {
+		ChatSessions struct {
+			ChatSession []struct {
+				Link struct {
+					Href, Rel string
+				}
+				ChatSessionKey string
+				StartTime      int64
+			}
+		}
+	}
+	status, body, _ := c.send("GET", c.chatSessions(), "", nil)
+	if status != 200 || json.Unmarshal([]byte(body), &list) != nil {
+		t.Fatalf("chat sessions = %d %s", status, body)
+	}
+	var link string
+	for _, cs := range list.ChatSessions.ChatSession {
+		if cs.ChatSessionKey == "chat-1" {
+			link = cs.Link.Href
+			if cs.Link.Rel != "chat-session" || cs.StartTime == 0 {
+				t.Errorf("chat session entry %+v", cs)
+			}
+		}
+	}
+	if want := "/api/account/" + liveperson.DemoAccountID + "/agentSession/" + liveperson.BotAgentSessionID + "/chat/chat-1"; !strings.HasSuffix(link, want) {
+		t.Fatalf("chat-1's link = %q, want one ending %s", link, want)
+	}
+	if status, _, _ := c.send("GET", c.href+"/chat/chat-1/transfer?v=1&NC=true", "", nil); status != 404 {
+		t.Errorf("the bot's chat under our own agent session: status = %d, want 404", status)
+	}
+	if status, _, _ := c.send("GET", c.chat("not-routed"), "", nil); status != 404 {
+		t.Errorf("a chat the bot does not hold: status = %d, want 404", status)
+	}
+	if status, _, _ := c.send("POST", link+"/transfer?v=1&NC=true", `{"transfer":{"agent":{"id":6}}}`, nil); status != 200 {
+		t.Fatalf("transfer through the link: status = %d", status)
+	}
+	if _, body, _ = c.send("GET", c.chatSessions(), "", nil); strings.Contains(body, `"chat-1"`) {
+		t.Errorf("a transferred chat is still listed: %s", body)
+	}
+}
+
+// Refresh keeps a login alive with its Session_id cookie and csrf; a logout ends it and sends
+// the chats of its agent sessions back to the queue.
+func TestSandboxRefreshAndLogout(t *testing.T) {
+	sb := liveperson.NewSandbox(liveperson.SandboxConfig{})
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	c := &lpClient{t: t, base: srv.URL + "/api/account/" + liveperson.DemoAccountID}
+	status, body, resp := c.send("POST", c.base+"/login?v=1.3", `{"username":"handoff-bot","password":"sandbox-bot-password"}`, nil)
+	var login struct{ CSRF, Bearer string }
+	if status != 200 || json.Unmarshal([]byte(body), &login) != nil {
+		t.Fatalf("login = %d %s", status, body)
+	}
+	sessionID := resp.Cookies()[0]
+	withSession := func(r *http.Request) { r.AddCookie(sessionID) }
+	if status, _, _ := c.send("POST", c.base+"/refresh", `{"csrf":"wrong"}`, withSession); status != 401 {
+		t.Errorf("refresh with a wrong csrf: status = %d, want 401", status)
+	}
+	if status, _, _ := c.send("POST", c.base+"/refresh", `{"csrf":"`+login.CSRF+`"}`, withSession); status != 200 || sb.Refreshes() != 1 {
+		t.Errorf("refresh: status = %d, refreshes %d", status, sb.Refreshes())
+	}
+	// The bot's own login, in the sandbox's model, is not this one: a logout of this login
+	// requeues only its own sessions' chats.
+	c.bearer = login.Bearer
+	if status, _, _ := c.send("POST", c.base+"/logout", `{"csrf":"`+login.CSRF+`"}`, withSession); status != 200 || sb.Logouts() != 1 {
+		t.Errorf("logout: status = %d, logouts %d", status, sb.Logouts())
+	}
+	if status, _, _ := c.send("POST", c.base+"/agentSession?v=1&NC=true", `{"loginData": ""}`, nil); status != 401 {
+		t.Errorf("a bearer after its logout: status = %d, want 401", status)
+	}
+	if sb.Requeued(liveperson.DemoChatID) {
+		t.Error("the bot's chat was requeued by another login's logout")
 	}
 }
 
 func TestSandboxTransferIsStrict(t *testing.T) {
-	c := newClient(t, liveperson.SandboxConfig{})
+	c := newClient(t, liveperson.SandboxConfig{BotChats: []string{"chat-1", "chat-2"}})
 	c.start()
 	for _, tc := range []struct {
 		name, body string
@@ -179,13 +267,13 @@ func TestSandboxTransferIsStrict(t *testing.T) {
 }
 
 func TestSandboxListsOneSkillAsAnObject(t *testing.T) {
-	c := newClient(t, liveperson.SandboxConfig{Skills: []liveperson.SandboxSkill{{ID: 25975313, Name: "Sales", OnlineAgents: 1}, {ID: 5, OnlineAgents: 0}}})
+	c := newClient(t, liveperson.SandboxConfig{BotChats: []string{"chat-1"}, Skills: []liveperson.SandboxSkill{{ID: 25975313, Name: "Sales", OnlineAgents: 1}, {ID: 5, OnlineAgents: 0}}})
 	c.start()
 	_, body, _ := c.send("GET", c.chat("chat-1"), "", nil)
 	if want := `{"transfer":{"skill":{"id":"25975313","name":"Sales","onlineAgents":"1"}}}`; strings.TrimSpace(body) != want {
 		t.Errorf("skills = %s, want %s", body, want)
 	}
-	c = newClient(t, liveperson.SandboxConfig{Skills: []liveperson.SandboxSkill{{ID: 5, OnlineAgents: 0}}})
+	c = newClient(t, liveperson.SandboxConfig{BotChats: []string{"chat-1"}, Skills: []liveperson.SandboxSkill{{ID: 5, OnlineAgents: 0}}})
 	c.start()
 	if _, body, _ = c.send("GET", c.chat("chat-1"), "", nil); strings.TrimSpace(body) != `{"transfer":""}` {
 		t.Errorf("skills with none online = %s", body)

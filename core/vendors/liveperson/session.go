@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"handoff/core/handoff"
@@ -23,29 +24,41 @@ const (
 	defaultSessionTTL = 30 * time.Minute
 	// ttlMargin renews a login a little before LivePerson would drop it.
 	ttlMargin = time.Minute
+	// keepAliveEvery: the Chat Agent API's keep-alive is the Login Service's refresh "every 5
+	// minutes" [C: retry policy page, KeepAlive; the Refresh page says every 3-5 minutes].
+	keepAliveEvery = 5 * time.Minute
 )
 
 // session is one login of a tenant's bot user and the agent session opened with it. Its cookie
 // jar holds what LivePerson set on the login and on the agent session: the Chat Agent API
 // scopes cookies to an agent session and wants them back on its calls [C: overview].
 //
-// We never refresh or log out: a Lambda has no timer between invocations to keep a login alive
-// every few minutes (LivePerson's advice), so a session is reused until it expires or a call
-// answers 401, then a new one is made [I: what happens at TTL is undocumented]. Logging out
-// would send the bot's open chats back to the queue [C: Retrieve Chat Sessions note].
+// It is kept alive with the Login Service's refresh, as the docs ask, whenever it is used after
+// keepAliveEvery (a frozen Lambda has no timer in between); it is replaced by a new login only
+// when LivePerson refuses it (401) or its sessionTTl passed without a refresh. It is never
+// logged out: a logout followed by a login sends the agent's active chats back to the queue
+// [C: Retrieve Chat Sessions note], and the bot's chats are this same user's
+// (docs/vendors/liveperson.md).
 type session struct {
 	fingerprint    string // of the credentials it was made with
 	baseURL        string
 	accountID      string
 	bearer         string
+	csrf           string // for refresh [C: User Login, "should be saved and used in refresh"]
 	agentSessionID string
 	jar            *cookiejar.Jar
-	expires        time.Time
+	ttl            time.Duration
+	chats          *chatIndex
+
+	mu        sync.Mutex
+	expires   time.Time
+	refreshed time.Time // the login or the last refresh
 }
 
-// chatURL is a Chat Agent API URL under this agent session, every segment escaped.
-func (s *session) chatURL(chatID string, tail ...string) string {
-	segs := append([]string{"api", "account", s.accountID, "agentSession", s.agentSessionID, "chat", chatID}, tail...)
+// chatURL is a Chat Agent API URL of a chat under the agent session holding it, every segment
+// escaped.
+func (s *session) chatURL(ref chatRef, tail ...string) string {
+	segs := append([]string{"api", "account", s.accountID, "agentSession", ref.session, "chat", ref.chat}, tail...)
 	return rest.JoinURL(s.baseURL, segs...) + "?v=1&NC=true"
 }
 
@@ -99,7 +112,57 @@ func (a *Adapter) connect(ctx context.Context, tenant string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{a: a, tenant: tenant, creds: creds, s: s}, nil
+	c := &conn{a: a, tenant: tenant, creds: creds, s: s}
+	if !a.keepAlive(ctx, tenant, s) {
+		c.relogged = true
+		if c.s, err = a.session(ctx, tenant, &creds, s); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// keepAlive refreshes the login when it was last refreshed keepAliveEvery ago or more, and
+// reports false when LivePerson says the login is gone (401), so a new one is needed. Any other
+// failure keeps the session: the call that follows tells.
+func (a *Adapter) keepAlive(ctx context.Context, tenant string, s *session) bool {
+	s.mu.Lock()
+	last := s.refreshed
+	due := !a.now().Before(last.Add(keepAliveEvery))
+	if due {
+		s.refreshed = a.now() // concurrent callers do not refresh too; put back if this one fails
+	}
+	s.mu.Unlock()
+	if !due {
+		return true
+	}
+	failed := func() {
+		s.mu.Lock()
+		s.refreshed = last
+		s.mu.Unlock()
+	}
+	body, _ := json.Marshal(map[string]string{"csrf": s.csrf})
+	resp, err := a.send(ctx, s, rest.Request{Op: opRefresh, Method: http.MethodPost,
+		URL:    rest.JoinURL(s.baseURL, "api", "account", s.accountID, "refresh"),
+		Header: jsonHeaders(), Body: body, Idempotent: true})
+	switch {
+	case err != nil:
+		failed()
+		a.log.Warn("liveperson: keep-alive failed", "tenant", tenant, "error", err)
+		return true
+	case resp.Status == http.StatusUnauthorized:
+		a.log.Warn("liveperson: the login is gone (refresh refused); logging in again", "tenant", tenant)
+		return false
+	case !resp.OK():
+		failed()
+		a.log.Warn("liveperson: keep-alive failed", "tenant", tenant, "status", resp.Status)
+		return true
+	}
+	s.mu.Lock()
+	s.refreshed = a.now()
+	s.expires = s.refreshed.Add(s.ttl)
+	s.mu.Unlock()
+	return true
 }
 
 // call sends the request build makes for the current session. On a 401 it logs in again (new
@@ -109,7 +172,7 @@ func (c *conn) call(ctx context.Context, build func(*session) rest.Request) (*re
 	for {
 		s := c.s
 		req := build(s)
-		resp, err := s.do(ctx, c.a.deps.HTTP, req)
+		resp, err := c.a.send(ctx, s, req)
 		if err != nil || resp.Status != http.StatusUnauthorized {
 			return resp, err
 		}
@@ -173,7 +236,7 @@ func (a *Adapter) cached(tenant, fingerprint string, stale *session) *session {
 	switch {
 	case s == nil:
 		return nil
-	case s == stale || !a.now().Before(s.expires):
+	case s == stale || !a.now().Before(s.expiry()):
 		delete(a.sessions, tenant)
 		return nil
 	case s.fingerprint != fingerprint:
@@ -197,28 +260,32 @@ func (a *Adapter) authFailed(tenant string, s *session) {
 // login logs the bot user in and opens an agent session.
 func (a *Adapter) login(ctx context.Context, tenant string, creds *Credentials) (*session, error) {
 	jar, _ := cookiejar.New(nil) // no public suffix list: the jar only ever sees the tenant's domain
-	s := &session{fingerprint: creds.fingerprint(), baseURL: creds.BaseURL, accountID: creds.AccountID, jar: jar}
-	resp, err := s.do(ctx, a.deps.HTTP, rest.Request{
+	s := &session{fingerprint: creds.fingerprint(), baseURL: creds.BaseURL, accountID: creds.AccountID, jar: jar,
+		chats: newChatIndex()}
+	resp, err := a.send(ctx, s, rest.Request{
 		Op: opLogin, Method: http.MethodPost,
 		URL:    rest.JoinURL(creds.BaseURL, "api", "account", creds.AccountID, "login") + "?v=1.3",
 		Header: jsonHeaders(), Body: creds.loginBody(),
-		Idempotent: true, Retry: resendable(phaseLogin, true), // a second login only makes a second session
+		Idempotent: true, // a second login only makes a second session
 	})
 	if err != nil {
 		return nil, err
 	}
 	if !resp.OK() {
-		return nil, a.loginError(tenant, opLogin, classify(phaseLogin, resp, ""), resp)
+		return nil, a.loginError(tenant, opLogin, classify(phaseLogin, resp), resp)
 	}
 	var lr struct {
 		Bearer     string     `json:"bearer"`
+		CSRF       string     `json:"csrf"`
 		SessionTTL flexString `json:"sessionTTl"`
 	}
 	if json.Unmarshal(resp.Body, &lr) != nil || lr.Bearer == "" {
 		return nil, vendorError(opLogin, condMalformedAnswer, nil, a.now())
 	}
-	s.bearer = lr.Bearer
-	s.expires = a.now().Add(sessionTTL(string(lr.SessionTTL)))
+	s.bearer, s.csrf = lr.Bearer, lr.CSRF
+	s.ttl = sessionTTL(string(lr.SessionTTL))
+	s.refreshed = a.now()
+	s.expires = s.refreshed.Add(s.ttl)
 	if err := a.openAgentSession(ctx, tenant, s); err != nil {
 		return nil, err
 	}
@@ -228,18 +295,18 @@ func (a *Adapter) login(ctx context.Context, tenant string, creds *Credentials) 
 
 // openAgentSession starts the Chat Agent API's agent session and keeps its id.
 func (a *Adapter) openAgentSession(ctx context.Context, tenant string, s *session) error {
-	resp, err := s.do(ctx, a.deps.HTTP, rest.Request{
+	resp, err := a.send(ctx, s, rest.Request{
 		Op: opAgentSession, Method: http.MethodPost,
 		URL:    rest.JoinURL(s.baseURL, "api", "account", s.accountID, "agentSession") + "?v=1&NC=true",
 		Header: s.headers(), Body: []byte(`{"loginData":""}`), // required "for backward compatibility" [C]
 		// Re-sent only after an error: at worst it leaves an idle agent session behind.
-		Idempotent: true, Retry: resendable(phaseAgentSession, true),
+		Idempotent: true,
 	})
 	if err != nil {
 		return err
 	}
 	if !resp.OK() {
-		return a.loginError(tenant, opAgentSession, classify(phaseAgentSession, resp, ""), resp)
+		return a.loginError(tenant, opAgentSession, classify(phaseAgentSession, resp), resp)
 	}
 	var ar struct {
 		Location struct {
@@ -307,6 +374,9 @@ func hostPort(u *url.URL) string {
 	}
 	return u.Host
 }
+
+// expiry is when the login is taken as gone without a refresh.
+func (s *session) expiry() time.Time { s.mu.Lock(); defer s.mu.Unlock(); return s.expires }
 
 type errString string
 

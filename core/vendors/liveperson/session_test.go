@@ -1,6 +1,7 @@
 package liveperson_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -173,11 +174,13 @@ func TestCookiesOfTheAgentSessionAreSentBack(t *testing.T) {
 			if !strings.Contains(cookie, "Session_id=") {
 				t.Errorf("the agent session call did not send the login's Session_id cookie: %q", cookie)
 			}
-		default:
-			chatCalls++
+		case strings.HasSuffix(r.Path, "/chatSessions"):
 			if !strings.Contains(cookie, "LPAgentSession=") {
-				t.Errorf("%s %s without the agent session cookie: %q", r.Method, r.Path, cookie)
+				t.Errorf("%s %s under our agent session without its cookie: %q", r.Method, r.Path, cookie)
 			}
+		default:
+			// Under the bot's agent session: our session's cookie is scoped to our session's path.
+			chatCalls++
 		}
 	}
 	if chatCalls != 2 {
@@ -228,23 +231,72 @@ func TestChangedSecretLogsInWithTheNewOne(t *testing.T) {
 	}
 }
 
-func TestFailedSkillsCheckIsRetried(t *testing.T) {
-	var failed atomic.Int32
-	failFirstGET := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && failed.Add(1) == 1 {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
+// LivePerson's retry policy: a 5xx is retried 3 times, after 5, 10 and 15 s. The skills GET
+// changes nothing, so it is retried; test failed before the fix (3 GETs, no such pauses).
+func TestServerErrorsAreRetriedAsThePolicySays(t *testing.T) {
+	var seen atomic.Int32 // skills GETs, answered or not
+	failing := func(n int32) func(http.Handler) http.Handler {
+		seen.Store(0)
+		return func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/transfer") && seen.Add(1) <= n {
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return
+				}
+				next.ServeHTTP(w, r)
+			})
+		}
 	}
-	e := newEnv(t, liveperson.SandboxConfig{}, failFirstGET)
-	if _, err := e.transfer(t, "chat-1", skillTarget("2")); err != nil {
-		t.Fatalf("transfer after one 503 on the skills GET: %v", err)
+	t.Run("three 503s, then an answer", func(t *testing.T) {
+		e := newEnv(t, liveperson.SandboxConfig{}, failing(3))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := e.adapter.Transfer(ctx, request("chat-1", skillTarget("2"))); err != nil {
+			t.Fatalf("transfer after three 503s on the skills GET: %v", err)
+		}
+		if got, want := e.pauses.get(), []time.Duration{5 * time.Second, 10 * time.Second, 15 * time.Second}; !slices.Equal(got, want) {
+			t.Errorf("pauses = %v, want %v", got, want)
+		}
+		if n := seen.Load(); n != 4 {
+			t.Errorf("skills GETs = %d, want 4", n)
+		}
+	})
+	t.Run("never past the deadline", func(t *testing.T) {
+		e := newEnv(t, liveperson.SandboxConfig{}, failing(10))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		deadline, _ := ctx.Deadline()
+		_, err := e.adapter.Transfer(ctx, request("chat-1", skillTarget("2")))
+		wantCode(t, err, handoff.CodeVendorUnavailable, "SERVER_ERROR")
+		var total time.Duration
+		for _, p := range e.pauses.get() {
+			total += p
+		}
+		if total == 0 || time.Now().Add(total).After(deadline) {
+			t.Errorf("pauses %v: none, or past the 20 s deadline", e.pauses.get())
+		}
+	})
+	t.Run("a transfer POST answered 5xx is not re-sent", func(t *testing.T) {
+		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		e.sb.Inject(sandbox.Fault{Kind: sandbox.ServerError}, 0)
+		_, err := e.transfer(t, "chat-1", agentTarget("6"))
+		wantCode(t, err, handoff.CodeVendorUnavailable, "")
+		if n := e.sb.TransferCalls(); n != 1 || len(e.pauses.get()) != 0 {
+			t.Errorf("transfer calls = %d, pauses %v; want 1 and none", n, e.pauses.get())
+		}
+	})
+}
+
+// After a 429, at least a second before the same request goes again, even without Retry-After;
+// test failed before the fix (a bare 429 was returned at once).
+func TestRateLimitWaitsAtLeastASecond(t *testing.T) {
+	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e.sb.Inject(sandbox.Fault{Kind: sandbox.RateLimited}, 1)
+	if _, err := e.transfer(t, "chat-1", agentTarget("6")); err != nil {
+		t.Fatalf("transfer after one bare 429: %v", err)
 	}
-	if failed.Load() != 2 {
-		t.Errorf("skills GETs = %d, want 2", failed.Load())
+	if got := e.pauses.get(); len(got) != 1 || got[0] < time.Second || e.sb.TransferCalls() != 2 {
+		t.Errorf("pauses = %v, transfer calls %d; want one of at least 1s, then the resend", got, e.sb.TransferCalls())
 	}
 }
 

@@ -24,17 +24,17 @@ type skill struct {
 // listed skill without a count is taken as available.
 func (s skill) available() bool { return s.OnlineAgents == nil || *s.OnlineAgents > 0 }
 
-// availableSkills calls Retrieve Available Skills for a chat of the bot's agent session.
-func (c *conn) availableSkills(ctx context.Context, op, chatID string) ([]skill, error) {
+// availableSkills calls Retrieve Available Skills for a chat, under the agent session holding it.
+func (c *conn) availableSkills(ctx context.Context, op string, ref chatRef) ([]skill, error) {
 	resp, err := c.call(ctx, func(s *session) rest.Request {
-		return rest.Request{Op: op, Method: http.MethodGet, URL: s.chatURL(chatID, "transfer"),
-			Header: s.headers(), Idempotent: true, Retry: resendable(phaseSkills, true)}
+		return rest.Request{Op: op, Method: http.MethodGet, URL: s.chatURL(ref, "transfer"),
+			Header: s.headers(), Idempotent: true}
 	})
 	if err != nil {
 		return nil, err
 	}
 	if !resp.OK() {
-		e := vendorError(op, classify(phaseSkills, resp, ""), resp, c.a.now())
+		e := vendorError(op, classify(phaseSkills, resp), resp, c.a.now())
 		if e.Code == handoff.CodeVendorAuthFailed {
 			c.a.authFailed(c.tenant, c.s)
 		}
@@ -169,8 +169,8 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 // checkSkill makes sure a skill can take the chat before transferring to it, as LivePerson
 // recommends: a skill that is not listed, or listed without an online agent, is
 // TARGET_UNAVAILABLE, so the transfer service moves to the next fallback without a transfer.
-func (c *conn) checkSkill(ctx context.Context, chatID, skillID string) error {
-	skills, err := c.availableSkills(ctx, opTransfer, chatID)
+func (c *conn) checkSkill(ctx context.Context, ref chatRef, skillID string) error {
+	skills, err := c.availableSkills(ctx, opTransfer, ref)
 	if err != nil {
 		return err
 	}
@@ -185,8 +185,9 @@ func (c *conn) checkSkill(ctx context.Context, chatID, skillID string) error {
 	return vendorError(opTransfer, condSkillNotListed, nil, c.a.now())
 }
 
-// Availability lists the skills that can take the conversation now (Retrieve Available Skills).
-// With Targets, only the skill targets asked about are answered, a skill that is not listed as
+// Availability lists the skills that can take the conversation now (Retrieve Available Skills),
+// asked under the agent session holding the chat (found with Retrieve Chat Sessions). With
+// Targets, only the skill targets asked about are answered, a skill that is not listed as
 // unavailable with no online agent; agent targets are left out, as this call cannot tell.
 func (a *Adapter) Availability(ctx context.Context, req vendors.AvailabilityRequest) ([]handoff.Availability, error) {
 	if err := handoff.ValidateID("conversationId", req.ConversationID); err != nil {
@@ -196,7 +197,14 @@ func (a *Adapter) Availability(ctx context.Context, req vendors.AvailabilityRequ
 	if err != nil {
 		return nil, err
 	}
-	skills, err := c.availableSkills(ctx, opAvailability, req.ConversationID)
+	ref, _, err := c.locate(ctx, opAvailability, handoff.Conversation{ID: req.ConversationID}, false)
+	if err != nil {
+		if e := handoff.AsError(err); e.Code == handoff.CodeConversationNotFound {
+			e.Field = "conversationId"
+		}
+		return nil, err
+	}
+	skills, err := c.availableSkills(ctx, opAvailability, ref)
 	if err != nil {
 		return nil, err
 	}

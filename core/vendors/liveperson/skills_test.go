@@ -87,12 +87,14 @@ func TestAvailability(t *testing.T) {
 			t.Errorf("Availability = %s, want %s", mustJSON(t, got), mustJSON(t, want))
 		}
 	})
-	t.Run("chat not in the agent session", func(t *testing.T) {
+	t.Run("chat the agent no longer holds", func(t *testing.T) {
 		e := newEnv(t, liveperson.SandboxConfig{}, nil)
 		if _, err := e.transfer(t, "chat-1", agentTarget("6")); err != nil {
 			t.Fatal(err)
 		}
 		_, err := e.adapter.Availability(testCtx(t), vendors.AvailabilityRequest{Tenant: tenant, ConversationID: "chat-1"})
-		wantCode(t, err, handoff.CodeVendorRejected, "CHAT_NOT_FOUND")
+		if e := wantCode(t, err, handoff.CodeConversationNotFound, "CHAT_NOT_HELD"); e.Field != "conversationId" {
+			t.Errorf("field = %q, want conversationId", e.Field)
+		}
 	})
 }

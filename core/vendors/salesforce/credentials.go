@@ -14,15 +14,15 @@ import (
 )
 
 // DefaultAPIVersion is the Einstein Bot Runtime API version used when the secret names none
-// (the SDK 3.0.0 ↔ v5.3.0 pairing of VENDORS.md 4).
+// (the SDK 3.0.0 ↔ v5.3.0 pairing, docs/vendors/salesforce.md).
 const DefaultAPIVersion = "v5.3.0"
 
 // apiVersionPattern admits the v5 line only: v4 puts the session id and the message in a
-// different envelope (VENDORS.md 4.2), which this adapter does not speak.
+// different envelope (docs/vendors/salesforce.md), which this adapter does not speak.
 var apiVersionPattern = regexp.MustCompile(`^v5\.[0-9]+\.[0-9]+$`)
 
-// Credentials are a tenant's Salesforce secret (DESIGN.md field names). The connected app's
-// JWT bearer flow is the only login the Bot API supports (VENDORS.md 4.1).
+// Credentials are a tenant's Salesforce secret (field names as in docs/vendors/salesforce.md). The connected app's
+// JWT bearer flow is the only login the Bot API supports (docs/vendors/salesforce.md).
 type Credentials struct {
 	RuntimeURL          string `json:"runtimeUrl"`
 	APIVersion          string `json:"apiVersion"`

@@ -24,7 +24,7 @@ type runtimeAnswer struct {
 	AlreadyDone bool
 }
 
-// runtimeAnswers is VENDORS.md 4.5 (v5 codes plus v4's 410). 401 is answered after one new
+// runtimeAnswers is docs/vendors/salesforce.md (v5 codes plus v4's 410). 401 is answered after one new
 // token: see Adapter.call.
 var runtimeAnswers = map[int]runtimeAnswer{
 	http.StatusBadRequest:          {Name: "BadRequestError", Code: handoff.CodeVendorRejected},
@@ -35,7 +35,9 @@ var runtimeAnswers = map[int]runtimeAnswer{
 	http.StatusUnprocessableEntity: {Name: "RequestProcessingException", Code: handoff.CodeVendorRejected},
 	http.StatusLocked:              {Name: "ServerBusyError", Code: handoff.CodeVendorUnavailable, Retryable: true},
 	http.StatusTooManyRequests:     {Name: "TooManyRequestsError", Code: handoff.CodeRateLimited, Retryable: true},
-	http.StatusServiceUnavailable:  {Name: "ServiceUnavailable", Code: handoff.CodeVendorUnavailable, Retryable: true},
+	// The spec: "Service is unavailable possibly because Apex or Flow calls timed out", so the
+	// bot ran: never sent again (an ack answered so is recorded uncertain; see sendMessage).
+	http.StatusServiceUnavailable: {Name: "ServiceUnavailable", Code: handoff.CodeVendorUnavailable},
 	// Not in the spec, but a gateway in front of the runtime answers these.
 	http.StatusInternalServerError: {Name: "InternalServerError", Code: handoff.CodeVendorUnavailable},
 	http.StatusBadGateway:          {Name: "BadGateway", Code: handoff.CodeVendorUnavailable},
@@ -74,7 +76,7 @@ func runtimeError(op string, resp *rest.Response, now time.Time) *handoff.Error 
 }
 
 // tokenErrors maps the OAuth token endpoint's error codes. Salesforce documents them for its
-// OAuth flows, not in VENDORS.md [I]; every other 4xx is treated as refused credentials too.
+// OAuth flows, not in the Bot API spec [I]; every other 4xx is treated as refused credentials too.
 var tokenErrors = map[string]handoff.Code{
 	"invalid_grant":          handoff.CodeVendorAuthFailed, // bad assertion, user not pre-authorized, key mismatch
 	"invalid_client_id":      handoff.CodeVendorAuthFailed,

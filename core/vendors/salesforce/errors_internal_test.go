@@ -26,7 +26,7 @@ func TestRuntimeAnswers(t *testing.T) {
 		{422, "RequestProcessingException", handoff.CodeVendorRejected, false, false},
 		{423, "ServerBusyError", handoff.CodeVendorUnavailable, true, false},
 		{429, "TooManyRequestsError", handoff.CodeRateLimited, true, false},
-		{503, "ServiceUnavailable", handoff.CodeVendorUnavailable, true, false},
+		{503, "ServiceUnavailable", handoff.CodeVendorUnavailable, false, false}, // the bot ran: never resent
 		{500, "InternalServerError", handoff.CodeVendorUnavailable, false, false},
 		{502, "BadGateway", handoff.CodeVendorUnavailable, false, false},
 		{504, "GatewayTimeout", handoff.CodeVendorTimeout, false, false},

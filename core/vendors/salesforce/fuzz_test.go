@@ -55,6 +55,16 @@ func (f *fuzzRuntime) RoundTrip(r *http.Request) (*http.Response, error) {
 // answer (status mapped into 100-599), and checks the error, if any, against the contract.
 func ackWith(t *testing.T, match func(*http.Request) bool, status uint16, retryAfter string, body []byte) (*fuzzRuntime, handoff.Transfer, error) {
 	t.Helper()
+	f, tr, res, err := ackResultWith(t, match, status, retryAfter, body)
+	if err == nil && res.Uncertain != "" && f.status != http.StatusServiceUnavailable {
+		t.Fatalf("an ack answered %d came back uncertain: only a 503 says the bot ran unconfirmed", f.status)
+	}
+	return f, tr, err
+}
+
+// ackResultWith is ackWith with the ack's result.
+func ackResultWith(t *testing.T, match func(*http.Request) bool, status uint16, retryAfter string, body []byte) (*fuzzRuntime, handoff.Transfer, vendors.AckResult, error) {
+	t.Helper()
 	f := &fuzzRuntime{sandbox: salesforce.NewSandbox(salesforce.SandboxConfig{}), match: match,
 		status: 100 + int(status)%500, header: http.Header{"Content-Type": {"application/json"}}, body: body}
 	if retryAfter != "" {
@@ -66,7 +76,7 @@ func ackWith(t *testing.T, match func(*http.Request) bool, status uint16, retryA
 		HTTP:    rest.New(hc, rest.WithBackoff(0), rest.WithMaxWait(0)), Log: slog.New(slog.DiscardHandler), Now: time.Now,
 	})
 	tr := transfer(handoff.StatusTransferred, salesforce.DemoSessionID, fuzzSeq)
-	err := a.Ack(context.Background(), tr)
+	res, err := a.Ack(context.Background(), tr)
 	if err != nil {
 		var e *handoff.Error
 		if !errors.As(err, &e) || e.Code == handoff.CodeInternal || e.Code == "" {
@@ -81,7 +91,7 @@ func ackWith(t *testing.T, match func(*http.Request) bool, status uint16, retryA
 			}
 		}
 	}
-	return f, tr, err
+	return f, tr, res, err
 }
 
 // fuzzSeq is the sequence id of the fuzzed acks, so seeds can name it.
@@ -121,8 +131,19 @@ func FuzzMessageAnswer(f *testing.F) {
 	f.Add(uint16(100), "", []byte(`{"processedSequenceIds":null}`))
 	f.Add(uint16(323), "3", []byte(`{}`))
 	f.Add(uint16(403), "", []byte(`{"status":503}`))
+	f.Add(uint16(100), "", []byte(`{"processedSequenceIds":[1712345678901],"messages":[{"type":"text","id":"m","text":"Sorry"},{"type":"choices","choices":[{"label":"Yes"}]},{}]}`))
 	f.Fuzz(func(t *testing.T, status uint16, retryAfter string, body []byte) {
-		srv, tr, err := ackWith(t, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/messages") }, status, retryAfter, body)
+		srv, tr, res, err := ackResultWith(t, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/messages") }, status, retryAfter, body)
+		if srv.status == http.StatusServiceUnavailable {
+			// The bot ran (its Apex or Flow timed out): uncertain, and never sent twice.
+			if err != nil || res.Uncertain == "" || srv.matched != 1 {
+				t.Fatalf("a 503 gave error %v, uncertain %q, after %d sends; want uncertain after 1", err, res.Uncertain, srv.matched)
+			}
+			return
+		}
+		if err == nil && res.Uncertain != "" {
+			t.Fatalf("an ack answered %d came back uncertain", srv.status)
+		}
 		if err == nil {
 			var env struct {
 				Processed []int64 `json:"processedSequenceIds"`

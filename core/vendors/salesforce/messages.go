@@ -10,7 +10,7 @@ import (
 	"handoff/core/handoff"
 )
 
-// The message types and transferFailed reasons of VENDORS.md 4.4.
+// The message types and transferFailed reasons of docs/vendors/salesforce.md.
 const (
 	typeTransferSucceeded  = "transferSucceeded"
 	typeTransferFailed     = "transferFailed"

@@ -43,38 +43,47 @@ func New(d vendors.Deps) *Adapter {
 
 // Ack sends the bot transferSucceeded or transferFailed for t, then, after a success and
 // unless the secret says otherwise, ends the bot session with reason Transfer. A retry of the
-// same ack sends the same sequenceId and X-Request-ID, so the bot can tell it is a repeat.
-func (a *Adapter) Ack(ctx context.Context, t handoff.Transfer) error {
+// same ack sends the same sequenceId and X-Request-ID, so the bot can tell it is a repeat. The
+// bot's reply messages come back in the result. A 503 means the bot's Apex or Flow timed out
+// after the bot ran (the v5 spec's ServiceUnavailable): the ack is then uncertain and is never
+// sent again.
+func (a *Adapter) Ack(ctx context.Context, t handoff.Transfer) (vendors.AckResult, error) {
 	const op = "salesforce.Ack"
 	if err := ackable(op, t); err != nil {
-		return err
+		return vendors.AckResult{}, err
 	}
 	if err := ctx.Err(); err != nil {
-		return handoff.E(handoff.CodeVendorTimeout, op, "the ack was cancelled before it was sent", err)
+		return vendors.AckResult{}, handoff.E(handoff.CodeVendorTimeout, op, "the ack was cancelled before it was sent", err)
 	}
 	seq, err := sequenceID(op, t)
 	if err != nil {
-		return err
+		return vendors.AckResult{}, err
 	}
 	var creds Credentials
 	if err := vendors.LoadCredentials(ctx, a.secrets, t.Tenant, VendorKey, &creds); err != nil {
-		return err
+		return vendors.AckResult{}, err
 	}
 	m := newAckMessage(t, seq)
+	var res vendors.AckResult
 	if a.sessions.processed(creds.OrgID, m.session, seq) {
 		a.log.Info("salesforce ack already confirmed by the bot; not sent again",
 			"tenant", t.Tenant, "transfer", t.ID, "sequenceId", seq)
-	} else if err := a.sendMessage(ctx, t.Tenant, &creds, m); err != nil {
-		return err
+	} else if res, err = a.sendMessage(ctx, t.Tenant, &creds, m); err != nil {
+		return vendors.AckResult{}, err
 	}
 	if t.Status == handoff.StatusTransferred && creds.EndSession() {
 		if err := a.endSession(ctx, t.Tenant, &creds, m); err != nil {
-			return err
+			if res.Uncertain == "" {
+				return vendors.AckResult{}, err
+			}
+			// An error now would make bot-ack retry, and a retry would send the message again.
+			a.log.Warn("salesforce bot session not ended after an uncertain ack; it will time out",
+				"tenant", t.Tenant, "transfer", t.ID, "code", handoff.ErrorCode(err))
 		}
 	}
-	a.log.Info("salesforce bot told the transfer outcome",
-		"tenant", t.Tenant, "transfer", t.ID, "message", m.kind, "sequenceId", seq)
-	return nil
+	a.log.Info("salesforce bot told the transfer outcome", "tenant", t.Tenant, "transfer", t.ID,
+		"message", m.kind, "sequenceId", seq, "uncertain", res.Uncertain != "", "botMessages", len(res.BotMessages))
+	return res, nil
 }
 
 // ackable refuses, before any call, a transfer this adapter cannot ack: the error is final.
@@ -93,11 +102,14 @@ func ackable(op string, t handoff.Transfer) error {
 	return nil
 }
 
-// sequenceID is the message's sequenceId: the one bot-ack fixed for this ack, which every retry
-// reuses. A transfer recorded without one falls back to its last change, in milliseconds (the
-// SDK's own clock-based choice, VENDORS.md 4.2), which is stable across retries too.
+// sequenceID is the message's sequenceId: the channel's own counter when the request gave one
+// (bot.sequenceId), else the one bot-ack fixed for this ack, which every retry reuses. A
+// transfer recorded without either falls back to its last change, in milliseconds (the SDK's
+// own clock-based choice), which is stable across retries too.
 func sequenceID(op string, t handoff.Transfer) (int64, error) {
 	switch {
+	case t.Bot != nil && t.Bot.SequenceID > 0:
+		return t.Bot.SequenceID, nil
 	case t.Ack.SequenceID > 0:
 		return t.Ack.SequenceID, nil
 	case !t.UpdatedAt.IsZero():

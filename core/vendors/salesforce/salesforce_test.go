@@ -91,8 +91,10 @@ func TestConformance(t *testing.T) {
 			{VendorCode: "RequestProcessingException", Want: handoff.CodeVendorRejected},
 			{VendorCode: "ServerBusyError", Want: handoff.CodeVendorUnavailable},
 			{VendorCode: "TooManyRequestsError", Want: handoff.CodeRateLimited},
-			{VendorCode: "ServiceUnavailable", Want: handoff.CodeVendorUnavailable},
 		},
+		// ServiceUnavailable (503) is "Apex or Flow calls timed out": the bot ran (v5.3.0 spec).
+		UnavailableIsUncertain: true,
+		RepliesToFailed:        true,
 	})
 }
 
@@ -132,7 +134,7 @@ func messages(sb *salesforce.Sandbox) []sandbox.Request {
 }
 
 // The schemas have additionalProperties: false, so a field more is likely a 400 [I]: the bodies
-// must be byte for byte the golden files, which follow VENDORS.md 4.4.
+// must be byte for byte the golden files, which follow docs/vendors/salesforce.md.
 func TestMessagesAreExactlyTheSpecShapes(t *testing.T) {
 	failedWithError := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1712345678903)
 	failedWithError.Error = &handoff.Problem{Code: handoff.CodeVendorUnavailable, Message: "Kore.ai said: <html>upstream secret</html>"}
@@ -148,7 +150,7 @@ func TestMessagesAreExactlyTheSpecShapes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.golden, func(t *testing.T) {
 			f := newFixture(t, options{})
-			if err := f.adapter.Ack(testCtx(t), tc.t); err != nil {
+			if err := errOf(f.adapter.Ack(testCtx(t), tc.t)); err != nil {
 				t.Fatalf("Ack: %v", err)
 			}
 			want, err := os.ReadFile("testdata/" + tc.golden)
@@ -177,10 +179,10 @@ func TestRetryResendsTheSameMessage(t *testing.T) {
 	f.sb.Inject(sandbox.Fault{Kind: sandbox.Hang}, 1)
 	c, cancel := context.WithTimeout(testCtx(t), 500*time.Millisecond)
 	defer cancel()
-	if err := f.adapter.Ack(c, tr); handoff.ErrorCode(err) != handoff.CodeVendorTimeout {
+	if err := errOf(f.adapter.Ack(c, tr)); handoff.ErrorCode(err) != handoff.CodeVendorTimeout {
 		t.Fatalf("first Ack = %v, want VENDOR_TIMEOUT", err)
 	}
-	if err := f.adapter.Ack(testCtx(t), tr); err != nil {
+	if err := errOf(f.adapter.Ack(testCtx(t), tr)); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
 	got := messages(f.sb)
@@ -200,12 +202,12 @@ func TestRetryResendsTheSameMessage(t *testing.T) {
 func TestRetryAfterALostAnswerIsConfirmedByProcessedSequenceIDs(t *testing.T) {
 	f := newFixture(t, options{})
 	tr := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1712345678902)
-	if err := f.adapter.Ack(testCtx(t), tr); err != nil {
+	if err := errOf(f.adapter.Ack(testCtx(t), tr)); err != nil {
 		t.Fatal(err)
 	}
 	// Another process (a cold start, no memory) retries: the runtime already has the message.
 	cold := salesforce.New(vendors.Deps{Secrets: f.secrets, HTTP: rest.New(f.srv.Client()), Log: slog.New(slog.DiscardHandler)})
-	if err := cold.Ack(testCtx(t), tr); err != nil {
+	if err := errOf(cold.Ack(testCtx(t), tr)); err != nil {
 		t.Fatalf("retry from a cold process: %v", err)
 	}
 	if got := f.sb.AckCalls(); got != 2 {
@@ -217,11 +219,11 @@ func TestWarmRetrySkipsAConfirmedMessage(t *testing.T) {
 	f := newFixture(t, options{})
 	tr := transfer(handoff.StatusTransferred, salesforce.DemoSessionID, 1712345678901)
 	f.sb.InjectEnd(sandbox.Fault{Kind: sandbox.ServerError}, 1)
-	err := f.adapter.Ack(testCtx(t), tr)
+	err := errOf(f.adapter.Ack(testCtx(t), tr))
 	if !handoff.Retryable(err) {
 		t.Fatalf("Ack with a failed session end = %v, want a retryable error", err)
 	}
-	if err := f.adapter.Ack(testCtx(t), tr); err != nil {
+	if err := errOf(f.adapter.Ack(testCtx(t), tr)); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
 	if got := f.sb.AckCalls(); got != 1 {
@@ -235,7 +237,7 @@ func TestWarmRetrySkipsAConfirmedMessage(t *testing.T) {
 func TestZeroSequenceIDFallsBackToUpdatedAt(t *testing.T) {
 	f := newFixture(t, options{})
 	tr := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 0)
-	if err := f.adapter.Ack(testCtx(t), tr); err != nil {
+	if err := errOf(f.adapter.Ack(testCtx(t), tr)); err != nil {
 		t.Fatal(err)
 	}
 	want := `"sequenceId":` + jsonInt(tr.UpdatedAt.UnixMilli())
@@ -248,12 +250,12 @@ func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestLowerSequenceIDIsRejected(t *testing.T) {
 	f := newFixture(t, options{})
-	if err := f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 200)); err != nil {
+	if err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 200))); err != nil {
 		t.Fatal(err)
 	}
 	older := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 100)
 	older.ID = "tr-0002"
-	err := f.adapter.Ack(testCtx(t), older)
+	err := errOf(f.adapter.Ack(testCtx(t), older))
 	var e *handoff.Error
 	if !errors.As(err, &e) || e.Code != handoff.CodeVendorRejected || e.VendorCode != "BadRequestError" || handoff.Retryable(err) {
 		t.Errorf("Ack with a lower sequenceId = %v, want final VENDOR_REJECTED BadRequestError", err)
@@ -262,7 +264,7 @@ func TestLowerSequenceIDIsRejected(t *testing.T) {
 
 func TestEndedSessionIsRejected(t *testing.T) {
 	f := newFixture(t, options{})
-	err := f.adapter.Ack(testCtx(t), transfer(handoff.StatusTransferred, salesforce.DemoEndedSessionID, 1))
+	err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusTransferred, salesforce.DemoEndedSessionID, 1)))
 	var e *handoff.Error
 	if !errors.As(err, &e) || e.Code != handoff.CodeVendorRejected || e.VendorCode != "NotFoundError" {
 		t.Errorf("Ack to an ended session = %v, want VENDOR_REJECTED NotFoundError", err)
@@ -287,7 +289,7 @@ func TestAnswersTheSpecDoesNotDescribeAreBadResponses(t *testing.T) {
 					_, _ = w.Write([]byte(answer))
 				})
 			}})
-			err := f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1))
+			err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1)))
 			if handoff.ErrorCode(err) != handoff.CodeVendorProtocol {
 				t.Errorf("Ack = %v, want VENDOR_BAD_RESPONSE", err)
 			}
@@ -305,13 +307,13 @@ func TestRuntimeCRCIsEchoed(t *testing.T) {
 			}
 		})
 	}})
-	if err := f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1)); err != nil {
+	if err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1))); err != nil {
 		t.Fatal(err)
 	}
 	first := lastCRC
 	second := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 2)
 	second.ID = "tr-0002"
-	if err := f.adapter.Ack(testCtx(t), second); err != nil {
+	if err := errOf(f.adapter.Ack(testCtx(t), second)); err != nil {
 		t.Fatal(err)
 	}
 	got := messages(f.sb)
@@ -320,5 +322,58 @@ func TestRuntimeCRCIsEchoed(t *testing.T) {
 	}
 	if first == "" || got[1].Header.Get("X-Runtime-CRC") != first {
 		t.Errorf("second call sent X-Runtime-CRC %q, want the first answer's %q", got[1].Header.Get("X-Runtime-CRC"), first)
+	}
+}
+
+// errOf keeps the error of an Ack, for the tests that look only at it.
+func errOf(_ vendors.AckResult, err error) error { return err }
+
+// The bot answers transferFailed with text for the customer (the spec's response envelope
+// carries messages): the result keeps them, so bot-ack can store them on the transfer.
+func TestAckKeepsTheBotsReply(t *testing.T) {
+	f := newFixture(t, options{})
+	res, err := f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []handoff.BotMessage{{Type: "text", Message: salesforce.DemoFailedReply}}
+	if len(res.BotMessages) != 1 || res.BotMessages[0].Type != want[0].Type || res.BotMessages[0].Message != want[0].Message {
+		t.Errorf("bot messages = %+v, want %+v", res.BotMessages, want)
+	}
+	res, err = f.adapter.Ack(testCtx(t), transfer(handoff.StatusTransferred, salesforce.DemoSessionIDs[1], 1))
+	if err != nil || len(res.BotMessages) != 0 || res.Uncertain != "" {
+		t.Errorf("after transferSucceeded: %+v, %v; want no messages (the bot's text output is empty)", res, err)
+	}
+}
+
+// A 503 is "Apex or Flow calls timed out" (v5.3.0 spec): the bot ran. The ack is uncertain,
+// with the reason, and is not sent again: not at once, and not by a later delivery either.
+func TestServiceUnavailableIsUncertainAndNeverResent(t *testing.T) {
+	f := newFixture(t, options{})
+	f.sb.Inject(sandbox.Fault{Kind: sandbox.Unavailable}, 1)
+	tr := transfer(handoff.StatusTransferred, salesforce.DemoSessionID, 1712345678901)
+	res, err := f.adapter.Ack(testCtx(t), tr)
+	if err != nil {
+		t.Fatalf("Ack = %v, want no error: an error is retried, and the bot already ran", err)
+	}
+	if !strings.Contains(res.Uncertain, "503") || !strings.Contains(res.Uncertain, "Apex or Flow") {
+		t.Errorf("uncertain = %q, want the reason (503, Apex or Flow timed out)", res.Uncertain)
+	}
+	if got := len(messages(f.sb)); got != 1 {
+		t.Errorf("messages sent = %d, want 1", got)
+	}
+}
+
+// bot.sequenceId is the channel's own counter: when the request gave one, the ack carries it.
+func TestAckUsesTheChannelsSequenceID(t *testing.T) {
+	f := newFixture(t, options{})
+	tr := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1712345678902)
+	tr.Bot.SequenceID = 7
+	if err := errOf(f.adapter.Ack(testCtx(t), tr)); err != nil {
+		t.Fatal(err)
+	}
+	got := messages(f.sb)
+	if len(got) != 1 || !strings.Contains(string(got[0].Body), `"sequenceId":7,`) {
+		t.Fatalf("sent %d messages, first %s; want sequenceId 7", len(got), got[0].Body)
 	}
 }

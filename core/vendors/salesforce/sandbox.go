@@ -65,8 +65,8 @@ type SandboxConfig struct {
 	Username string // DemoUsername when empty
 	// PublicKey verifies the assertions; nil means DemoPrivateKeyPEM's public key.
 	PublicKey *rsa.PublicKey
-	// Audience is the aud the assertions must carry; empty means the URL the sandbox was
-	// reached at (scheme and host), which is what DemoSecret puts in loginUrl.
+	// Audience is the aud the assertions must carry; empty means https://login.salesforce.com,
+	// what Salesforce requires of a production org whatever URL the token is asked from.
 	Audience string
 	// Sessions are the live bot sessions (DemoSessionIDs when nil); EndedSessions answer 404
 	// (DemoEndedSessionID when nil).
@@ -81,8 +81,18 @@ type SandboxConfig struct {
 
 // Sandbox is a strict stand-in for Salesforce's login endpoint (JWT bearer flow) and the Bot
 // Runtime API v5 as far as acks go: POST /{version}/sessions/{id}/messages with
-// transferSucceeded or transferFailed, and DELETE /{version}/sessions/{id}. See VENDORS.md 4.
-// It is an http.Handler; safe for concurrent use.
+// transferSucceeded or transferFailed, and DELETE /{version}/sessions/{id}. It is an
+// http.Handler; safe for concurrent use.
+//
+// Sources (docs/vendors/salesforce.md lists them): forcedotcom/einstein-bot-sdk-java
+// src/main/resources/v5_3_0_api_specs.yml for the paths, headers (X-Org-Id, X-Request-ID,
+// X-Runtime-CRC, X-Session-End-Reason and its enum), the message schemas (additionalProperties
+// false), the response envelope (processedSequenceIds, messages, _links), the error schema and
+// statuses (503: "Apex or Flow calls timed out"); Salesforce's OAuth 2.0 JWT bearer flow for the
+// token endpoint (aud login.salesforce.com / test.salesforce.com, a ~3-minute exp).
+// invented: the text of every error message, the sandbox's token format, what a repeated
+// sequenceId gets (the first answer again) and that a lower one is a 400 [U]. The adapter keys
+// on HTTP statuses and on the envelope's fields only.
 type Sandbox struct {
 	cfg SandboxConfig
 	pub *rsa.PublicKey
@@ -231,6 +241,8 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeError answers the runtime's error shape: {status, path, requestId, error, message, timestamp}.
+// writeError answers the spec's ErrorSchema ({status, path, requestId, error, message,
+// timestamp}). invented: the messages are the sandbox's own.
 func (s *Sandbox) writeError(w http.ResponseWriter, r *http.Request, status int, message string) {
 	sandbox.WriteJSON(w, status, map[string]any{
 		"status": status, "path": r.URL.Path, "requestId": or(r.Header.Get(headerRequestID), "none"),
@@ -238,6 +250,8 @@ func (s *Sandbox) writeError(w http.ResponseWriter, r *http.Request, status int,
 	})
 }
 
+// writeOAuthError answers the OAuth error shape (error, error_description).
+// invented: the descriptions are the sandbox's own.
 func writeOAuthError(w http.ResponseWriter, status int, code, description string) {
 	sandbox.WriteJSON(w, status, map[string]string{"error": code, "error_description": description})
 }

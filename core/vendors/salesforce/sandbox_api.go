@@ -20,7 +20,7 @@ import (
 // sandboxVersions are the runtime versions the spec repository holds in the v5 line.
 var sandboxVersions = map[string]bool{"v5.0.0": true, "v5.1.0": true, "v5.2.0": true, "v5.3.0": true}
 
-// sandboxErrorStatus is the status of each error schema of VENDORS.md 4.5, for VendorError faults.
+// sandboxErrorStatus is the status of each error schema of docs/vendors/salesforce.md, for VendorError faults.
 var sandboxErrorStatus = map[string]int{
 	"BadRequestError": 400, "UnauthorizedError": 401, "ForbiddenError": 403, "NotFoundError": 404,
 	"NotAvailableError": 410, "RequestProcessingException": 422, "ServerBusyError": 423,
@@ -71,7 +71,7 @@ func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sandbox) checkAssertion(r *http.Request, assertion string) error {
-	aud := strings.TrimRight(or(s.cfg.Audience, origin(r)), "/")
+	aud := strings.TrimRight(or(s.cfg.Audience, audienceLogin), "/")
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(assertion, claims, func(*jwt.Token) (any, error) { return s.pub, nil },
 		jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(s.cfg.ClientID), jwt.WithSubject(s.cfg.Username),
@@ -96,10 +96,15 @@ func origin(r *http.Request) string {
 	return "http://" + r.Host
 }
 
-// message takes transferSucceeded and transferFailed, validated field by field.
+// message takes transferSucceeded and transferFailed, validated field by field, and answers
+// with the spec's ChatMessageResponseEnvelope: processedSequenceIds and the bot's messages.
+// A 503 (an Unavailable fault, or the ServiceUnavailable error) is played after the message was
+// processed: the spec's ServiceUnavailable is "Apex or Flow calls timed out", so the bot ran.
 func (s *Sandbox) message(w http.ResponseWriter, r *http.Request, version, session string) {
 	body := s.rec.Record(r)
-	if f, ok := s.messageFaults.Next(); ok && s.playRuntimeFault(w, r, f) {
+	f, faulty := s.messageFaults.Next()
+	timedOut := faulty && (f.Kind == sandbox.Unavailable || f.Kind == sandbox.VendorError && f.VendorCode == "ServiceUnavailable")
+	if faulty && !timedOut && s.playRuntimeFault(w, r, f) {
 		return
 	}
 	if !s.checkRuntimeCall(w, r, version) {
@@ -109,7 +114,7 @@ func (s *Sandbox) message(w http.ResponseWriter, r *http.Request, version, sessi
 		s.writeError(w, r, http.StatusBadRequest, "Content-Type must be application/json")
 		return
 	}
-	seq, err := checkChatMessage(body)
+	seq, typ, err := checkChatMessage(body)
 	if err != nil {
 		s.writeError(w, r, http.StatusBadRequest, err.Error())
 		return
@@ -136,11 +141,31 @@ func (s *Sandbox) message(w http.ResponseWriter, r *http.Request, version, sessi
 		s.writeError(w, r, status, "sequenceId must be greater than the last one processed")
 		return
 	}
+	if timedOut {
+		s.writeError(w, r, http.StatusServiceUnavailable, "Service is unavailable possibly because Apex/Flow calls timed out")
+		return
+	}
 	w.Header().Set(headerRuntimeCRC, crc)
 	sandbox.WriteJSON(w, http.StatusOK, map[string]any{
-		"sessionId": session, "botVersion": "0X9RM0000004CcO0AM",
-		"processedSequenceIds": []int64{seq}, "messages": []any{},
+		"botVersion": "0X9RM0000004CcO0AM", "processedSequenceIds": []int64{seq},
+		"messages": botReply(typ), "_links": map[string]any{"self": map[string]string{"href": origin(r) + r.URL.Path}},
 	})
+}
+
+// DemoFailedReply is the text the sandbox's bot answers a transferFailed with.
+// invented: the text is the bot designer's; the spec gives the shape (TextResponseMessage), and
+// the docs say the bot may answer a failed transfer so the conversation can go on.
+const DemoFailedReply = "Sorry, no agent is available right now. Can I help with something else?"
+
+// botReply is the bot's answer to an ack: after transferSucceeded its text output is empty,
+// after transferFailed it may answer the customer (einstein-bot-sdk-java docs; v5.3.0
+// TextResponseMessage: type, id, text).
+func botReply(typ string) []any {
+	if typ != typeTransferFailed {
+		return []any{}
+	}
+	return []any{map[string]any{"type": "text", "id": "b7c1e2d3-4f5a-4b6c-8d7e-9f0a1b2c3d4e", "text": DemoFailedReply,
+		"schedule": map[string]int{"responseDelayMilliseconds": 1200}}}
 }
 
 // end is DELETE /{version}/sessions/{id} with a valid X-Session-End-Reason.
@@ -257,7 +282,7 @@ func (s *Sandbox) playTokenFault(w http.ResponseWriter, r *http.Request, f sandb
 	return true
 }
 
-// The fields each ack message type allows, and those it requires (VENDORS.md 4.4).
+// The fields each ack message type allows, and those it requires (docs/vendors/salesforce.md).
 var (
 	allowedFields = map[string]map[string]bool{
 		typeTransferSucceeded: {"type": true, "sequenceId": true, "inReplyToMessageId": true},
@@ -272,50 +297,50 @@ var (
 // checkChatMessage validates a ChatMessageEnvelope holding an ack message, strictly: every
 // field known, required ones present, each of its type, reason in its enum. It returns the
 // sequenceId.
-func checkChatMessage(body []byte) (int64, error) {
+func checkChatMessage(body []byte) (int64, string, error) {
 	var env map[string]json.RawMessage
 	if err := json.Unmarshal(body, &env); err != nil {
-		return 0, fmt.Errorf("the body must be a JSON object")
+		return 0, "", fmt.Errorf("the body must be a JSON object")
 	}
 	for k := range env {
 		if k != "message" && k != "responseOptions" {
-			return 0, fmt.Errorf("unknown field %q in the envelope", k)
+			return 0, "", fmt.Errorf("unknown field %q in the envelope", k)
 		}
 	}
 	var msg map[string]json.RawMessage
 	if err := json.Unmarshal(env["message"], &msg); err != nil || msg == nil {
-		return 0, fmt.Errorf("message must be an object")
+		return 0, "", fmt.Errorf("message must be an object")
 	}
 	var typ string
 	if err := json.Unmarshal(msg["type"], &typ); err != nil || allowedFields[typ] == nil {
-		return 0, fmt.Errorf("message.type must be transferSucceeded or transferFailed in this sandbox")
+		return 0, "", fmt.Errorf("message.type must be transferSucceeded or transferFailed in this sandbox")
 	}
 	for k := range msg {
 		if !allowedFields[typ][k] {
-			return 0, fmt.Errorf("unknown field %q in a %s message", k, typ)
+			return 0, "", fmt.Errorf("unknown field %q in a %s message", k, typ)
 		}
 	}
 	for _, k := range requiredFields[typ] {
 		if _, ok := msg[k]; !ok {
-			return 0, fmt.Errorf("message.%s is required", k)
+			return 0, "", fmt.Errorf("message.%s is required", k)
 		}
 	}
 	seq, err := strconv.ParseInt(string(bytes.TrimSpace(msg["sequenceId"])), 10, 64)
 	if err != nil || seq <= 0 {
-		return 0, fmt.Errorf("message.sequenceId must be a positive integer")
+		return 0, "", fmt.Errorf("message.sequenceId must be a positive integer")
 	}
 	for _, k := range []string{"inReplyToMessageId", "reason", "description"} {
 		var v string
 		if raw, ok := msg[k]; ok && (json.Unmarshal(raw, &v) != nil || v == "") {
-			return 0, fmt.Errorf("message.%s must be a non-empty string", k)
+			return 0, "", fmt.Errorf("message.%s must be a non-empty string", k)
 		}
 	}
 	if raw, ok := msg["reason"]; ok {
 		var reason string
 		_ = json.Unmarshal(raw, &reason)
 		if reason != reasonNoAgentAvailable && reason != reasonError {
-			return 0, fmt.Errorf("message.reason must be NoAgentAvailable or Error")
+			return 0, "", fmt.Errorf("message.reason must be NoAgentAvailable or Error")
 		}
 	}
-	return seq, nil
+	return seq, typ, nil
 }

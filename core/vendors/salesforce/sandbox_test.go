@@ -60,6 +60,9 @@ func postToken(t *testing.T, base, assertion string) (int, map[string]string) {
 	return resp.StatusCode, out
 }
 
+// login is the audience of a production org's assertions, whatever URL the token is asked from.
+const login = "https://login.salesforce.com"
+
 func TestSandboxVerifiesAssertions(t *testing.T) {
 	f := newFixture(t, options{})
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -67,24 +70,25 @@ func TestSandboxVerifiesAssertions(t *testing.T) {
 		t.Fatal(err)
 	}
 	foreign, _ := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": salesforce.DemoClientID,
-		"sub": salesforce.DemoUsername, "aud": f.srv.URL, "exp": time.Now().Add(time.Minute).Unix()}).SignedString(other)
+		"sub": salesforce.DemoUsername, "aud": login, "exp": time.Now().Add(time.Minute).Unix()}).SignedString(other)
 	hs256, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": salesforce.DemoClientID,
-		"sub": salesforce.DemoUsername, "aud": f.srv.URL, "exp": time.Now().Add(time.Minute).Unix()}).SignedString([]byte("k"))
+		"sub": salesforce.DemoUsername, "aud": login, "exp": time.Now().Add(time.Minute).Unix()}).SignedString([]byte("k"))
 	tests := []struct {
 		name      string
 		assertion string
 		wantOK    bool
 	}{
-		{"valid", demoAssertion(t, f.srv.URL, nil), true},
+		{"valid", demoAssertion(t, login, nil), true},
 		{"another key", foreign, false},
 		{"HS256", hs256, false},
-		{"wrong iss", demoAssertion(t, f.srv.URL, func(c jwt.MapClaims) { c["iss"] = "3MVG9other" }), false},
-		{"wrong sub", demoAssertion(t, f.srv.URL, func(c jwt.MapClaims) { c["sub"] = "someone@else" }), false},
-		{"wrong aud", demoAssertion(t, "https://login.salesforce.com", nil), false},
-		{"aud as array", demoAssertion(t, f.srv.URL, func(c jwt.MapClaims) { c["aud"] = []string{f.srv.URL} }), false},
-		{"no exp", demoAssertion(t, f.srv.URL, func(c jwt.MapClaims) { delete(c, "exp") }), false},
-		{"expired", demoAssertion(t, f.srv.URL, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }), false},
-		{"exp too far", demoAssertion(t, f.srv.URL, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(time.Hour).Unix() }), false},
+		{"wrong iss", demoAssertion(t, login, func(c jwt.MapClaims) { c["iss"] = "3MVG9other" }), false},
+		{"wrong sub", demoAssertion(t, login, func(c jwt.MapClaims) { c["sub"] = "someone@else" }), false},
+		{"My Domain aud", demoAssertion(t, f.srv.URL, nil), false},
+		{"test aud for a production org", demoAssertion(t, "https://test.salesforce.com", nil), false},
+		{"aud as array", demoAssertion(t, login, func(c jwt.MapClaims) { c["aud"] = []string{login} }), false},
+		{"no exp", demoAssertion(t, login, func(c jwt.MapClaims) { delete(c, "exp") }), false},
+		{"expired", demoAssertion(t, login, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }), false},
+		{"exp too far", demoAssertion(t, login, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(time.Hour).Unix() }), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,7 +110,7 @@ func TestSandboxVerifiesAssertions(t *testing.T) {
 // edited by edit, and returns the status and the decoded body.
 func runtimeCall(t *testing.T, f *fixture, method, path, body string, edit func(http.Header)) (int, map[string]any) {
 	t.Helper()
-	_, tok := postToken(t, f.srv.URL, demoAssertion(t, f.srv.URL, nil))
+	_, tok := postToken(t, f.srv.URL, demoAssertion(t, login, nil))
 	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+tok["access_token"])
 	req.Header.Set("X-Org-Id", salesforce.DemoOrgID)
@@ -190,7 +194,10 @@ func TestSandboxSequenceIDs(t *testing.T) {
 		if status != step.status {
 			t.Errorf("sequenceId %s: status %d (%v), want %d", step.seq, status, body, step.status)
 		}
-		if status == 200 && (len(body["processedSequenceIds"].([]any)) != 1 || body["sessionId"] != salesforce.DemoSessionID) {
+		// ChatMessageResponseEnvelope (v5.3.0): processedSequenceIds, messages and _links are
+		// required; it has no sessionId (only the start of a session answers one).
+		_, hasMessages := body["messages"].([]any)
+		if status == 200 && (len(body["processedSequenceIds"].([]any)) != 1 || !hasMessages || body["_links"] == nil || body["sessionId"] != nil) {
 			t.Errorf("sequenceId %s: envelope %v", step.seq, body)
 		}
 	}

@@ -21,7 +21,7 @@ import (
 const jwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 // assertionLifetime is the assertion's exp: Salesforce takes one that expires within about
-// 3 minutes (VENDORS.md 4.1; the exact bound is [I]), and it is used once, at once.
+// 3 minutes (docs/vendors/salesforce.md; the exact bound is [I]), and it is used once, at once.
 const assertionLifetime = 3 * time.Minute
 
 // tokenLifetime is how long an access token is reused. The token endpoint reports no
@@ -38,7 +38,35 @@ type jwtBearer struct {
 }
 
 func newJWTBearer(c *Credentials) jwtBearer {
-	return jwtBearer{clientID: c.ClientID, username: c.Username, audience: strings.TrimRight(c.LoginURL, "/"), key: c.key}
+	return jwtBearer{clientID: c.ClientID, username: c.Username, audience: audience(c.LoginURL), key: c.key}
+}
+
+// The JWT bearer flow's audiences: Salesforce's login server, or its test server for sandbox
+// orgs. The assertion names one of these even when the token is asked from a My Domain URL
+// (the Einstein Bot API's JWT bearer setup and Salesforce's OAuth JWT bearer flow doc).
+const (
+	audienceLogin = "https://login.salesforce.com"
+	audienceTest  = "https://test.salesforce.com"
+)
+
+// audience chooses the assertion's aud from the secret's loginUrl: test.salesforce.com for a
+// sandbox org (loginUrl test.salesforce.com, an enhanced sandbox My Domain
+// *.sandbox.my.salesforce.com, or a legacy sandbox My Domain whose name holds "--" [I]), else
+// login.salesforce.com. It is never the My Domain URL itself.
+func audience(loginURL string) string {
+	u, err := url.Parse(loginURL)
+	if err != nil {
+		return audienceLogin
+	}
+	host := strings.ToLower(u.Hostname())
+	first, _, _ := strings.Cut(host, ".")
+	switch {
+	case host == "test.salesforce.com",
+		strings.HasSuffix(host, ".sandbox.my.salesforce.com"),
+		strings.HasSuffix(host, ".my.salesforce.com") && strings.Contains(first, "--"):
+		return audienceTest
+	}
+	return audienceLogin
 }
 
 // assertion returns a signed RS256 JWT. aud is a plain string, as Salesforce's examples show

@@ -43,9 +43,22 @@ type AckHarness struct {
 	// Errors lists every documented error answer of the bot's API and the code it maps to;
 	// ErrorCase.Target is not used. At least one must be a 4xx that is not retryable.
 	Errors []ErrorCase
+	// UnavailableIsUncertain is set when the bot's API documents a 503 as "the bot ran but did
+	// not confirm" (Salesforce: its Apex or Flow timed out): the ack must then come back
+	// uncertain, without an error, after exactly one request, so it is never sent again.
+	UnavailableIsUncertain bool
+	// RepliesToFailed is set when the bot answers a failed transfer's ack with messages for the
+	// customer (Salesforce after transferFailed): the result must carry them.
+	RepliesToFailed bool
 }
 
-// ackSequence is the first sequence id the suite's transfers carry (VENDORS.md's example).
+// ackErr is Ack for the cases that look only at the error.
+func ackErr(a vendors.Acker, c context.Context, t handoff.Transfer) error {
+	_, err := a.Ack(c, t)
+	return err
+}
+
+// ackSequence is the first sequence id the suite's transfers carry (the example of the Einstein Bot API docs).
 const ackSequence = 1712345678901
 
 // RunAcker runs the acker suite: both final outcomes are delivered, 5xx, 429, hangs and resets
@@ -70,12 +83,24 @@ func RunAcker(t *testing.T, h AckHarness) {
 
 	for _, status := range []handoff.Status{handoff.StatusTransferred, handoff.StatusFailed} {
 		run("ack/"+string(status), func(t *testing.T, s AckSetup) {
-			if err := s.Acker.Ack(ctx(t), h.transfer("tr-ack-0001", status, ackSequence)); err != nil {
+			res, err := s.Acker.Ack(ctx(t), h.transfer("tr-ack-0001", status, ackSequence))
+			if err != nil {
 				rememberError(t, err)
 				t.Fatalf("Ack of a %s transfer: %v", status, err)
 			}
 			if got := s.Sandbox.AckCalls(); got != 1 {
 				t.Errorf("ack calls = %d, want 1", got)
+			}
+			if res.Uncertain != "" {
+				t.Errorf("a confirmed ack came back uncertain: %q", res.Uncertain)
+			}
+			if status == handoff.StatusFailed && h.RepliesToFailed && len(res.BotMessages) == 0 {
+				t.Error("the bot answered the failed transfer's ack with messages, and the result has none")
+			}
+			for _, m := range res.BotMessages {
+				if m.Type == "" {
+					t.Errorf("a bot message without a type: %+v", m)
+				}
 			}
 		})
 	}
@@ -84,8 +109,8 @@ func RunAcker(t *testing.T, h AckHarness) {
 		s.Sandbox.Inject(sandbox.Fault{Kind: sandbox.Hang}, 1)
 		c, cancel := context.WithTimeout(ctx(t), 800*time.Millisecond)
 		defer cancel()
-		wantRetryable(t, s.Acker.Ack(c, first), handoff.CodeVendorTimeout)
-		if err := s.Acker.Ack(ctx(t), first); err != nil {
+		wantRetryable(t, ackErr(s.Acker, c, first), handoff.CodeVendorTimeout)
+		if err := ackErr(s.Acker, ctx(t), first); err != nil {
 			rememberError(t, err)
 			t.Fatalf("retry of the ack: %v", err)
 		}
@@ -99,7 +124,7 @@ func RunAcker(t *testing.T, h AckHarness) {
 			}
 		}
 		other := h.transfer("tr-ack-0002", handoff.StatusTransferred, ackSequence+1)
-		if err := s.Acker.Ack(ctx(t), other); err != nil {
+		if err := ackErr(s.Acker, ctx(t), other); err != nil {
 			rememberError(t, err)
 			t.Fatalf("Ack of another transfer: %v", err)
 		}
@@ -113,27 +138,44 @@ func RunAcker(t *testing.T, h AckHarness) {
 		want  handoff.Code
 	}{
 		{"server-error", sandbox.Fault{Kind: sandbox.ServerError}, handoff.CodeVendorUnavailable},
-		{"unavailable", sandbox.Fault{Kind: sandbox.Unavailable}, handoff.CodeVendorUnavailable},
 		{"rate-limited-long", sandbox.Fault{Kind: sandbox.RateLimited, RetryAfter: 2 * time.Minute}, handoff.CodeRateLimited},
 	}
 	for _, rc := range retryable {
 		run("retryable/"+rc.name, func(t *testing.T, s AckSetup) {
 			s.Sandbox.Inject(rc.fault, 0)
-			e := wantRetryable(t, s.Acker.Ack(ctx(t), h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence)), rc.want)
+			e := wantRetryable(t, ackErr(s.Acker, ctx(t), h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence)), rc.want)
 			if e != nil && rc.fault.Kind == sandbox.RateLimited && e.RetryAfter < time.Minute {
 				t.Errorf("RetryAfter = %v, want the bot's 2m", e.RetryAfter)
 			}
 		})
 	}
+	run("unavailable", func(t *testing.T, s AckSetup) {
+		s.Sandbox.Inject(sandbox.Fault{Kind: sandbox.Unavailable}, 0)
+		res, err := s.Acker.Ack(ctx(t), h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence))
+		if !h.UnavailableIsUncertain {
+			wantRetryable(t, err, handoff.CodeVendorUnavailable)
+			return
+		}
+		if err != nil {
+			rememberError(t, err)
+			t.Fatalf("Ack answered 503 = %v, want no error (an error is retried, and the bot already ran)", err)
+		}
+		if res.Uncertain == "" {
+			t.Error("Ack answered 503 is not uncertain: it would be recorded as sent")
+		}
+		if got := s.Sandbox.AckCalls(); got != 1 {
+			t.Errorf("ack calls = %d after a 503, want 1: the bot already ran, a resend acks twice", got)
+		}
+	})
 	run("retryable/hang", func(t *testing.T, s AckSetup) {
 		s.Sandbox.Inject(sandbox.Fault{Kind: sandbox.Hang}, 0)
 		c, cancel := context.WithTimeout(ctx(t), 800*time.Millisecond)
 		defer cancel()
-		wantRetryable(t, s.Acker.Ack(c, h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence)), handoff.CodeVendorTimeout)
+		wantRetryable(t, ackErr(s.Acker, c, h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence)), handoff.CodeVendorTimeout)
 	})
 	run("retryable/reset", func(t *testing.T, s AckSetup) {
 		s.Sandbox.Inject(sandbox.Fault{Kind: sandbox.Reset}, 0)
-		err := s.Acker.Ack(ctx(t), h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence))
+		err := ackErr(s.Acker, ctx(t), h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence))
 		rememberError(t, err)
 		if code := handoff.ErrorCode(err); code != handoff.CodeVendorUnavailable && code != handoff.CodeVendorTimeout {
 			t.Errorf("code = %q (%v), want VENDOR_UNAVAILABLE or VENDOR_TIMEOUT", code, err)
@@ -144,7 +186,7 @@ func RunAcker(t *testing.T, h AckHarness) {
 	})
 	run("rate-limited/short-wait-is-retried", func(t *testing.T, s AckSetup) {
 		s.Sandbox.Inject(sandbox.Fault{Kind: sandbox.RateLimited, RetryAfter: time.Second}, 1)
-		if err := s.Acker.Ack(ctx(t), h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence)); err != nil {
+		if err := ackErr(s.Acker, ctx(t), h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence)); err != nil {
 			rememberError(t, err)
 			t.Fatalf("Ack after one short rate limit: %v", err)
 		}
@@ -155,7 +197,7 @@ func RunAcker(t *testing.T, h AckHarness) {
 	for _, ec := range h.Errors {
 		run("error/"+ec.VendorCode, func(t *testing.T, s AckSetup) {
 			s.Sandbox.Inject(sandbox.Fault{Kind: sandbox.VendorError, VendorCode: ec.VendorCode}, 0)
-			err := s.Acker.Ack(ctx(t), h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence))
+			err := ackErr(s.Acker, ctx(t), h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence))
 			e := wantCode(t, err, ec.Want)
 			if want := handoff.Retryable(&handoff.Error{Code: ec.Want}); e != nil && handoff.Retryable(err) != want {
 				t.Errorf("Retryable = %v for %s, want %v", !want, ec.VendorCode, want)
@@ -167,14 +209,14 @@ func RunAcker(t *testing.T, h AckHarness) {
 	}
 	run("auth/expired-then-recovered", func(t *testing.T, s AckSetup) {
 		s.Sandbox.Inject(sandbox.Fault{Kind: sandbox.AuthExpired}, 1)
-		if err := s.Acker.Ack(ctx(t), h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence)); err != nil {
+		if err := ackErr(s.Acker, ctx(t), h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence)); err != nil {
 			rememberError(t, err)
 			t.Fatalf("Ack after one expired credential: %v (the acker must recover once)", err)
 		}
 	})
 	run("auth/rejected", func(t *testing.T, s AckSetup) {
 		s.Sandbox.Inject(sandbox.Fault{Kind: sandbox.AuthRejected}, 0)
-		err := s.Acker.Ack(ctx(t), h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence))
+		err := ackErr(s.Acker, ctx(t), h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence))
 		wantCode(t, err, handoff.CodeVendorAuthFailed)
 		if handoff.Retryable(err) {
 			t.Errorf("rejected credentials are retryable (%v): they will not get better", err)
@@ -186,7 +228,7 @@ func RunAcker(t *testing.T, h AckHarness) {
 	run("cancelled-context-sends-nothing", func(t *testing.T, s AckSetup) {
 		c, cancel := context.WithCancel(ctx(t))
 		cancel()
-		err := s.Acker.Ack(c, h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence))
+		err := ackErr(s.Acker, c, h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence))
 		rememberError(t, err)
 		if err == nil {
 			t.Fatal("Ack with a cancelled context succeeded")
@@ -198,7 +240,7 @@ func RunAcker(t *testing.T, h AckHarness) {
 	run("transfer-without-bot-is-refused", func(t *testing.T, s AckSetup) {
 		tr := h.transfer("tr-ack-0001", handoff.StatusTransferred, ackSequence)
 		tr.Bot = nil
-		err := s.Acker.Ack(ctx(t), tr)
+		err := ackErr(s.Acker, ctx(t), tr)
 		rememberError(t, err)
 		if err == nil || handoff.Retryable(err) {
 			t.Errorf("Ack of a transfer with no bot = %v, want a final error", err)

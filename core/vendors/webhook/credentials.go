@@ -5,13 +5,13 @@ import (
 	"handoff/core/vendors/rest"
 )
 
-// Credentials are a tenant's webhook secret (DESIGN.md field names). The URL is a credential
+// Credentials are a tenant's webhook secret (field names as in docs/vendors/webhook.md). The URL is a credential
 // too: receivers often put a secret code in it, so it never reaches a log line or an error.
 type Credentials struct {
 	// URL receives the signed POST: https, or http on loopback only.
 	URL string `json:"url"`
-	// SigningSecret keys the signatures: "whsec_" + base64 (Standard Webhooks), or raw bytes;
-	// at least 24 bytes either way.
+	// SigningSecret keys the signatures: base64 of at least 24 bytes, optionally after
+	// "whsec_", as the Standard Webhooks libraries read it.
 	SigningSecret string `json:"signingSecret"`
 }
 
@@ -25,7 +25,7 @@ func (c *Credentials) Validate() error {
 		return &vendors.FieldError{Field: "url", Reason: "must be an https URL without user info (http only on loopback)"}
 	}
 	if _, err := signingKey(c.SigningSecret); err != nil {
-		return &vendors.FieldError{Field: "signingSecret", Reason: "must be whsec_ followed by base64, or raw bytes, of at least 24 bytes"}
+		return &vendors.FieldError{Field: "signingSecret", Reason: "must be base64 (optionally after whsec_) of at least 24 bytes"}
 	}
 	return nil
 }

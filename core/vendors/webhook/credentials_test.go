@@ -17,7 +17,11 @@ func TestCredentials(t *testing.T) {
 		wantField         string // empty: valid
 	}{
 		{"whsec secret", "https://bot.example.com/acks?code=abc", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", ""},
-		{"raw secret", "https://bot.example.com/acks", "a raw secret of at least 24 bytes", ""},
+		{"base64 without prefix", "https://bot.example.com/acks", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", ""},
+		{"unpadded base64", "https://bot.example.com/acks", "whsec_aGFuZG9mZi1zYW5kYm94LWRlbW8tc2lnbmluZy1rZXk", ""},
+		// A reference library base64-decodes every secret: a raw one would never verify.
+		{"raw secret", "https://bot.example.com/acks", "a raw secret of at least 24 bytes", "signingSecret"},
+		{"base64 too short", "https://bot.example.com/acks", "whsec_c2hvcnQ=", "signingSecret"},
 		{"loopback http", "http://127.0.0.1:8080/acks", webhook.DemoSigningSecret, ""},
 		{"no url", "", webhook.DemoSigningSecret, "url"},
 		{"no secret", "https://bot.example.com/acks", "", "signingSecret"},

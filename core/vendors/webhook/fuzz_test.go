@@ -55,7 +55,7 @@ func FuzzDeliveryAnswer(f *testing.F) {
 			Secrets: vendortest.NewSecrets(tenant, webhook.VendorKey, webhook.DemoSecret("http://127.0.0.1:1")),
 			HTTP:    rest.New(hc, rest.WithBackoff(0), rest.WithMaxWait(0)), Log: slog.New(slog.DiscardHandler), Now: time.Now,
 		})
-		err := a.Ack(context.Background(), transfer(handoff.StatusTransferred, 1712345678901))
+		err := errOf(a.Ack(context.Background(), transfer(handoff.StatusTransferred, 1712345678901)))
 		if (err == nil) != (r.status/100 == 2) {
 			t.Fatalf("answer %d: ack error %v", r.status, err)
 		}

@@ -50,6 +50,12 @@ type Delivery struct {
 // three webhook headers, a timestamp within 5 minutes and a valid v1 signature, and a body that
 // is a final transfer resource with no unknown field. It drops repeats by webhook-id (answering
 // them 200 again), as receivers should. It is an http.Handler; safe for concurrent use.
+//
+// Sources: the Standard Webhooks specification and reference libraries
+// (standard-webhooks/standard-webhooks: spec/standard-webhooks.md, libraries/go/webhook.go): the
+// headers, the signed content, the secret's form, the 5-minute tolerance, deduplication by
+// webhook-id. invented: the receiver's answers (status codes other than 2xx and their bodies):
+// the receiver is the tenant's own bot, so the adapter reads only the HTTP status class.
 type Sandbox struct {
 	cfg    SandboxConfig
 	faults sandbox.Faults

@@ -22,10 +22,11 @@ const (
 // deliveries are refused as possible replays.
 const Tolerance = 5 * time.Minute
 
-// secretPrefix marks a signing secret in the Standard Webhooks form: "whsec_" + base64(key).
+// secretPrefix is the optional prefix of a Standard Webhooks signing secret: "whsec_" + base64(key).
 const secretPrefix = "whsec_"
 
-// minKeyBytes is the shortest signing key accepted (Standard Webhooks: at least 24 random bytes).
+// minKeyBytes is the shortest signing key accepted (Standard Webhooks recommends 24 to 64
+// random bytes).
 const minKeyBytes = 24
 
 // The errors of Verify and Sign. None of them holds a secret or a signature.
@@ -33,22 +34,22 @@ var (
 	ErrMissingHeaders = errors.New("webhook: webhook-id, webhook-timestamp and webhook-signature are required")
 	ErrTimestamp      = errors.New("webhook: webhook-timestamp is not a unix time within 5 minutes of now")
 	ErrSignature      = errors.New("webhook: no webhook-signature matches")
-	ErrSecret         = errors.New("webhook: the signing secret must be whsec_ followed by base64, or raw bytes, of at least 24 bytes")
+	ErrSecret         = errors.New("webhook: the signing secret must be base64 (optionally after whsec_) of at least 24 bytes")
 	ErrID             = errors.New("webhook: webhook-id must be non-empty and hold no '.'")
 )
 
-// signingKey returns the HMAC key of a signing secret. A secret starting with "whsec_" is the
-// Standard Webhooks form and its rest is base64-decoded; any other secret is used as its raw
-// bytes. (Standard Webhooks libraries base64-decode a secret even without the prefix: a
-// receiver using one with a raw secret must pass it base64(secret).)
+// signingKey returns the HMAC key of a signing secret, read as the Standard Webhooks reference
+// libraries read it (libraries/go/webhook.go: NewWebhook base64-decodes the secret after
+// trimming an optional "whsec_"). A secret that is not base64 is refused rather than used as
+// raw bytes: the receiver, verifying with a reference library, would decode it and never
+// match our signatures. Unpadded base64 is accepted too, as lenient decoders do.
 func signingKey(secret string) ([]byte, error) {
-	key := []byte(secret)
-	if rest, ok := strings.CutPrefix(secret, secretPrefix); ok {
-		decoded, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
+	encoded := strings.TrimPrefix(secret, secretPrefix)
+	key, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		if key, err = base64.RawStdEncoding.DecodeString(encoded); err != nil {
 			return nil, ErrSecret
 		}
-		key = decoded
 	}
 	if len(key) < minKeyBytes {
 		return nil, ErrSecret

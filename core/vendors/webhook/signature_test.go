@@ -62,11 +62,20 @@ func TestSignMatchesTheStandardWebhooksVector(t *testing.T) {
 	}
 }
 
-func TestSignUsesARawSecretAsItsBytes(t *testing.T) {
-	secret := "a raw secret of at least 24 bytes, no prefix"
-	got, err := webhook.Sign(secret, "msg_1", 1614265330, []byte(`{}`))
-	if want := byHand(t, []byte(secret), "msg_1", 1614265330, `{}`); err != nil || got != want {
-		t.Errorf("Sign = %q, %v; want %q", got, err, want)
+// TestSignReadsTheSecretAsTheReferenceLibraries checks the secret is base64 with or without
+// "whsec_" (libraries/go/webhook.go NewWebhook): the same key signs the same, and a raw secret,
+// which a receiver's library could never decode, is refused.
+func TestSignReadsTheSecretAsTheReferenceLibraries(t *testing.T) {
+	v := loadVector(t)
+	for _, secret := range []string{v.Secret, v.Secret[len("whsec_"):]} {
+		got, err := webhook.Sign(secret, v.ID, v.Timestamp, []byte(v.Body))
+		if err != nil || got != v.Signature {
+			t.Errorf("Sign with %q = %q, %v; want %q", secret, got, err, v.Signature)
+		}
+	}
+	raw := "a raw secret of at least 24 bytes, no prefix"
+	if got, err := webhook.Sign(raw, "msg_1", 1614265330, []byte(`{}`)); !errors.Is(err, webhook.ErrSecret) {
+		t.Errorf("Sign with a raw secret = %q, %v; want ErrSecret", got, err)
 	}
 }
 
@@ -75,7 +84,8 @@ func TestSignRefuses(t *testing.T) {
 		name, secret, id string
 		want             error
 	}{
-		{"short raw secret", "too short", "msg_1", webhook.ErrSecret},
+		{"not base64", "too short!", "msg_1", webhook.ErrSecret},
+		{"short base64 without prefix", "c2hvcnQ=", "msg_1", webhook.ErrSecret},
 		{"short whsec secret", "whsec_c2hvcnQ=", "msg_1", webhook.ErrSecret},
 		{"whsec not base64", "whsec_***not-base64-at-all-but-long-enough***", "msg_1", webhook.ErrSecret},
 		{"id with a dot", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg.1", webhook.ErrID},

@@ -47,7 +47,11 @@ func New(d vendors.Deps) *Adapter {
 // carries the same webhook-id (so the receiver can drop repeats) with a fresh timestamp and
 // signature. A refused signature is tried once more with the secret as it is now, in case it
 // was rotated since it was cached.
-func (a *Adapter) Ack(ctx context.Context, t handoff.Transfer) error {
+func (a *Adapter) Ack(ctx context.Context, t handoff.Transfer) (vendors.AckResult, error) {
+	return vendors.AckResult{}, a.ack(ctx, t)
+}
+
+func (a *Adapter) ack(ctx context.Context, t handoff.Transfer) error {
 	const op = "webhook.Ack"
 	if err := ackable(op, t); err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"handoff/core/access"
 	"handoff/core/awstest"
 	"handoff/core/handler"
 	"handoff/core/handoff"
@@ -61,7 +62,13 @@ func New(t *testing.T) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := demo.Seed(ctx, secretsmanager.NewFromConfig(aw.Config), "handoff/", secrets); err != nil {
+	seeded, err := demo.Seed(ctx, secretsmanager.NewFromConfig(aw.Config), "handoff/", secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The local stack's access records, and one for "ghost", a tenant allowed in but without
+	// secrets, so that the tests of an unknown tenant's secrets get past tenant access.
+	if err := demo.SeedAccess(ctx, db, Table, append(demo.TenantsOf(seeded), "ghost")); err != nil {
 		t.Fatal(err)
 	}
 	bus := eventbus.New(eventbus.Config{})
@@ -101,7 +108,8 @@ func (e *Env) TransferHandler(t *testing.T) *handler.Transfer {
 		t.Fatal(err)
 	}
 	return handler.NewTransfer(transfer.New(p.Store, p.Vendors, p.Log,
-		transfer.WithCallbackTimeout(cfg.CallbackTimeout), transfer.WithCallbackBase(cfg.CallbackBaseURL)), p.Log, cfg.CallbackBaseURL)
+		transfer.WithCallbackTimeout(cfg.CallbackTimeout), transfer.WithCallbackBase(cfg.CallbackBaseURL)),
+		access.New(p.Store), p.Log, cfg.CallbackBaseURL)
 }
 
 // Items counts the table's items: tests check that refused input left it as it was.

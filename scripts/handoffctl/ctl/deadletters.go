@@ -88,7 +88,7 @@ func (t *tool) deadLettersRedrive(ctx context.Context) error {
 
 func (t *tool) redrive(ctx context.Context, d deadLetter) error {
 	switch {
-	case d.queue == "sweeps":
+	case d.queue == "sweeps" || (d.event != nil && d.event.DetailType == "Scheduled Event"):
 		return nil // a missed sweep needs no replay: the schedule runs the next one within a minute
 	case d.event != nil:
 		out, err := t.events.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"handoff/scripts/localstack/stack"
@@ -30,6 +31,9 @@ type Config struct {
 	Output      io.Writer    // the functions' output; os.Stderr when nil
 	Log         *slog.Logger // slog.Default() when nil
 	Sandboxes   SandboxOptions
+	// Env is set in every function's environment over the template's values (stack.Config.Env):
+	// the end-to-end tests point AWS_ENDPOINT_URL_EVENTBRIDGE at a recorder with it.
+	Env map[string]string
 }
 
 // Stack is the local stack `make run` runs, and the end-to-end tests drive: the template's
@@ -42,8 +46,9 @@ type Stack struct {
 }
 
 // Start starts the vendor sandboxes, stores the tenants' secrets of cfg.SecretsFile (their
-// ${SANDBOX_…} placeholders filled with the sandboxes' URLs) in the local Secrets Manager, and
-// starts the stack. On error it stops what it started.
+// ${SANDBOX_…} placeholders filled with the sandboxes' URLs) in the local Secrets Manager,
+// starts the stack, and gives each of those tenants its LocalAccess record. On error it stops
+// what it started.
 func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	sandboxes, err := StartSandboxesWith(cfg.Sandboxes)
 	if err != nil {
@@ -68,10 +73,15 @@ func start(ctx context.Context, cfg Config, sandboxes *Sandboxes) (*Stack, error
 	}
 	s, err := stack.Start(ctx, stack.Config{
 		Template: cfg.Template, Binaries: cfg.Binaries, AWS: cfg.AWS, AWSEndpoint: cfg.AWSEndpoint,
-		Addr: cfg.Addr, DeadLetters: cfg.DeadLetters, Output: cfg.Output, Log: cfg.Log,
+		Addr: cfg.Addr, DeadLetters: cfg.DeadLetters, Output: cfg.Output, Log: cfg.Log, Env: cfg.Env,
 		Local: map[string]http.Handler{CountersPath: sandboxes.CountersHandler()},
 	})
 	if err != nil {
+		return nil, err
+	}
+	// Every tenant seeded gets an access record, or nobody could act for it.
+	if err := SeedAccess(ctx, dynamodb.NewFromConfig(cfg.AWS), TableName(cfg.Template), TenantsOf(seeded)); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return &Stack{Stack: s, Sandboxes: sandboxes, Tenants: seeded}, nil

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ const root = "../../.."
 // as users share a deployment: each uses conversations and keys of its own and waits for its
 // transfers' outcomes, so none depends on another's state. They run in order, and each can run
 // alone (-run TestEndToEnd/Name); RouteAddedToTheTemplate, which closes the shared stack, is
-// last. Nothing may end in the dead letters.
+// last. Nothing may end in the dead letters but what a case expects there.
 func TestEndToEnd(t *testing.T) {
 	e := newEnv(t)
 	for _, c := range []struct {
@@ -46,13 +47,17 @@ func TestEndToEnd(t *testing.T) {
 		{"DuplicateStorm", testDuplicateStorm},
 		{"HostileHTTP", testHostileHTTP},
 		{"OtherTenant", testOtherTenant},
+		{"TenantAccess", testTenantAccess},
+		{"EscalationNotAllowed", testEscalationNotAllowed},
 		{"Handoffctl", testHandoffctl},
 		{"RouteAddedToTheTemplate", testRouteAddedToTheTemplate},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, e) })
 	}
-	if e.deadLetters.String() != "" {
-		t.Errorf("dead letters (events or stream records never delivered):\n%s", e.deadLetters.String())
+	casesFailed := t.Failed()
+	t.Run("Permissions", func(t *testing.T) { e.rec.check(t, casesFailed) })
+	if unexpected := e.unexpectedDeadLetters(); unexpected != "" {
+		t.Errorf("dead letters (events or stream records never delivered):\n%s", unexpected)
 	}
 }
 
@@ -70,6 +75,24 @@ type env struct {
 	running     *demo.Stack
 	output      *testkit.Buffer // the functions' output
 	deadLetters *testkit.Buffer
+	rec         *recording // every AWS call the functions make (permissions_test.go)
+	// expected are the ids of events a case dead-letters on purpose.
+	expected []string
+}
+
+// expectDeadLetter marks the event id as one that must end in the dead letters.
+func (e *env) expectDeadLetter(id string) { e.expected = append(e.expected, id) }
+
+// unexpectedDeadLetters are the dead letters' lines that name no expected event.
+func (e *env) unexpectedDeadLetters() string {
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(e.deadLetters.String()), "\n") {
+		if line == "" || slices.ContainsFunc(e.expected, func(id string) bool { return strings.Contains(line, `"id":"`+id+`"`) }) {
+			continue
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
 }
 
 func newEnv(t *testing.T) *env {
@@ -92,6 +115,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Logf("built the functions in %s", time.Since(start).Round(time.Millisecond))
 	e.startAcme(t)
+	e.rec = startRecording(t, e.aws.URL)
 	t.Cleanup(func() {
 		if e.running != nil {
 			e.running.Close()
@@ -153,13 +177,14 @@ func (e *env) start(t *testing.T, tmpl *template.Template) *demo.Stack {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := demo.Start(ctx, demo.Config{
-		Template: tmpl, Binaries: e.binaries, AWS: e.aws.Config, AWSEndpoint: e.aws.URL,
+		Template: tmpl, Binaries: e.binaries, AWS: e.aws.Config, AWSEndpoint: e.rec.gate.URL, Env: e.rec.env(),
 		Addr: "127.0.0.1:0", SecretsFile: e.secretsFile,
 		DeadLetters: e.deadLetters, Output: e.output, Log: slog.New(slog.NewTextHandler(e.output, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatalf("starting the stack: %v\nfunction output:\n%s", err, tail(e.output, 50))
 	}
+	e.rec.follow(s)
 	return s
 }
 

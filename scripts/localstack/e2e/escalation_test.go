@@ -16,6 +16,7 @@ import (
 	"handoff/core/vendors/liveperson"
 	"handoff/core/vendors/salesforce"
 	"handoff/scripts/localstack/eventbus"
+	"handoff/scripts/localstack/template"
 )
 
 // An Escalation Requested event starts a transfer (its event id the idempotency key), which
@@ -30,6 +31,7 @@ func testEscalation(t *testing.T, e *env) {
 			chat, liveperson.SkillSupportID, bot, salesforce.DemoEscalationMessageID)
 		entries := mustJSON(t, map[string]any{"Entries": []eventbus.Entry{{
 			Source: "com.example.chatbot", DetailType: "Escalation Requested", Detail: compact(t, detail),
+			EventBusName: escalationBus(t, e.tmpl),
 		}}})
 		a := call(t, http.MethodPost, s.URL+"/_local/events", nil, string(entries))
 		var put struct {
@@ -65,6 +67,7 @@ func testEscalation(t *testing.T, e *env) {
 		eb := eventbridge.NewFromConfig(e.aws.Config, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(s.EventBridgeURL) })
 		out, err := eb.PutEvents(context.Background(), &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
 			Source: aws.String("com.example.chatbot"), DetailType: aws.String("Escalation Requested"), Detail: aws.String(compact(t, detail)),
+			EventBusName: aws.String(escalationBus(t, e.tmpl)),
 		}}})
 		if err != nil || out.FailedEntryCount != 0 || len(out.Entries) != 1 || aws.ToString(out.Entries[0].EventId) == "" {
 			t.Fatalf("PutEvents = %+v, %v", out, err)
@@ -77,6 +80,20 @@ func testEscalation(t *testing.T, e *env) {
 			t.Errorf("the webhook bot accepted %+v, want one ack of the transfer", acks)
 		}
 	})
+}
+
+// escalationBus is the bus the template's escalation rule listens on: Handoff's own.
+func escalationBus(t *testing.T, tmpl *template.Template) string {
+	t.Helper()
+	for _, f := range tmpl.Functions {
+		for _, r := range f.Rules {
+			if r.Event == "EscalationRequested" {
+				return r.EventBusName
+			}
+		}
+	}
+	t.Fatal("the template has no EscalationRequested rule")
+	return ""
 }
 
 // awaitEscalation waits for the event's delivery to the transfer function, finds the transfer

@@ -54,7 +54,9 @@ func testHostileHTTP(t *testing.T, e *env) {
 		{"an unknown target type", post, "/transfers", "", valid(func(r map[string]any) { r["target"] = map[string]any{"type": "supervisor", "id": "1"} }), 400, handoff.CodeInvalidRequest, "target.type"},
 		{"a target the vendor lacks", post, "/transfers", "", valid(func(r map[string]any) { r["target"] = map[string]any{"type": "queue", "id": "1"} }), 400, handoff.CodeUnsupportedTarget, ""},
 		{"an unknown vendor", post, "/transfers", "", valid(func(r map[string]any) { r["vendor"] = "genesys" }), 400, handoff.CodeInvalidRequest, "vendor"},
-		{"an unknown tenant", post, "/transfers", "", valid(func(r map[string]any) { r["tenant"] = "globex" }), 404, handoff.CodeUnknownTenant, ""},
+		// globex has no access record: nobody may act for it.
+		{"a tenant nobody may act for", post, "/transfers", "", valid(func(r map[string]any) { r["tenant"] = "globex" }), 403, handoff.CodeForbidden, ""},
+		{"a tenant name in another case", post, "/transfers", "", strings.Replace(valid(none), `"tenant":"demo"`, `"tenant":"demo","TENANT":"acme"`, 1), 400, handoff.CodeInvalidRequest, "TENANT"},
 		{"a tenant with a path", post, "/transfers", "", valid(func(r map[string]any) { r["tenant"] = "demo/../acme" }), 400, handoff.CodeInvalidRequest, "tenant"},
 		{"a tenant not set up for the vendor", post, "/transfers", "", valid(func(r map[string]any) {
 			r["tenant"], r["vendor"] = "acme", "bitrix24"
@@ -75,7 +77,7 @@ func testHostileHTTP(t *testing.T, e *env) {
 		{"callbacks of no vendor", post, "/callbacks/genesys?tenant=demo", "", `{}`, 404, handoff.CodeNotFound, ""},
 		{"callbacks of a climbing vendor", post, "/callbacks/..%2Fkoreai?tenant=demo", "", `{}`, 404, handoff.CodeNotFound, ""},
 		{"a callback without a tenant", post, "/callbacks/koreai", "", `{}`, 400, handoff.CodeInvalidRequest, "tenant"},
-		{"availability of an unknown tenant", get, "/availability?tenant=globex&vendor=liveperson&conversationId=H1", "", "", 404, handoff.CodeUnknownTenant, ""},
+		{"availability for a tenant nobody may act for", get, "/availability?tenant=globex&vendor=liveperson&conversationId=H1", "", "", 403, handoff.CodeForbidden, ""},
 	}
 
 	table := tableName(t, e)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"handoff/core/handoff"
+	"handoff/core/vendors/koreai"
 	"handoff/core/vendors/liveperson"
 )
 
@@ -53,7 +54,8 @@ func testOtherTenant(t *testing.T, e *env) {
 		if err != nil || !strings.HasPrefix(d[0].URL, s.URL+"/callbacks/koreai?") || u.Query().Get("tenant") != "acme" {
 			t.Errorf("callback URL %q, want the gateway's /callbacks/koreai for tenant acme", d[0].URL)
 		}
-		if tok := u.Query().Get("token"); tok != callbackToken(acmeCallbackSecret, "acme", tr.ID) {
+		tok := u.Query().Get("token")
+		if c, ok := koreai.CallbackTokenClaims(tok); !ok || c.Tenant != "acme" || c.Transfer != tr.ID || koreai.SignCallbackToken(acmeCallbackSecret, c) != tok {
 			t.Errorf("acme's callback token is not made with acme's callback secret")
 		}
 		awaitPublished(t, s.URL, "Transfer Succeeded", got)

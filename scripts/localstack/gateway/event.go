@@ -15,8 +15,8 @@ import (
 )
 
 // httpEvent is API Gateway's payload format 2.0 event, field for field. It is
-// events.APIGatewayV2HTTPRequest without the fields API Gateway leaves out here (authorizer,
-// authentication, stageVariables), which that type would send empty.
+// events.APIGatewayV2HTTPRequest without the fields API Gateway leaves out here (authentication,
+// stageVariables, and the authorizer on a route without one), which that type would send empty.
 type httpEvent struct {
 	Version               string            `json:"version"`
 	RouteKey              string            `json:"routeKey"`
@@ -42,6 +42,41 @@ type requestContext struct {
 	Time         string                                               `json:"time"`
 	TimeEpoch    int64                                                `json:"timeEpoch"`
 	HTTP         events.APIGatewayV2HTTPRequestContextHTTPDescription `json:"http"`
+	Authorizer   *authorizer                                          `json:"authorizer,omitempty"`
+}
+
+// authorizer is what API Gateway's IAM authorizer adds to the request context: who signed the
+// request. cognitoIdentity and principalOrgId are null for a principal outside Cognito and
+// Organizations, as for the local one.
+type authorizer struct {
+	IAM iamAuthorizer `json:"iam"`
+}
+
+type iamAuthorizer struct {
+	AccessKey       string  `json:"accessKey"`
+	AccountID       string  `json:"accountId"`
+	CallerID        string  `json:"callerId"`
+	CognitoIdentity *string `json:"cognitoIdentity"`
+	PrincipalOrgID  *string `json:"principalOrgId"`
+	UserARN         string  `json:"userArn"`
+	UserID          string  `json:"userId"`
+}
+
+// iamContext is the IAM authorizer's context for a request: the principal its header names, or
+// LocalPrincipal. The account is the ARN's; the key and ids are fixed local stand-ins.
+func iamContext(r *http.Request) *authorizer {
+	arn := strings.TrimSpace(r.Header.Get(PrincipalHeader))
+	if arn == "" {
+		arn = LocalPrincipal
+	}
+	account := ""
+	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 {
+		account = parts[4]
+	}
+	return &authorizer{IAM: iamAuthorizer{
+		AccessKey: "AKIALOCALEXAMPLE0000", AccountID: account, CallerID: "AIDALOCALEXAMPLE0000",
+		UserARN: arn, UserID: "AIDALOCALEXAMPLE0000",
+	}}
 }
 
 // event builds the payload format 2.0 event API Gateway would send for r.
@@ -77,6 +112,9 @@ func (g *Gateway) event(r *http.Request, rt route, params map[string]string, bod
 	}
 	if len(params) > 0 {
 		e.PathParameters = params
+	}
+	if rt.Authorizer == AuthorizerIAM {
+		e.RequestContext.Authorizer = iamContext(r)
 	}
 	if len(body) > 0 {
 		if isText(r.Header.Get("Content-Type")) {

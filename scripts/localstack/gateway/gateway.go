@@ -4,7 +4,11 @@
 // the HTTP response, with API Gateway's rules for results without a statusCode and its
 // {"message": …} answers for unknown routes and failed integrations.
 //
-// The local gateway does not enforce authorizers (the template's AWS_IAM): every route is open.
+// The local gateway does not check signatures: a route with the template's AWS_IAM authorizer
+// is open, and its events carry a fixed local principal (LocalPrincipal) in
+// requestContext.authorizer.iam, as API Gateway's IAM authorizer puts the signer there, or the
+// principal a request names in its X-Handoff-Local-Principal header, so a test can act as
+// another caller. Routes without an authorizer (NONE) get no authorizer block, header or not.
 package gateway
 
 import (
@@ -30,7 +34,19 @@ type Route struct {
 	Method   string
 	Path     string
 	Function Invoker
+	// Authorizer is the template's authorizer of the route: AWS_IAM puts the caller's principal
+	// in the event; NONE (or empty) puts none.
+	Authorizer string
 }
+
+// AuthorizerIAM is the template's name of API Gateway's IAM authorizer.
+const AuthorizerIAM = "AWS_IAM"
+
+// LocalPrincipal is the caller of every request to an AWS_IAM route that names no other.
+const LocalPrincipal = "arn:aws:iam::123456789012:user/local"
+
+// PrincipalHeader names another principal for one request to an AWS_IAM route.
+const PrincipalHeader = "X-Handoff-Local-Principal"
 
 // Config configures a Gateway.
 type Config struct {

@@ -247,17 +247,56 @@ func TestBodyEncodingFollowsContentType(t *testing.T) {
 }
 
 // TestEventHasTheFieldsOfARealOne compares the event's fields with events/transfer-get.json, an
-// event as API Gateway sends it; only the IAM authorizer block is absent locally.
+// event as API Gateway sends it on an AWS_IAM route, IAM authorizer block included; a route
+// without an authorizer has no such block.
 func TestEventHasTheFieldsOfARealOne(t *testing.T) {
 	fn := &function{}
-	srv := serve(t, gateway.Route{Method: "GET", Path: "/transfers/{id}", Function: fn})
+	srv := serve(t, gateway.Route{Method: "GET", Path: "/transfers/{id}", Function: fn, Authorizer: gateway.AuthorizerIAM},
+		gateway.Route{Method: "GET", Path: "/open/{id}", Function: fn, Authorizer: "NONE"})
 	do(t, request(t, "GET", srv.URL+"/transfers/7hq3m9x2c5v8k1n4p6r0t3w5yz", ""))
 	real := readJSON(t, "../../../events/transfer-get.json")
-	delete(real["requestContext"].(map[string]any), "authorizer")
 	var ours map[string]any
 	json.Unmarshal(fn.raw[0], &ours)
 	if got, want := keyPaths(ours, ""), keyPaths(real, ""); !reflect.DeepEqual(got, want) {
 		t.Errorf("fields differ:\nlocal %v\nreal  %v", got, want)
+	}
+	do(t, request(t, "GET", srv.URL+"/open/7hq3m9x2c5v8k1n4p6r0t3w5yz", ""))
+	delete(real["requestContext"].(map[string]any), "authorizer")
+	json.Unmarshal(fn.raw[1], &ours)
+	if got, want := keyPaths(ours, ""), keyPaths(real, ""); !reflect.DeepEqual(got, want) {
+		t.Errorf("fields of a route without an authorizer differ:\nlocal %v\nreal  %v", got, want)
+	}
+}
+
+// TestIAMRoutesCarryTheLocalPrincipal: an AWS_IAM route's event names the caller where API
+// Gateway's IAM authorizer does: the local principal, or the one the request's header names;
+// a route with Auth NONE names nobody, whatever the header says.
+func TestIAMRoutesCarryTheLocalPrincipal(t *testing.T) {
+	iam, open := &function{}, &function{}
+	srv := serve(t, gateway.Route{Method: "POST", Path: "/transfers", Function: iam, Authorizer: gateway.AuthorizerIAM},
+		gateway.Route{Method: "POST", Path: "/callbacks/{vendor}", Function: open, Authorizer: "NONE"})
+	principalOf := func(e events.APIGatewayV2HTTPRequest) (arn, account string) {
+		if a := e.RequestContext.Authorizer; a != nil && a.IAM != nil {
+			return a.IAM.UserARN, a.IAM.AccountID
+		}
+		return "", ""
+	}
+	do(t, request(t, "POST", srv.URL+"/transfers", "{}"))
+	if arn, account := principalOf(iam.last(t)); arn != gateway.LocalPrincipal || account != "123456789012" {
+		t.Errorf("no header: principal %q account %q, want %s", arn, account, gateway.LocalPrincipal)
+	}
+	other := "arn:aws:sts::444455556666:assumed-role/globex-bot/s-1"
+	req := request(t, "POST", srv.URL+"/transfers", "{}")
+	req.Header.Set(gateway.PrincipalHeader, other)
+	do(t, req)
+	if arn, account := principalOf(iam.last(t)); arn != other || account != "444455556666" {
+		t.Errorf("with the header: principal %q account %q, want %s", arn, account, other)
+	}
+	req = request(t, "POST", srv.URL+"/callbacks/koreai", "{}")
+	req.Header.Set(gateway.PrincipalHeader, other)
+	do(t, req)
+	if arn, _ := principalOf(open.last(t)); arn != "" || open.last(t).RequestContext.Authorizer != nil {
+		t.Errorf("a route with Auth NONE got an authorizer context naming %q", arn)
 	}
 }
 

@@ -30,7 +30,7 @@ func (s *Stack) startFunctions(ctx context.Context) error {
 		}
 		s.Functions[f.LogicalID] = runtimeapi.New(runtimeapi.Config{
 			Name: f.FunctionName, Label: f.Name, Binary: binary, Handler: f.Handler,
-			Env: s.environment(f, creds.AccessKeyID, creds.SecretAccessKey), Timeout: f.Timeout, MemorySize: f.MemorySize,
+			Env: s.environment(f, creds.SecretAccessKey), Timeout: f.Timeout, MemorySize: f.MemorySize,
 			MaxConcurrency: s.cfg.MaxConcurrency, InitTimeout: s.cfg.StartTimeout,
 			Region: s.cfg.AWS.Region, Output: s.cfg.Output,
 		})
@@ -52,14 +52,17 @@ func (s *Stack) startFunctions(ctx context.Context) error {
 // environment is a function's environment: the template's, pointed at the local AWS, the
 // local EventBridge and, when the function has a CALLBACK_BASE_URL left empty, the gateway
 // (deployed, the function would use the request's https:// domain); then Config.Env.
-func (s *Stack) environment(f template.Function, accessKey, secretKey string) map[string]string {
+func (s *Stack) environment(f template.Function, secretKey string) map[string]string {
 	env := map[string]string{}
 	for k, v := range f.Environment {
 		env[k] = v
 	}
 	env["AWS_ENDPOINT_URL"] = s.cfg.AWSEndpoint
 	env["AWS_ENDPOINT_URL_EVENTBRIDGE"] = s.EventBridgeURL
-	env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = accessKey, secretKey
+	// Each function signs with its logical ID as its access key (moto takes any), so a proxy in
+	// front of the local AWS can tell which function made a call: the permission test holds
+	// each call against that function's role. The stack's own calls keep the configured key.
+	env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = f.LogicalID, secretKey
 	if v, declared := env["CALLBACK_BASE_URL"]; declared && v == "" {
 		env["CALLBACK_BASE_URL"] = s.URL
 	}
@@ -74,7 +77,7 @@ func (s *Stack) newGateway() (*gateway.Gateway, error) {
 	var routes []gateway.Route
 	for _, f := range s.cfg.Template.Functions {
 		for _, r := range f.Routes {
-			routes = append(routes, gateway.Route{Method: r.Method, Path: r.Path, Function: s.Functions[f.LogicalID]})
+			routes = append(routes, gateway.Route{Method: r.Method, Path: r.Path, Function: s.Functions[f.LogicalID], Authorizer: r.Authorizer})
 			s.Routes = append(s.Routes, RouteInfo{Key: r.Key(), Function: f.Name, Authorizer: r.Authorizer})
 		}
 	}

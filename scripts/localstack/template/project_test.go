@@ -44,7 +44,7 @@ func TestProjectTemplate(t *testing.T) {
 		t.Errorf("%d rules, %d streams, tables %+v, warnings %q", rules, streams, tmpl.Tables, tmpl.Warnings)
 	}
 	transfer := tmpl.Functions[3]
-	if transfer.Timeout != 30*time.Second || transfer.AsyncMaxEventAge != time.Hour || transfer.FunctionName != "handoff-local-transfer" {
+	if transfer.Timeout != 25*time.Second || transfer.AsyncMaxEventAge != time.Hour || transfer.FunctionName != "handoff-local-transfer" {
 		t.Errorf("transfer = %+v", transfer)
 	}
 	if want := []template.Schedule{{Event: "SweepAwaiting", Every: time.Minute}}; !reflect.DeepEqual(transfer.Schedules, want) {

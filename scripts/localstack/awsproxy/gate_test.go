@@ -1,4 +1,4 @@
-package main
+package awsproxy_test
 
 import (
 	"context"
@@ -10,11 +10,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"handoff/scripts/localstack/awsproxy"
 )
 
-// TestMotoGatePassesOneRequestAtATime: many callers at once reach moto one after another, and
+// TestGatePassesOneRequestAtATime: many callers at once reach moto one after another, and
 // their connections to the gate are kept alive although moto closes its own.
-func TestMotoGatePassesOneRequestAtATime(t *testing.T) {
+func TestGatePassesOneRequestAtATime(t *testing.T) {
 	var inFlight, most atomic.Int32
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := inFlight.Add(1)
@@ -26,11 +28,11 @@ func TestMotoGatePassesOneRequestAtATime(t *testing.T) {
 		io.WriteString(w, r.Header.Get("X-Amz-Target"))
 	}))
 	defer upstream.Close()
-	gate, err := startMotoGate(upstream.URL)
+	gate, err := awsproxy.StartGate(upstream.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer gate.close()
+	defer gate.Close()
 
 	var dials atomic.Int32
 	tr := &http.Transport{}

@@ -1,4 +1,8 @@
-package main
+// Package awsproxy stands between the local stack's processes and the local AWS: Gate passes
+// their requests to moto_server one at a time, and Recorder notes which AWS operation each
+// request is, on which resource, and who signed it, so the permission test can hold every call
+// a function makes against that function's IAM policy in template.yaml.
+package awsproxy
 
 import (
 	"context"
@@ -10,7 +14,7 @@ import (
 	"time"
 )
 
-// motoGate is moto_server as the stack and its functions reach it: one request at a time, on
+// Gate is moto_server as the stack and its functions reach it: one request at a time, on
 // connections kept alive. moto 5.2's DynamoDB is not safe for concurrent requests: its
 // TransactWriteItems deep-copies each table it writes to (to roll back with), and a write landing
 // during the copy makes it answer 500 with an HTML page, which the functions see as storage
@@ -18,13 +22,14 @@ import (
 // anew, which no function does against AWS. moto runs one request at a time anyway (Python's
 // GIL), so the gate costs next to nothing; under concurrent load it is what keeps the local
 // stack honest.
-type motoGate struct {
+type Gate struct {
 	URL string
 	srv *http.Server
 }
 
-// startMotoGate serves a gate to the moto_server at target on a free loopback port.
-func startMotoGate(target string) (*motoGate, error) {
+// StartGate serves a gate to the moto_server at target on a free loopback port. With a
+// recorder, every request passing is recorded first.
+func StartGate(target string, rec *Recorder) (*Gate, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, err
@@ -36,19 +41,21 @@ func startMotoGate(target string) (*motoGate, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &motoGate{URL: "http://" + ln.Addr().String(), srv: &http.Server{
-		ReadHeaderTimeout: 10 * time.Second,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			one.Lock()
-			defer one.Unlock()
-			proxy.ServeHTTP(w, r)
-		}),
-	}}
+	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		one.Lock()
+		defer one.Unlock()
+		proxy.ServeHTTP(w, r)
+	})
+	if rec != nil {
+		next = rec.Wrap(next)
+	}
+	g := &Gate{URL: "http://" + ln.Addr().String(), srv: &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: next}}
 	go g.srv.Serve(ln)
 	return g, nil
 }
 
-func (g *motoGate) close() {
+// Close stops the gate, letting requests in flight finish for a moment.
+func (g *Gate) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = g.srv.Shutdown(ctx)

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"handoff/core/access"
+	"handoff/core/awstest"
+	"handoff/core/handoff"
+	"handoff/core/store"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// TestPutGetDelete: the operator's record, written by the command, is what the functions' access
+// rules read; deleting it closes the tenant.
+func TestPutGetDelete(t *testing.T) {
+	env := awstest.New(t)
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL": env.URL, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+		"AWS_SESSION_TOKEN": "", "AWS_REGION": awstest.Region, "AWS_PROFILE": "",
+		"AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull, "AWS_EC2_METADATA_DISABLED": "true",
+	} {
+		t.Setenv(k, v)
+	}
+	ctx := context.Background()
+	db := dynamodb.NewFromConfig(env.Config)
+	if err := store.CreateTable(ctx, db, "handoff"); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string { return map[string]string{"TABLE_NAME": "handoff"}[k] }
+	run := func(stdin string, args ...string) (string, error) {
+		var out bytes.Buffer
+		err := Main(ctx, args, strings.NewReader(stdin), &out, getenv)
+		return out.String(), err
+	}
+	file := filepath.Join(t.TempDir(), "acme.json")
+	record := `{"tenant":"acme","principals":["arn:aws:sts::111122223333:assumed-role/chatbot/*"],
+		"eventSources":[{"source":"com.acme.chatbot","account":"111122223333"}]}`
+	if err := os.WriteFile(file, []byte(record), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run("", "put", file); err != nil {
+		t.Fatal(err)
+	}
+	rules := access.New(store.New(db, "handoff"), access.WithTTL(0))
+	if err := rules.Caller(ctx, "acme", "arn:aws:sts::111122223333:assumed-role/chatbot/s-1"); err != nil {
+		t.Fatalf("after put: %v", err)
+	}
+	if out, err := run("", "get", "acme"); err != nil || !strings.Contains(out, "com.acme.chatbot") {
+		t.Fatalf("get = %q, %v", out, err)
+	}
+	if _, err := run(`{"tenant":"acme","principal":["x"]}`, "put", "-"); err == nil {
+		t.Error("a misspelt field was accepted")
+	}
+	if _, err := run(`{"tenant":"a/b"}`, "-table", "handoff", "put", "-"); handoff.ErrorCode(err) != handoff.CodeInvalidRequest {
+		t.Errorf("an invalid tenant: %v, want INVALID_REQUEST", err)
+	}
+	if _, err := run("", "delete", "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rules.Caller(ctx, "acme", "arn:aws:sts::111122223333:assumed-role/chatbot/s-1"); handoff.ErrorCode(err) != handoff.CodeForbidden {
+		t.Errorf("after delete: %v, want FORBIDDEN", err)
+	}
+	if _, err := run("", "get", "acme"); handoff.ErrorCode(err) != handoff.CodeNotFound {
+		t.Errorf("get after delete: %v, want NOT_FOUND", err)
+	}
+}
