@@ -107,6 +107,7 @@ func testEscalationNotAllowed(t *testing.T, e *env) {
 		initech, liveperson.SkillSupportID)
 	entries := mustJSON(t, map[string]any{"Entries": []eventbus.Entry{{
 		Source: demo.LocalEventSource, DetailType: "Escalation Requested", Detail: compact(t, detail),
+		EventBusName: escalationBus(t, e.tmpl),
 	}}})
 	var put struct {
 		FailedEntryCount int

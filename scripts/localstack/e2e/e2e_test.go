@@ -39,6 +39,7 @@ func TestEndToEnd(t *testing.T) {
 		name string
 		run  func(*testing.T, *env)
 	}{
+		{"Availability", testAvailability},
 		{"TransferPerVendor", testTransferPerVendor},
 		{"KoreAICallback", testKoreAICallback},
 		{"SalesforceAck", testSalesforceAck},
