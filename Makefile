@@ -7,11 +7,13 @@ GO        ?= go
 FUZZTIME  ?= 2000x
 # Flags that build each function as Lambda runs it: a static `bootstrap` for provided.al2023.
 LAMBDA_BUILD := CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
-MOTO_HINT    := install it with: pip install 'moto[server]' cfn-lint
+# moto_server and cfn-lint: the ones on PATH, else scripts/tools.sh installs pinned versions into
+# .local/venv, which comes last on PATH so it never shadows a tool the machine has.
+export PATH := $(PATH):$(CURDIR)/.local/venv/bin
 # staticcheck comes through the Go module proxy at a pinned version; go run caches the build.
 STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test unit fuzz lint tools bench build load
+.PHONY: run test unit fuzz lint tools tools-run tools-test bench build load
 
 ## run: the whole local stack (moto, vendor sandboxes, the four functions behind a local gateway)
 # Built, then run (not `go run`): go run turns the Ctrl-C that stops the stack into exit status 1.
@@ -46,13 +48,14 @@ bench: tools-run
 load: tools-run
 	$(GO) run ./scripts/loadgen -stack $(LOADFLAGS)
 
-# Tools are checked first so a missing one stops the command at once with how to get it.
+# Tools are checked first: Go must be there; moto_server and cfn-lint are installed when missing.
 tools-run:
 	@command -v $(GO) >/dev/null || { echo "go not found: install Go 1.26 or later"; exit 1; }
-	@command -v moto_server >/dev/null || { echo "moto_server not found: $(MOTO_HINT)"; exit 1; }
+	@scripts/tools.sh run
 
-tools-test: tools-run
-	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: $(MOTO_HINT)"; exit 1; }
+tools-test:
+	@command -v $(GO) >/dev/null || { echo "go not found: install Go 1.26 or later"; exit 1; }
+	@scripts/tools.sh test
 
 # SAM's makefile build method calls build-<LogicalId> with ARTIFACTS_DIR set.
 build-TransferFunction:

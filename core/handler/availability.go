@@ -11,6 +11,7 @@ import (
 
 	"handoff/core/availability"
 	"handoff/core/handoff"
+	"handoff/core/telemetry"
 )
 
 // Availabilities is what skill-check needs of the availability use case.
@@ -37,6 +38,7 @@ type availabilityAnswer struct {
 // HTTP answers one availability question; its error is always nil (every failure is an HTTP answer).
 func (h *Availability) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	caller := callerOf(req)
+	telemetry.Annotate(ctx, telemetry.Caller(caller))
 	resp := h.answer(ctx, req, caller)
 	logRequest(ctx, h.log, req, caller, resp)
 	return resp, nil
@@ -73,6 +75,7 @@ func (h *Availability) answer(ctx context.Context, req events.APIGatewayV2HTTPRe
 		typ, id, _ := strings.Cut(raw, ":")
 		q.Targets = append(q.Targets, handoff.Target{Type: handoff.TargetType(typ), ID: id})
 	}
+	telemetry.Annotate(ctx, telemetry.Tenant(q.Tenant))
 	targets, err := h.svc.Check(ctx, q)
 	if err != nil {
 		return errorResponse(ctx, h.log, op, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"handoff/core/handoff"
+	"handoff/core/telemetry"
 	"handoff/core/vendors"
 )
 
@@ -74,7 +75,9 @@ func (h *Callback) answer(ctx context.Context, req events.APIGatewayV2HTTPReques
 	if req.RequestContext.DomainName != "" {
 		base = "https://" + req.RequestContext.DomainName
 	}
+	telemetry.Annotate(ctx, telemetry.Tenant(tenant), telemetry.Transfer(query.Get("transfer")))
 	t, err := h.svc.Callback(ctx, vendor, vendors.CallbackRequest{BaseURL: base, Tenant: tenant, Query: query, Header: hdr, Body: body})
+	telemetry.CallbackAnswered(ctx, vendor, err)
 	if err != nil {
 		return errorResponse(ctx, h.log, op, err)
 	}

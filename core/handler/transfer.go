@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"handoff/core/handoff"
+	"handoff/core/telemetry"
 	"handoff/core/transfer"
 )
 
@@ -104,6 +105,7 @@ func (h *Transfer) malformed(ctx context.Context, payload json.RawMessage) (any,
 		return nil, h.Sweep(ctx) // the sweep needs nothing from its event
 	case shape.DetailType != "":
 		err := deadLetter(handoff.Invalid("", "the event does not decode"))
+		telemetry.DeadLettered(ctx, handoff.CodeInvalidRequest)
 		h.log.Error("escalation dead-lettered", "op", "handler.Escalation", "detailType", shape.DetailType, "error", err)
 		return nil, err
 	case shape.RouteKey != "" || shape.Version == "2.0":
@@ -116,6 +118,7 @@ func (h *Transfer) malformed(ctx context.Context, payload json.RawMessage) (any,
 // is an HTTP answer).
 func (h *Transfer) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	caller := callerOf(req)
+	telemetry.Annotate(ctx, telemetry.Caller(caller))
 	resp := h.answer(ctx, req, caller)
 	logRequest(ctx, h.log, req, caller, resp)
 	return resp, nil
@@ -136,6 +139,7 @@ func (h *Transfer) answer(ctx context.Context, req events.APIGatewayV2HTTPReques
 // word for word as one that does not exist.
 func (h *Transfer) get(ctx context.Context, req events.APIGatewayV2HTTPRequest, caller string) events.APIGatewayV2HTTPResponse {
 	const op = "handler.GetTransfer"
+	telemetry.Annotate(ctx, telemetry.Transfer(req.PathParameters["id"]))
 	t, err := h.svc.Get(ctx, req.PathParameters["id"])
 	if err != nil {
 		return errorResponse(ctx, h.log, op, err)
@@ -159,6 +163,7 @@ func (h *Transfer) post(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 	if err != nil {
 		return errorResponse(ctx, h.log, op, err)
 	}
+	telemetry.Annotate(ctx, telemetry.Tenant(r.Tenant))
 	// Before the idempotency key is even looked at: a refused caller learns nothing of the
 	// tenant's earlier transfers, and nothing is claimed, written or sent to a vendor.
 	if err := h.access.Caller(ctx, r.Tenant, caller); err != nil {
@@ -178,6 +183,7 @@ func (h *Transfer) post(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 	if err != nil {
 		return errorResponse(ctx, h.log, op, err)
 	}
+	telemetry.Started(ctx, res.Transfer, res.Replayed)
 	resp := transferResponse(res.Transfer)
 	resp.Headers["Location"] = "/transfers/" + res.Transfer.ID
 	if res.Replayed {
@@ -219,6 +225,7 @@ func (h *Transfer) Escalation(ctx context.Context, ev events.EventBridgeEvent) e
 		return nil
 	}
 	r, err := handoff.DecodeRequest(ev.Detail)
+	telemetry.Annotate(ctx, telemetry.Tenant(r.Tenant), telemetry.Caller(eventCaller(ev)))
 	if err == nil {
 		err = h.access.Source(ctx, r.Tenant, ev.Source, ev.AccountID)
 	}
@@ -228,6 +235,7 @@ func (h *Transfer) Escalation(ctx context.Context, ev events.EventBridgeEvent) e
 	}
 	switch {
 	case err == nil:
+		telemetry.Started(ctx, res.Transfer, res.Replayed)
 		h.log.Info("escalation handled", "op", op, "id", ev.ID, "source", ev.Source, "account", ev.AccountID,
 			"transfer", res.Transfer.ID, "status", string(res.Transfer.Status), "replayed", res.Replayed)
 		return nil
@@ -235,6 +243,7 @@ func (h *Transfer) Escalation(ctx context.Context, ev events.EventBridgeEvent) e
 		h.log.Warn("escalation will be retried", "op", op, "id", ev.ID, "source", ev.Source, "account", ev.AccountID, "error", err)
 		return err
 	}
+	telemetry.DeadLettered(ctx, handoff.ErrorCode(err))
 	err = deadLetter(err)
 	h.log.Error("escalation dead-lettered", "op", op, "id", ev.ID, "source", ev.Source, "account", ev.AccountID,
 		"tenant", r.Tenant, "code", string(handoff.ErrorCode(err)), "error", err)

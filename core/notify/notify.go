@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"handoff/core/handoff"
+	"handoff/core/telemetry"
 	"handoff/core/vendors"
 )
 
@@ -17,6 +18,16 @@ const (
 	DetailSucceeded = "Transfer Succeeded"
 	DetailFailed    = "Transfer Failed"
 )
+
+// SchemaVersion versions the published detail (docs/schemas/transfer-outcome.json). It changes
+// only for a change a reader could trip on; fields may be added within a version.
+const SchemaVersion = "1"
+
+// outcomeDetail is the published detail: the transfer resource plus its schema's version.
+type outcomeDetail struct {
+	handoff.Transfer
+	SchemaVersion string `json:"schemaVersion"`
+}
 
 // Store is what the notifier needs of storage.
 type Store interface {
@@ -163,6 +174,9 @@ func (n *Notifier) deliver(ctx context.Context, t handoff.Transfer) delivery {
 			return d
 		}
 		d.acked, d.events = &ack, append(d.events, ev)
+		acked := t
+		acked.Ack = ack
+		telemetry.Acked(ctx, acked)
 		if err != nil {
 			d.err = err // retry later; the attempt count is recorded now
 			return d
@@ -173,13 +187,14 @@ func (n *Notifier) deliver(ctx context.Context, t handoff.Transfer) delivery {
 		if t.Status == handoff.StatusFailed {
 			detail = DetailFailed
 		}
-		if err := n.publisher.Publish(ctx, detail, t); err != nil {
+		if err := n.publisher.Publish(ctx, detail, outcomeDetail{t, SchemaVersion}); err != nil {
 			n.log.Warn("publish failed", "op", "notify.publish", "transfer", t.ID, "error", err)
 			d.err = err
 			return d
 		}
 		d.published = &now
 		d.events = append(d.events, handoff.Event{At: now, Kind: "published", Detail: detail})
+		telemetry.Ended(ctx, t)
 	}
 	return d
 }

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"sync"
 	"testing"
@@ -167,8 +168,14 @@ func TestNotifyKeepsTheBotsReply(t *testing.T) {
 	if len(b.details) != 1 {
 		t.Fatalf("published %d events, want 1", len(b.details))
 	}
-	if pub, ok := b.details[0].(handoff.Transfer); !ok || len(pub.Ack.BotMessages) != 1 {
-		t.Errorf("published detail %+v, want the transfer with ack.botMessages", b.details[0])
+	// As EventBridge gets it: the transfer resource plus schemaVersion.
+	raw, _ := json.Marshal(b.details[0])
+	var pub struct {
+		handoff.Transfer
+		SchemaVersion string `json:"schemaVersion"`
+	}
+	if err := json.Unmarshal(raw, &pub); err != nil || len(pub.Ack.BotMessages) != 1 || pub.SchemaVersion != notify.SchemaVersion {
+		t.Errorf("published detail %s, want the transfer with ack.botMessages and schemaVersion", raw)
 	}
 }
 

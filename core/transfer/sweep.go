@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"handoff/core/handoff"
+	"handoff/core/telemetry"
 	"handoff/core/vendors"
 )
 
@@ -63,6 +64,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		switch handoff.ErrorCode(err) {
 		case "":
 			moved++
+			telemetry.Count(ctx, telemetry.SweepGiveUps, telemetry.Dims{Vendor: t.Vendor, Tenant: t.Tenant})
 			s.log.Info("resolved an overdue transfer", "op", "transfer.Sweep", "transfer", t.ID, "vendor", t.Vendor)
 		case handoff.CodeConflict, handoff.CodeNotFound, handoff.CodeInProgress:
 			// a callback, a retry of the request or another sweep got there first

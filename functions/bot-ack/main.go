@@ -14,6 +14,7 @@ import (
 
 	"handoff/core/handler"
 	"handoff/core/notify"
+	"handoff/core/telemetry"
 	"handoff/functions/internal/boot"
 )
 
@@ -22,7 +23,7 @@ func main() {
 	if err != nil {
 		boot.Fail(os.Getenv, "bot-ack", err)
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(telemetry.Wrap(h.Handle))
 }
 
 // BotAck handles the stream's batches and the re-send schedule's ticks.

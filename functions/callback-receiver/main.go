@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"handoff/core/handler"
+	"handoff/core/telemetry"
 	"handoff/core/transfer"
 	"handoff/functions/internal/boot"
 )
@@ -18,7 +19,7 @@ func main() {
 	if err != nil {
 		boot.Fail(os.Getenv, "callback-receiver", err)
 	}
-	lambda.Start(h.HTTP)
+	lambda.Start(telemetry.Wrap(h.HTTP))
 }
 
 // Main builds the handler from the environment, and fails when its configuration is wrong;

@@ -12,6 +12,7 @@ import (
 
 	"handoff/core/availability"
 	"handoff/core/handler"
+	"handoff/core/telemetry"
 	"handoff/functions/internal/boot"
 )
 
@@ -20,7 +21,7 @@ func main() {
 	if err != nil {
 		boot.Fail(os.Getenv, "skill-check", err)
 	}
-	lambda.Start(h.HTTP)
+	lambda.Start(telemetry.Wrap(h.HTTP))
 }
 
 // Main builds the handler from the environment, and fails when its configuration is wrong;

@@ -10,6 +10,7 @@ import (
 
 	"handoff/core/access"
 	"handoff/core/handler"
+	"handoff/core/telemetry"
 	"handoff/core/transfer"
 	"handoff/functions/internal/boot"
 )
@@ -19,7 +20,7 @@ func main() {
 	if err != nil {
 		boot.Fail(os.Getenv, "transfer", err)
 	}
-	lambda.Start(h.Invoke)
+	lambda.Start(telemetry.Wrap(h.Invoke))
 }
 
 // Main builds the handler from the environment, and fails when its configuration is wrong;

@@ -143,6 +143,12 @@ func runStack(ctx context.Context, set settings, tmpl *template.Template, binari
 		return err
 	}
 	defer s.Close()
+	removeState, err := writeState(set.root, LocalState{URL: s.Stack.URL, AWSEndpoint: gate.URL, EventBridgeEndpoint: s.Stack.EventBridgeURL,
+		Region: "us-east-1", EventBus: escalationBus(tmpl), DeadLetters: deadLetterPath}, tmpl)
+	if err != nil {
+		return err
+	}
+	defer removeState()
 	printBanner(stdout, s.Stack, s.Sandboxes.URLs, s.Tenants, deadLetterPath, set.root, escalationBus(tmpl))
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nStopping…")

@@ -25,6 +25,10 @@ type Config struct {
 	CallbackTimeout time.Duration
 	// Idempotency; zero when not read (the store's default then applies)
 	IdempotencyTTL time.Duration
+	// Metrics: the CloudWatch namespace, and whether every metric carries a Tenant dimension
+	// (one metric per tenant: off unless a deployment asks).
+	MetricsNamespace       string
+	MetricsTenantDimension bool
 }
 
 // A Group is a set of variables only some functions declare, and so read.
@@ -52,6 +56,8 @@ func Load(getenv func(string) string, groups ...Group) (Config, error) {
 		SecretPrefix: r.required("SECRET_PREFIX"),
 		EventBusName: r.required("EVENT_BUS_NAME"),
 		LogLevel:     r.logLevel("LOG_LEVEL"),
+		MetricsNamespace:       orDefault(r.getenv("METRICS_NAMESPACE"), "Handoff"),
+		MetricsTenantDimension: r.boolean("METRICS_TENANT_DIMENSION"),
 	}
 	if strings.ContainsAny(c.SecretPrefix, "*?") {
 		r.problem("SECRET_PREFIX %q must not hold a wildcard", c.SecretPrefix)
@@ -95,6 +101,19 @@ func (r *reader) logLevel(name string) slog.Level {
 	return level
 }
 
+// boolean reads true or false; empty is false.
+func (r *reader) boolean(name string) bool {
+	switch v := r.getenv(name); v {
+	case "", "false":
+		return false
+	case "true":
+		return true
+	default:
+		r.problem("%s %q must be true or false", name, v)
+		return false
+	}
+}
+
 // duration reads a positive Go duration; def applies when the variable is empty.
 func (r *reader) duration(name, def string) time.Duration {
 	v := r.getenv(name)
@@ -134,4 +153,11 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }

@@ -32,7 +32,8 @@ func TestLoadReadsTheGroupsAskedFor(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := boot.Config{TableName: "t", SecretPrefix: "handoff/", EventBusName: "default", LogLevel: slog.LevelWarn,
-		CallbackBaseURL: "https://api.example.com", CallbackTimeout: 5 * time.Minute, IdempotencyTTL: time.Hour}
+		CallbackBaseURL: "https://api.example.com", CallbackTimeout: 5 * time.Minute, IdempotencyTTL: time.Hour,
+		MetricsNamespace: "Handoff"}
 	if c != want {
 		t.Errorf("Load = %+v, want %+v", c, want)
 	}
@@ -56,6 +57,7 @@ func TestLoadRefusesBadSettingsNamingThem(t *testing.T) {
 		"must be https":                {"CALLBACK_BASE_URL": "http://api.example.com"},
 		"must be a URL":                {"CALLBACK_BASE_URL": "api.example.com"},
 		"CALLBACK_BASE_URL \"https://": {"CALLBACK_BASE_URL": "https://api.example.com/?x=1"},
+		"METRICS_TENANT_DIMENSION \"yes\"": {"METRICS_TENANT_DIMENSION": "yes"},
 	}
 	for want, vars := range cases {
 		_, err := boot.Load(env(globals(vars)), boot.Callbacks, boot.Idempotency)

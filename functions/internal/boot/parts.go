@@ -15,6 +15,8 @@ import (
 	"handoff/core/eventbus"
 	"handoff/core/secrets"
 	"handoff/core/store"
+	"handoff/core/telemetry"
+	"handoff/core/telemetry/metered"
 	"handoff/core/vendors"
 	"handoff/core/vendors/all"
 	"handoff/core/vendors/rest"
@@ -25,14 +27,18 @@ type Parts struct {
 	Log     *slog.Logger
 	Store   *store.Store
 	Secrets *secrets.Cache
-	Vendors *vendors.Registry
+	// Vendors are the registry's adapters, each call timed and its errors counted.
+	Vendors *metered.Vendors
 	Bus     *eventbus.Bus
 }
 
 // Build makes the parts. It reads the SDK's own settings (region, credentials, AWS_ENDPOINT_URL)
 // but makes no request: nothing is fetched until the first invocation needs it.
 func Build(ctx context.Context, c Config) (Parts, error) {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: c.LogLevel}))
+	// Every line carries the invocation it was written in (request id, function, cold start).
+	log := slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: c.LogLevel})))
+	// Metrics are EMF lines on the same stdout: CloudWatch Logs turns them into metrics.
+	telemetry.SetDefault(telemetry.NewMetrics(os.Stdout, c.MetricsNamespace, c.MetricsTenantDimension))
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return Parts{}, err
@@ -54,7 +60,7 @@ func Build(ctx context.Context, c Config) (Parts, error) {
 		Log:     log,
 		Store:   store.New(dynamodb.NewFromConfig(awsCfg), c.TableName, storeOpts...),
 		Secrets: sec,
-		Vendors: vendors.NewRegistry(deps, all.Factories),
+		Vendors: metered.New(vendors.NewRegistry(deps, all.Factories)),
 		Bus:     eventbus.New(eventbridge.NewFromConfig(awsCfg), c.EventBusName),
 	}, nil
 }

@@ -50,6 +50,7 @@ func TestEndToEnd(t *testing.T) {
 		{"OtherTenant", testOtherTenant},
 		{"TenantAccess", testTenantAccess},
 		{"EscalationNotAllowed", testEscalationNotAllowed},
+		{"Handoffctl", testHandoffctl},
 		{"RouteAddedToTheTemplate", testRouteAddedToTheTemplate},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, e) })

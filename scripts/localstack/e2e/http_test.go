@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"handoff/core/handoff"
+	"handoff/docs"
 	"handoff/scripts/localstack/eventbus"
 )
 
@@ -55,7 +56,42 @@ func send(method, url string, header map[string]string, body string) (answer, er
 	if err != nil {
 		return answer{}, fmt.Errorf("%s %s: reading the body: %w", method, url, err)
 	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: data}, nil
+	a := answer{status: resp.StatusCode, header: resp.Header, body: data}
+	if err := conforms(req, body, a); err != nil {
+		return a, fmt.Errorf("%s %s: not as docs/openapi.yaml describes: %w\n%s", method, url, err, a)
+	}
+	return a, nil
+}
+
+// apiSpec is docs/openapi.yaml; every answer of the gateway is held to it.
+var apiSpec = func() *docs.Spec {
+	s, err := docs.Load()
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+// conforms checks one exchange against the API description: the answer always (a function's,
+// or the gateway's own {"message"}), the request body when the API accepted it. The local
+// stack's own routes (/_local) are not the API's; a route a test added to its own copy of the
+// template is not described either, and only its answer's shape as the gateway's is checked.
+func conforms(req *http.Request, body string, a answer) error {
+	path := req.URL.Path
+	if strings.HasPrefix(path, "/_local/") {
+		return nil
+	}
+	err := apiSpec.ValidateResponse(req.Method, path, a.status, a.header, a.body)
+	if err != nil && a.header.Get("Apigw-Requestid") != "" && strings.Contains(err.Error(), "has no operation") {
+		return nil // a route only the test's template has
+	}
+	if err != nil {
+		return err
+	}
+	if a.status < 300 && req.Method == http.MethodPost && path == "/transfers" {
+		return apiSpec.ValidateRequest(req.Method, path, []byte(body))
+	}
+	return nil
 }
 
 func (a answer) String() string { return fmt.Sprintf("%d %s", a.status, a.body) }
@@ -194,6 +230,9 @@ func outcomeEvents(t *testing.T, base, detailType, id string) []handoff.Transfer
 		var tr handoff.Transfer
 		if e.DetailType != detailType || json.Unmarshal(e.Detail, &tr) != nil || tr.ID != id {
 			continue
+		}
+		if err := apiSpec.ValidateEvent(docs.TransferOutcomeSchema, e.Detail); err != nil {
+			t.Errorf("%s about %s does not match docs/schemas: %v\n%s", detailType, id, err, e.Detail)
 		}
 		if e.Source != "handoff" {
 			t.Errorf("%s about %s has source %q, want handoff", detailType, id, e.Source)
