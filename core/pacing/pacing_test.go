@@ -121,3 +121,18 @@ func TestThrottledHonoursRetryAfter(t *testing.T) {
 		t.Errorf("slowed: %+v, want refused until +5s", g)
 	}
 }
+
+func TestQueueIDs(t *testing.T) {
+	k := pacing.Key{Tenant: "acme", Vendor: "koreai"}
+	if got := pacing.MessageGroup(k); got != "acme#koreai" {
+		t.Errorf("MessageGroup = %q", got)
+	}
+	a, b := pacing.DeduplicationID("acme", "key-1"), pacing.DeduplicationID("other", "key-1")
+	if a == b || len(a) != 64 || a != pacing.DeduplicationID("acme", "key-1") {
+		t.Errorf("DeduplicationID: %q and %q: want 64 hex digits, stable, distinct per tenant", a, b)
+	}
+	// The separator keeps tenant and key apart: "ab"+"c" is not "a"+"bc".
+	if pacing.DeduplicationID("ab", "c") == pacing.DeduplicationID("a", "bc") {
+		t.Error("DeduplicationID runs tenant and key together")
+	}
+}
