@@ -37,10 +37,21 @@ type Limit struct {
 }
 
 // PerSecond is a limit of n calls a second, one at a time.
-func PerSecond(n int) Limit { return Limit{Every: time.Second / time.Duration(n), Burst: 1} }
+func PerSecond(n int) Limit { return Limit{Every: Interval(time.Second, n), Burst: 1} }
 
 // PerMinute is a limit of n calls a minute, one at a time.
-func PerMinute(n int) Limit { return Limit{Every: time.Minute / time.Duration(n), Burst: 1} }
+func PerMinute(n int) Limit { return Limit{Every: Interval(time.Minute, n), Burst: 1} }
+
+// Interval is the spacing of n calls per period in whole milliseconds, rounded up: the stores
+// keep times in milliseconds, and rounding down would let a little more through than the rate.
+func Interval(period time.Duration, n int) time.Duration {
+	return RoundUp(period / time.Duration(max(n, 1)))
+}
+
+// RoundUp rounds d up to a whole millisecond, at least one.
+func RoundUp(d time.Duration) time.Duration {
+	return max(time.Millisecond, (d + time.Millisecond - 1).Truncate(time.Millisecond))
+}
 
 // State is a bucket as the stores keep it. The zero State is a full bucket.
 type State struct {
@@ -61,10 +72,11 @@ type Grant struct {
 // shape is the bucket's spacing and tolerance at now: T and (B-1)·T, or, while a slowdown
 // lasts, 2T and 0 (half the rate, no bursts).
 func (l Limit) shape(s State, now time.Time) (every, tolerance time.Duration) {
+	unit := RoundUp(l.Every) // as the stores keep it
 	if now.Before(s.SlowUntil) {
-		return 2 * l.Every, 0
+		return 2 * unit, 0
 	}
-	return l.Every, time.Duration(max(l.Burst, 1)-1) * l.Every
+	return unit, time.Duration(max(l.Burst, 1)-1) * unit
 }
 
 // Decide is the rule every store applies, in one atomic step: take a token at now if one is

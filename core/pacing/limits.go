@@ -102,10 +102,10 @@ func parseRate(s string) (Limit, error) {
 	if per == 0 {
 		return Limit{}, fmt.Errorf("the unit must be s, m or h")
 	}
-	limit := Limit{Every: per / time.Duration(n), Burst: 1}
-	if limit.Every < time.Millisecond {
+	if per/time.Duration(n) < time.Millisecond {
 		return Limit{}, fmt.Errorf("at most 1000 a second")
 	}
+	limit := Limit{Every: Interval(per, n), Burst: 1}
 	if hasBurst {
 		b, err := strconv.Atoi(burstText)
 		if err != nil || b < 1 || b > 1000 {

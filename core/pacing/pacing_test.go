@@ -136,3 +136,18 @@ func TestQueueIDs(t *testing.T) {
 		t.Error("DeduplicationID runs tenant and key together")
 	}
 }
+
+// Three a second is 333.33…ms apart; kept in whole milliseconds it must round up, or the
+// stores would let a little more through than the rate.
+func TestIntervalsRoundUpToWholeMilliseconds(t *testing.T) {
+	l, err := pacing.ParseLimits("koreai=3/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.For("a", "koreai").Every; got != 334*time.Millisecond {
+		t.Errorf("3/s: every %s, want 334ms", got)
+	}
+	if got := pacing.PerSecond(7).Every; got != 143*time.Millisecond {
+		t.Errorf("PerSecond(7): every %s, want 143ms", got)
+	}
+}

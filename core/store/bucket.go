@@ -95,9 +95,10 @@ func (p *Pacing) Take(ctx context.Context, k pacing.Key, l pacing.Limit, now tim
 // bucket. It returns the bucket as stored after a grant, or as it stood when refused.
 func (p *Pacing) takeWrite(ctx context.Context, k pacing.Key, guess pacing.State, l pacing.Limit, now time.Time) (pacing.State, bool, error) {
 	slow := now.Before(guess.SlowUntil)
-	every, tolerance := l.Every, time.Duration(max(l.Burst, 1)-1)*l.Every
+	unit := pacing.RoundUp(l.Every) // the item holds milliseconds
+	every, tolerance := unit, time.Duration(max(l.Burst, 1)-1)*unit
 	if slow {
-		every, tolerance = 2*l.Every, 0
+		every, tolerance = 2*unit, 0
 	}
 	names := map[string]string{"#tat": AttrTAT, "#su": AttrSlowUntil, "#kind": AttrKind, "#exp": AttrExpiresAt}
 	values := item{":now": millis(now), ":kind": str(KindBucket), ":exp": num(now.Add(pacingTTL).Unix())}

@@ -23,6 +23,11 @@ func (p *Poller) deliver(ctx context.Context, batch []types.Message) {
 		return
 	}
 	out, err := p.cfg.Target.Invoke(ctx, payload)
+	if ctx.Err() != nil {
+		p.cfg.Log.Warn("sqssource: stopped during a batch; its messages return after the visibility timeout",
+			"queue", p.cfg.QueueURL, "messages", len(batch))
+		return
+	}
 	var failed map[string]bool
 	if err == nil && p.cfg.ReportBatchItemFailures {
 		failed, err = failures(out, batch)

@@ -119,8 +119,8 @@ func (p *Poller) Run(ctx context.Context) error {
 	return nil
 }
 
-// poll receives and delivers batches until ctx ends. A batch received is delivered and
-// settled even if ctx ends meanwhile, so no message is left in flight until its timeout.
+// poll receives and delivers batches until ctx ends. A batch whose invocation ctx cut short is
+// left in the queue: its messages come back after their visibility timeout, as after a crash.
 func (p *Poller) poll(ctx context.Context) {
 	for ctx.Err() == nil {
 		batch, err := p.receive(ctx)
@@ -131,7 +131,7 @@ func (p *Poller) poll(ctx context.Context) {
 			}
 		}
 		if len(batch) > 0 {
-			p.deliver(context.WithoutCancel(ctx), batch)
+			p.deliver(ctx, batch)
 		}
 	}
 }
