@@ -29,6 +29,7 @@ type Pacer struct {
 	bound   int
 	slowFor time.Duration
 	now     func() time.Time
+	sleep   func(ctx context.Context, d time.Duration) error
 }
 
 // Option changes a Pacer's defaults.
@@ -36,6 +37,11 @@ type Option func(*Pacer)
 
 // WithClock sets the clock; tests move it by hand.
 func WithClock(now func() time.Time) Option { return func(p *Pacer) { p.now = now } }
+
+// WithSleep sets how Await waits; tests pass one that moves their clock.
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(p *Pacer) { p.sleep = sleep }
+}
 
 // WithSlowdown sets how long a bucket runs at half rate after a vendor's 429 (default 1m).
 func WithSlowdown(d time.Duration) Option { return func(p *Pacer) { p.slowFor = d } }
@@ -50,7 +56,7 @@ func New(buckets Buckets, backlog Backlog, limits Limits, bound int, opts ...Opt
 	if bound <= 0 {
 		bound = DefaultQueueBound
 	}
-	p := &Pacer{buckets: buckets, backlog: backlog, limits: limits, bound: bound, slowFor: time.Minute, now: time.Now}
+	p := &Pacer{buckets: buckets, backlog: backlog, limits: limits, bound: bound, slowFor: time.Minute, now: time.Now, sleep: sleep}
 	for _, o := range opts {
 		o(p)
 	}
@@ -64,6 +70,35 @@ func (p *Pacer) Limit(k Key) Limit { return p.limits.For(k.Tenant, k.Vendor) }
 // free.
 func (p *Pacer) Take(ctx context.Context, k Key) (Grant, error) {
 	return p.buckets.Take(ctx, k, p.Limit(k), p.now())
+}
+
+// Await takes a token for k, waiting for it while it comes before until: a drainer holds its
+// batch while the tokens come, and gives back only what cannot start within its invocation.
+// Not OK: the next token is at At, after until.
+func (p *Pacer) Await(ctx context.Context, k Key, until time.Time) (Grant, error) {
+	for {
+		g, err := p.Take(ctx, k)
+		if err != nil || g.OK || g.At.After(until) {
+			return g, err
+		}
+		if err := p.sleep(ctx, g.At.Sub(p.now())); err != nil {
+			return Grant{}, err
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Throttled slows k's bucket after the vendor answered 429, honouring its Retry-After (zero when

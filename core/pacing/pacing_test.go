@@ -151,3 +151,41 @@ func TestIntervalsRoundUpToWholeMilliseconds(t *testing.T) {
 		t.Errorf("PerSecond(7): every %s, want 143ms", got)
 	}
 }
+
+// A drainer waits for its tokens while they come within its invocation, and gives back the
+// transfer whose token would come too late.
+func TestAwaitWaitsForTokensWithinTheDeadline(t *testing.T) {
+	ctx := context.Background()
+	clock := testkit.NewClock(start)
+	var slept []time.Duration
+	p := pacing.New(memstore.NewPacing(), memstore.NewPacing(), pacing.DefaultLimits(), 0, pacing.WithClock(clock.Now),
+		pacing.WithSleep(func(_ context.Context, d time.Duration) error {
+			slept = append(slept, d)
+			clock.Advance(d)
+			return nil
+		}))
+	k := pacing.Key{Tenant: "acme", Vendor: "koreai"} // one a second
+	until := start.Add(2500 * time.Millisecond)
+	for i := range 3 {
+		g, err := p.Await(ctx, k, until)
+		if err != nil || !g.OK || !g.At.Equal(start.Add(time.Duration(i)*time.Second)) {
+			t.Fatalf("await %d: %+v, %v; want a token at +%ds", i, g, err, i)
+		}
+	}
+	g, err := p.Await(ctx, k, until)
+	if err != nil || g.OK || !g.At.Equal(start.Add(3*time.Second)) {
+		t.Fatalf("past the deadline: %+v, %v; want refused, next at +3s", g, err)
+	}
+	if want := []time.Duration{time.Second, time.Second}; len(slept) != 2 || slept[0] != want[0] || slept[1] != want[1] {
+		t.Errorf("slept %v, want %v", slept, want)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	q := pacing.New(memstore.NewPacing(), memstore.NewPacing(), pacing.DefaultLimits(), 0, pacing.WithClock(clock.Now))
+	if _, err := q.Take(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Await(canceled, k, clock.Now().Add(time.Hour)); !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled wait: %v, want context.Canceled", err)
+	}
+}
