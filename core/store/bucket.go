@@ -184,9 +184,18 @@ func (p *Pacing) guess(k pacing.Key) pacing.State {
 	return p.seen[k]
 }
 
+// remember keeps the latest of what was seen: concurrent Takes of one container may come back
+// in any order, and an older answer must not make the guess go back.
 func (p *Pacing) remember(k pacing.Key, s pacing.State) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	old := p.seen[k]
+	if s.TAT.Before(old.TAT) {
+		s.TAT = old.TAT
+	}
+	if s.SlowUntil.Before(old.SlowUntil) {
+		s.SlowUntil = old.SlowUntil
+	}
 	p.seen[k] = s
 }
 
