@@ -336,3 +336,41 @@ func TestFIFOGroupsOneInFlightInOrder(t *testing.T) {
 		}
 	}
 }
+
+// The transfer queue as the template declares it: a message the function keeps failing goes to
+// the dead-letter queue after maxReceiveCount receives, and the rest of its group moves on.
+// Batches of one here: on a FIFO queue the messages behind a failure in its batch come back with
+// it, are received as often, and would go to the dead-letter queue with it (docs/pacing.md).
+func TestTransferQueueDeadLettersWhatKeepsFailing(t *testing.T) {
+	e := newEnv(t)
+	q, err := sqssource.CreateTransferQueue(context.Background(), e.sqs, "transfers.fifo", time.Second, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.send(q.URL, "acme#koreai", "poison", "next")
+	f := &function{respond: func(ev events.SQSEvent) ([]byte, error) {
+		var resp events.SQSEventResponse
+		for _, m := range ev.Records {
+			if m.Body == "poison" {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			}
+		}
+		return json.Marshal(resp)
+	}}
+	e.run(sqssource.Config{QueueURL: q.URL, Target: f, BatchSize: 1, ReportBatchItemFailures: true, Pollers: 2})
+
+	waitFor(t, "the queue empty", func() bool { return e.empty(q.URL) && f.deliveries()["next"] > 0 })
+	if got, want := f.bodies(), [][]string{{"poison"}, {"poison"}, {"next"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("batches %v, want %v: poison twice (maxReceiveCount 2), then the group moves on", got, want)
+	}
+	out, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.DeadLetterURL), MaxNumberOfMessages: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 1 || aws.ToString(out.Messages[0].Body) != "poison" {
+		t.Errorf("dead-letter queue holds %v, want the poison message", out.Messages)
+	}
+	if _, err := sqssource.CreateTransferQueue(context.Background(), e.sqs, "transfers", 0, 0); err == nil {
+		t.Error("a queue name without .fifo was accepted")
+	}
+}
