@@ -16,7 +16,7 @@ import (
 // TransferDeadLetterQueue, TransferQueueMapping; infra's tests hold the two together).
 const (
 	BatchSize         = 10
-	VisibilityTimeout = 180 * time.Second // six times the transfer function's 30 s timeout
+	VisibilityTimeout = 180 * time.Second // at least six times the transfer function's timeout
 	MaxReceiveCount   = 10                // receives before a message goes to the dead-letter queue
 )
 
