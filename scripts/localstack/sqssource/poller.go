@@ -27,7 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// Invoker runs a function with an event; *runtimeapi.Function is one.
+// Invoker runs a function with an event; *rie.Function is one.
 type Invoker interface {
 	Invoke(ctx context.Context, payload []byte) ([]byte, error)
 }
