@@ -1,0 +1,122 @@
+package load
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"time"
+)
+
+// StormReport is what a storm run found.
+type StormReport struct {
+	Sent, Transferred, Failed int
+	Lost                      int // escalations with no final transfer
+	Doubled                   int // escalations with two transfers
+	Repeated                  int // vendor calls beyond one per escalation (429s answered, then sent again)
+	OutOfOrder                int // transfers that started before one sent earlier
+	// DrainPerMinute is the rate the transfers started at, first to last; ConfiguredPerMinute
+	// the stack's.
+	DrainPerMinute, ConfiguredPerMinute float64
+	Drain                               time.Duration
+	Problems                            []string
+}
+
+// OK is the storm's acceptance: all transferred, none lost or doubled, in order, and the drain
+// rate within a tenth of the configured one.
+func (r StormReport) OK() bool {
+	return r.Sent > 0 && r.Transferred == r.Sent && r.Lost == 0 && r.Doubled == 0 && r.OutOfOrder == 0 && r.rateWithin()
+}
+
+func (r StormReport) rateWithin() bool {
+	if r.Sent < 2 {
+		return true
+	}
+	d := r.DrainPerMinute - r.ConfiguredPerMinute
+	return d <= r.ConfiguredPerMinute/10 && -d <= r.ConfiguredPerMinute/10
+}
+
+// Print writes the figures.
+func (r StormReport) Print(w io.Writer) {
+	fmt.Fprintf(w, "Storm: %d escalations, %d transferred, %d failed, %d lost, %d doubled, %d out of order\n",
+		r.Sent, r.Transferred, r.Failed, r.Lost, r.Doubled, r.OutOfOrder)
+	fmt.Fprintf(w, "Drain: %.1f a minute over %s (configured %.0f a minute; within 10%%: %v); vendor calls repeated after a 429: %d\n",
+		r.DrainPerMinute, r.Drain.Round(time.Millisecond), r.ConfiguredPerMinute, r.rateWithin(), r.Repeated)
+	for _, p := range r.Problems {
+		fmt.Fprintln(w, "  -", p)
+	}
+}
+
+// analyseStorm checks the outcomes against what was sent. calls are the Kore.ai transfer calls
+// by conversation during the run (nil: not read yet). A transfer's start is its first vendor
+// attempt.
+func analyseStorm(sent []stormEscalation, outcomes []stormOutcome, calls map[string]int, perMinute int) StormReport {
+	rep := StormReport{Sent: len(sent), ConfiguredPerMinute: float64(perMinute)}
+	byConv := map[string][]stormOutcome{}
+	for _, o := range outcomes {
+		byConv[o.Conversation.ID] = append(byConv[o.Conversation.ID], o)
+	}
+	type start struct {
+		seq int
+		at  time.Time
+	}
+	var starts []start
+	for _, e := range sent {
+		got := byConv[e.conversation]
+		ids := map[string]bool{}
+		for _, o := range got {
+			ids[o.ID] = true
+		}
+		switch {
+		case len(got) == 0:
+			rep.Lost++
+			rep.problem("escalation %d (conversation %s) has no final transfer", e.seq, e.conversation)
+			continue
+		case len(ids) > 1:
+			rep.Doubled++
+			rep.problem("escalation %d made %d transfers", e.seq, len(ids))
+		}
+		o := got[0]
+		if o.Status != "transferred" {
+			rep.Failed++
+			rep.problem("escalation %d ended %s", e.seq, o.Status)
+			continue
+		}
+		rep.Transferred++
+		if calls != nil {
+			switch n := calls[e.conversation]; {
+			case n == 0:
+				rep.Lost++
+				rep.problem("escalation %d is transferred, but the sandbox saw no transfer call", e.seq)
+			case n > 1:
+				rep.Repeated += n - 1
+			}
+		}
+		if len(o.Attempts) > 0 {
+			starts = append(starts, start{e.seq, o.Attempts[0].At})
+		}
+	}
+	sort.SliceStable(starts, func(i, j int) bool { return starts[i].at.Before(starts[j].at) })
+	highest := -1
+	for _, s := range starts {
+		if s.seq < highest {
+			rep.OutOfOrder++
+		}
+		highest = max(highest, s.seq)
+	}
+	if rep.OutOfOrder > 0 {
+		rep.problem("%d transfers started before one sent earlier", rep.OutOfOrder)
+	}
+	if len(starts) >= 2 {
+		rep.Drain = starts[len(starts)-1].at.Sub(starts[0].at)
+		if rep.Drain > 0 {
+			rep.DrainPerMinute = float64(len(starts)-1) / rep.Drain.Minutes()
+		}
+	}
+	return rep
+}
+
+func (r *StormReport) problem(format string, args ...any) {
+	if len(r.Problems) < 20 {
+		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+	}
+}
