@@ -174,9 +174,9 @@ func (n *Notifier) deliver(ctx context.Context, t handoff.Transfer) delivery {
 			return d
 		}
 		d.acked, d.events = &ack, append(d.events, ev)
-		acked := t
-		acked.Ack = ack
-		telemetry.Acked(ctx, acked)
+		// The outcome event carries the ack as it now stands (its bot's reply included).
+		t.Ack = ack
+		telemetry.Acked(ctx, t)
 		if err != nil {
 			d.err = err // retry later; the attempt count is recorded now
 			return d

@@ -22,6 +22,7 @@ import (
 //	                             expiresAt, doc, timeline; the claim: idemKey, fingerprint,
 //	                             claim, leaseOwner, leaseUntil, ambiguous, idemUntil; the
 //	                             indexes: awaiting, awaitUntil, ref, refAt
+//	ACCESS#{tenant} / ACCESS     a tenant's access record (access.go): kind, doc
 //	TRANSFER#{slot} / T#{id}     an earlier transfer of the same key, kept read-only once the
 //	                             key was used again after its window: kind, transferId, doc,
 //	                             timeline, version, expiresAt

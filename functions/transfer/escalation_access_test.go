@@ -13,6 +13,7 @@ import (
 
 	"handoff/core/handler"
 	"handoff/core/handoff"
+	"handoff/core/store"
 	"handoff/functions/internal/fntest"
 )
 
@@ -82,7 +83,7 @@ func onlyTransfer(t *testing.T, env *fntest.Env) handoff.Transfer {
 	if err != nil || len(out.Items) != 1 {
 		t.Fatalf("scan: %d transfers, %v; want 1", len(out.Items), err)
 	}
-	tr, err := env.Store.Get(context.Background(), strings.TrimPrefix(out.Items[0]["pk"].(*types.AttributeValueMemberS).Value, "TRANSFER#"))
+	tr, err := env.Store.Get(context.Background(), out.Items[0][store.AttrTransferID].(*types.AttributeValueMemberS).Value)
 	if err != nil {
 		t.Fatal(err)
 	}

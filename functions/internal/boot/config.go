@@ -52,10 +52,10 @@ func Idempotency(r *reader, c *Config) {
 func Load(getenv func(string) string, groups ...Group) (Config, error) {
 	r := &reader{getenv: getenv}
 	c := Config{
-		TableName:    r.required("TABLE_NAME"),
-		SecretPrefix: r.required("SECRET_PREFIX"),
-		EventBusName: r.required("EVENT_BUS_NAME"),
-		LogLevel:     r.logLevel("LOG_LEVEL"),
+		TableName:              r.required("TABLE_NAME"),
+		SecretPrefix:           r.required("SECRET_PREFIX"),
+		EventBusName:           r.required("EVENT_BUS_NAME"),
+		LogLevel:               r.logLevel("LOG_LEVEL"),
 		MetricsNamespace:       orDefault(r.getenv("METRICS_NAMESPACE"), "Handoff"),
 		MetricsTenantDimension: r.boolean("METRICS_TENANT_DIMENSION"),
 	}

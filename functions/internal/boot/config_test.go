@@ -46,17 +46,17 @@ func TestLoadReadsTheGroupsAskedFor(t *testing.T) {
 
 func TestLoadRefusesBadSettingsNamingThem(t *testing.T) {
 	cases := map[string]map[string]string{
-		"TABLE_NAME is not set":        {"TABLE_NAME": ""},
-		"SECRET_PREFIX is not set":     {"SECRET_PREFIX": ""},
-		"EVENT_BUS_NAME is not set":    {"EVENT_BUS_NAME": ""},
-		"SECRET_PREFIX \"handoff/*\"":  {"SECRET_PREFIX": "handoff/*"},
-		"LOG_LEVEL \"loud\"":           {"LOG_LEVEL": "loud"},
-		"IDEMPOTENCY_TTL \"a day\"":    {"IDEMPOTENCY_TTL": "a day"},
-		"IDEMPOTENCY_TTL \"0s\"":       {"IDEMPOTENCY_TTL": "0s"},
-		"CALLBACK_TIMEOUT \"-1m\"":     {"CALLBACK_TIMEOUT": "-1m"},
-		"must be https":                {"CALLBACK_BASE_URL": "http://api.example.com"},
-		"must be a URL":                {"CALLBACK_BASE_URL": "api.example.com"},
-		"CALLBACK_BASE_URL \"https://": {"CALLBACK_BASE_URL": "https://api.example.com/?x=1"},
+		"TABLE_NAME is not set":            {"TABLE_NAME": ""},
+		"SECRET_PREFIX is not set":         {"SECRET_PREFIX": ""},
+		"EVENT_BUS_NAME is not set":        {"EVENT_BUS_NAME": ""},
+		"SECRET_PREFIX \"handoff/*\"":      {"SECRET_PREFIX": "handoff/*"},
+		"LOG_LEVEL \"loud\"":               {"LOG_LEVEL": "loud"},
+		"IDEMPOTENCY_TTL \"a day\"":        {"IDEMPOTENCY_TTL": "a day"},
+		"IDEMPOTENCY_TTL \"0s\"":           {"IDEMPOTENCY_TTL": "0s"},
+		"CALLBACK_TIMEOUT \"-1m\"":         {"CALLBACK_TIMEOUT": "-1m"},
+		"must be https":                    {"CALLBACK_BASE_URL": "http://api.example.com"},
+		"must be a URL":                    {"CALLBACK_BASE_URL": "api.example.com"},
+		"CALLBACK_BASE_URL \"https://":     {"CALLBACK_BASE_URL": "https://api.example.com/?x=1"},
 		"METRICS_TENANT_DIMENSION \"yes\"": {"METRICS_TENANT_DIMENSION": "yes"},
 	}
 	for want, vars := range cases {

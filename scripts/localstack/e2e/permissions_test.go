@@ -33,6 +33,8 @@ var unreached = map[string]string{
 	"TransferFunction secretsmanager:PutSecretValue on arn:aws:secretsmanager:us-east-1:123456789012:secret:handoff/*":                         "Bitrix24 rotates its refresh token on each renewal; the demo token does not expire",
 	"SkillCheckFunction secretsmanager:PutSecretValue on arn:aws:secretsmanager:us-east-1:123456789012:secret:handoff/*":                       "the same, for Bitrix24's open lines",
 	"CallbackReceiverFunction secretsmanager:GetSecretValue on arn:aws:secretsmanager:us-east-1:123456789012:secret:handoff/*/bitrix24-??????": "Bitrix24 events are verified with the tenant's applicationToken; the suite sends none",
+	"CallbackReceiverFunction dynamodb:Query on arn:aws:dynamodb:us-east-1:123456789012:table/Table/index/ref":                                 "a Bitrix24 event names only its chat, found through the ref index; the suite sends none",
+	"BotAckFunction dynamodb:Query on arn:aws:dynamodb:us-east-1:123456789012:table/Table/index/awaiting":                                      "the ack re-send scan, scheduled every 5 minutes, reads the acks left pending",
 }
 
 // recording is the gate in front of moto and the EventBridge endpoint in front of the running
