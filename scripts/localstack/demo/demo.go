@@ -9,6 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
+	"handoff/core/vendors/webhook/webhooksandbox"
 	"net"
 	"net/http"
 	"os"
@@ -19,21 +24,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-
-	"handoff/core/vendors/bitrix24"
-	"handoff/core/vendors/koreai"
-	"handoff/core/vendors/liveperson"
-	"handoff/core/vendors/salesforce"
-	"handoff/core/vendors/webhook"
 )
 
 // Sandboxes are the running vendor sandboxes.
 type Sandboxes struct {
-	Bitrix24   *bitrix24.Sandbox
-	LivePerson *liveperson.Sandbox
-	KoreAI     *koreai.Sandbox
-	Salesforce *salesforce.Sandbox
-	Webhook    *webhook.Sandbox
+	Bitrix24   *bitrix24sandbox.Sandbox
+	LivePerson *livepersonsandbox.Sandbox
+	KoreAI     *koreaisandbox.Sandbox
+	Salesforce *salesforcesandbox.Sandbox
+	Webhook    *webhooksandbox.Sandbox
 	// URLs maps each placeholder name (SANDBOX_KOREAI…) to its sandbox's base URL.
 	URLs    map[string]string
 	servers []*http.Server
@@ -52,11 +51,11 @@ func StartSandboxes() (*Sandboxes, error) { return StartSandboxesWith(SandboxOpt
 // StartSandboxesWith is StartSandboxes with the sandboxes tuned by o.
 func StartSandboxesWith(o SandboxOptions) (*Sandboxes, error) {
 	s := &Sandboxes{
-		Bitrix24:   bitrix24.NewSandbox(bitrix24.SandboxConfig{}),
-		LivePerson: liveperson.NewSandbox(liveperson.SandboxConfig{}),
-		KoreAI:     koreai.NewSandbox(koreai.SandboxConfig{RatePerMinute: o.KoreAIRatePerMinute}),
-		Salesforce: salesforce.NewSandbox(salesforce.SandboxConfig{}),
-		Webhook:    webhook.NewSandbox(webhook.SandboxConfig{}),
+		Bitrix24:   bitrix24sandbox.New(bitrix24sandbox.Config{}),
+		LivePerson: livepersonsandbox.New(livepersonsandbox.Config{}),
+		KoreAI:     koreaisandbox.New(koreaisandbox.Config{RatePerMinute: o.KoreAIRatePerMinute}),
+		Salesforce: salesforcesandbox.New(salesforcesandbox.Config{}),
+		Webhook:    webhooksandbox.New(webhooksandbox.Config{}),
 		URLs:       map[string]string{},
 	}
 	for name, h := range map[string]http.Handler{

@@ -5,11 +5,11 @@ import (
 	"reflect"
 	"testing"
 
-	"handoff/core/vendors/bitrix24"
-	"handoff/core/vendors/koreai"
-	"handoff/core/vendors/liveperson"
-	"handoff/core/vendors/salesforce"
-	"handoff/core/vendors/webhook"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
+	"handoff/core/vendors/webhook/webhooksandbox"
 	"handoff/scripts/localstack/demo"
 )
 
@@ -26,11 +26,11 @@ func TestDefaultSecretsMatchTheSandboxes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]byte{
-		"demo/bitrix24":   bitrix24.DemoSecret(urls["SANDBOX_BITRIX24"]),
-		"demo/liveperson": liveperson.DemoSecret(urls["SANDBOX_LIVEPERSON"]),
-		"demo/koreai":     koreai.DemoSecret(urls["SANDBOX_KOREAI"]),
-		"demo/salesforce": salesforce.DemoSecret(urls["SANDBOX_SALESFORCE"]),
-		"demo/webhook":    webhook.DemoSecret(urls["SANDBOX_WEBHOOK"]),
+		"demo/bitrix24":   bitrix24sandbox.DemoSecret(urls["SANDBOX_BITRIX24"]),
+		"demo/liveperson": livepersonsandbox.DemoSecret(urls["SANDBOX_LIVEPERSON"]),
+		"demo/koreai":     koreaisandbox.DemoSecret(urls["SANDBOX_KOREAI"]),
+		"demo/salesforce": salesforcesandbox.DemoSecret(urls["SANDBOX_SALESFORCE"]),
+		"demo/webhook":    webhooksandbox.DemoSecret(urls["SANDBOX_WEBHOOK"]),
 	}
 	if len(got) != len(want) {
 		t.Errorf("file holds %d secrets, want %d", len(got), len(want))

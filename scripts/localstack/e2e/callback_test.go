@@ -13,6 +13,7 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/koreai/koreaisandbox"
 )
 
 // Kore.ai's callbacks carry no signature of Kore's: the URL handed to Kore holds a token of
@@ -26,7 +27,7 @@ func testKoreAICallback(t *testing.T, e *env) {
 
 	// Forgeries that would fail the transfer if they were believed. They race Kore.ai's own
 	// callback; whichever lands first, the transfer must end transferred.
-	failed := `{"sessionId":"` + session + `","agentId":"` + koreai.SandboxAgentID + `","status":"failed","requestCompletedAt":1700000000000}`
+	failed := `{"sessionId":"` + session + `","agentId":"` + koreaisandbox.AgentID + `","status":"failed","requestCompletedAt":1700000000000}`
 	otherToken := tokenOf(t, koreCallbackURL(t, s.Sandboxes.KoreAI, other))
 	for name, query := range map[string]string{
 		"no token":                   "tenant=demo&transfer=" + tr.ID,
@@ -80,7 +81,7 @@ func testKoreAICallback(t *testing.T, e *env) {
 }
 
 // koreCallbackURL is the callbackUrl Kore.ai was handed for a bot session.
-func koreCallbackURL(t *testing.T, s *koreai.Sandbox, session string) string {
+func koreCallbackURL(t *testing.T, s *koreaisandbox.Sandbox, session string) string {
 	t.Helper()
 	calls := koreAssigns(s, session)
 	if len(calls) == 0 {
@@ -103,7 +104,7 @@ func tokenOf(t *testing.T, raw string) string {
 // Kore.ai adapter signs them (koreai.SignCallbackToken).
 func callbackToken(secret, tenant, transfer string) string {
 	return koreai.SignCallbackToken(secret, koreai.CallbackClaims{Tenant: tenant, Transfer: transfer,
-		Target: handoff.Target{Type: handoff.TargetAgent, ID: koreai.SandboxAgentID}, Expires: time.Now().Add(time.Hour)})
+		Target: handoff.Target{Type: handoff.TargetAgent, ID: koreaisandbox.AgentID}, Expires: time.Now().Add(time.Hour)})
 }
 
 // demoCallbackSecret is the demo tenant's Kore.ai callbackSecret, from infra/local-secrets.json.

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"handoff/core/handoff"
-	"handoff/core/vendors/bitrix24"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
 	"handoff/scripts/handoffctl/ctl"
 )
 
@@ -35,7 +35,7 @@ func testHandoffctl(t *testing.T, e *env) {
 
 	t.Run("tenant put", func(t *testing.T) {
 		good := filepath.Join(dir, "bitrix24.json")
-		if err := os.WriteFile(good, bitrix24.DemoSecret(s.Sandboxes.URLs["SANDBOX_BITRIX24"]), 0o600); err != nil {
+		if err := os.WriteFile(good, bitrix24sandbox.DemoSecret(s.Sandboxes.URLs["SANDBOX_BITRIX24"]), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		out, err := run("tenant", "put", "ops-e2e", "bitrix24", "--from-file", good, "--check")
@@ -64,7 +64,7 @@ func testHandoffctl(t *testing.T, e *env) {
 		}
 		// Credentials the vendor refuses are not stored with --check.
 		wrong := filepath.Join(dir, "bitrix24-wrong.json")
-		if err := os.WriteFile(wrong, []byte(strings.Replace(string(bitrix24.DemoSecret(s.Sandboxes.URLs["SANDBOX_BITRIX24"])), `"accessToken":"`, `"accessToken":"x`, 1)), 0o600); err != nil {
+		if err := os.WriteFile(wrong, []byte(strings.Replace(string(bitrix24sandbox.DemoSecret(s.Sandboxes.URLs["SANDBOX_BITRIX24"])), `"accessToken":"`, `"accessToken":"x`, 1)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if out, err := run("tenant", "put", "ops-e2e2", "bitrix24", "--from-file", wrong, "--check"); err == nil {
@@ -76,7 +76,7 @@ func testHandoffctl(t *testing.T, e *env) {
 
 	t.Run("transfer show and ack retry", func(t *testing.T) {
 		a := postTransfer(t, s.URL, "e2e-ctl-112", fmt.Sprintf(`{"tenant":"demo","vendor":"bitrix24",
-			"conversation":{"id":%q},"target":{"type":"agent","id":%q},"bot":{"vendor":"webhook","sessionId":"web-ctl"}}`, bitrix24.SandboxChatID, bitrix24.SandboxUserID))
+			"conversation":{"id":%q},"target":{"type":"agent","id":%q},"bot":{"vendor":"webhook","sessionId":"web-ctl"}}`, bitrix24sandbox.ChatID, bitrix24sandbox.UserID))
 		tr := wantTransfer(t, a, http.StatusCreated)
 		awaitTransfer(t, s.URL, tr.ID, "acked", final(handoff.StatusTransferred, handoff.AckSent))
 
