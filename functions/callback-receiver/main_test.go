@@ -12,7 +12,9 @@ import (
 	"handoff/core/awstest"
 	"handoff/core/handler"
 	"handoff/core/handoff"
+	"handoff/core/vendors/koreai/koreaisandbox"
 	"handoff/functions/internal/fntest"
+	"handoff/scripts/localstack/demo"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -47,7 +49,7 @@ func koreTransfer(t *testing.T, env *fntest.Env) (handoff.Transfer, *url.URL) {
 	if a.Status != 202 {
 		t.Fatalf("Kore.ai transfer: %d %s", a.Status, a.Raw)
 	}
-	reqs := env.Sandboxes.KoreAI.Requests()
+	reqs := demo.SandboxOf[*koreaisandbox.Sandbox](env.Sandboxes, "koreai").Requests()
 	var sent struct {
 		CallbackURL string `json:"callbackUrl"`
 	}

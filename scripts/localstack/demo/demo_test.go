@@ -5,35 +5,26 @@ import (
 	"reflect"
 	"testing"
 
-	"handoff/core/vendors/bitrix24/bitrix24sandbox"
-	"handoff/core/vendors/koreai/koreaisandbox"
-	"handoff/core/vendors/liveperson/livepersonsandbox"
-	"handoff/core/vendors/salesforce/salesforcesandbox"
-	"handoff/core/vendors/webhook/webhooksandbox"
+	"handoff/core/vendors/sandboxes"
 	"handoff/scripts/localstack/demo"
 )
 
 // The default local secrets must be what each vendor's sandbox accepts: the sandboxes' own
 // DemoSecret is the source of truth, the file in infra/ the copy a user reads and edits.
 func TestDefaultSecretsMatchTheSandboxes(t *testing.T) {
-	urls := map[string]string{
-		"SANDBOX_BITRIX24": "http://127.0.0.1:1", "SANDBOX_LIVEPERSON": "http://127.0.0.1:2",
-		"SANDBOX_KOREAI": "http://127.0.0.1:3", "SANDBOX_SALESFORCE": "http://127.0.0.1:4",
-		"SANDBOX_WEBHOOK": "http://127.0.0.1:5",
+	urls := map[string]string{}
+	want := map[string][]byte{}
+	for vendor, spec := range sandboxes.All {
+		url := "http://127.0.0.1:1/" + vendor
+		urls[demo.Placeholder(vendor)] = url
+		want[demo.DemoTenant+"/"+vendor] = spec.DemoSecret(url)
 	}
 	got, err := demo.Secrets("../../../infra/local-secrets.json", urls)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string][]byte{
-		"demo/bitrix24":   bitrix24sandbox.DemoSecret(urls["SANDBOX_BITRIX24"]),
-		"demo/liveperson": livepersonsandbox.DemoSecret(urls["SANDBOX_LIVEPERSON"]),
-		"demo/koreai":     koreaisandbox.DemoSecret(urls["SANDBOX_KOREAI"]),
-		"demo/salesforce": salesforcesandbox.DemoSecret(urls["SANDBOX_SALESFORCE"]),
-		"demo/webhook":    webhooksandbox.DemoSecret(urls["SANDBOX_WEBHOOK"]),
-	}
 	if len(got) != len(want) {
-		t.Errorf("file holds %d secrets, want %d", len(got), len(want))
+		t.Errorf("file holds %d secrets, want %d (one per registered sandbox)", len(got), len(want))
 	}
 	for key, w := range want {
 		var a, b any

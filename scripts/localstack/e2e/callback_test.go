@@ -14,6 +14,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors/koreai"
 	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/scripts/localstack/demo"
 )
 
 // Kore.ai's callbacks carry no signature of Kore's: the URL handed to Kore holds a token of
@@ -28,7 +29,7 @@ func testKoreAICallback(t *testing.T, e *env) {
 	// Forgeries that would fail the transfer if they were believed. They race Kore.ai's own
 	// callback; whichever lands first, the transfer must end transferred.
 	failed := `{"sessionId":"` + session + `","agentId":"` + koreaisandbox.AgentID + `","status":"failed","requestCompletedAt":1700000000000}`
-	otherToken := tokenOf(t, koreCallbackURL(t, s.Sandboxes.KoreAI, other))
+	otherToken := tokenOf(t, koreCallbackURL(t, demo.SandboxOf[*koreaisandbox.Sandbox](s.Sandboxes, "koreai"), other))
 	for name, query := range map[string]string{
 		"no token":                   "tenant=demo&transfer=" + tr.ID,
 		"a made-up token":            "tenant=demo&transfer=" + tr.ID + "&token=" + base64.RawURLEncoding.EncodeToString(make([]byte, 32)),
@@ -52,7 +53,7 @@ func testKoreAICallback(t *testing.T, e *env) {
 	awaitTransfer(t, s.URL, otherTr.ID, "transferred", final(handoff.StatusTransferred, handoff.AckNotRequired))
 
 	// The genuine callback again, as Kore.ai sent it: 200, and the transfer stays as it was.
-	d := koreDeliveries(s.Sandboxes.KoreAI, session)
+	d := koreDeliveries(demo.SandboxOf[*koreaisandbox.Sandbox](s.Sandboxes, "koreai"), session)
 	if len(d) != 1 || d[0].Status != http.StatusOK {
 		t.Fatalf("Kore.ai's callbacks about %s: %+v, want one, answered 200", session, d)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/scripts/localstack/demo"
 )
 
 // Twenty clients send the same request with the same Idempotency-Key at once: LivePerson is
@@ -63,7 +64,7 @@ func testDuplicateStorm(t *testing.T, e *env) {
 	if created != 1 {
 		t.Errorf("%d answers were not replays, want exactly 1 (the request that ran)", created)
 	}
-	if n := livePersonTransfers(s.Sandboxes.LivePerson, chat); n != 1 {
+	if n := livePersonTransfers(demo.SandboxOf[*livepersonsandbox.Sandbox](s.Sandboxes, "liveperson"), chat); n != 1 {
 		t.Errorf("LivePerson received %d transfers of %s, want 1", n, chat)
 	}
 
@@ -73,7 +74,7 @@ func testDuplicateStorm(t *testing.T, e *env) {
 	}
 	other := fmt.Sprintf(`{"tenant":"demo","vendor":"liveperson","conversation":{"id":%q},"target":{"type":"agent","id":%q}}`, chat, livepersonsandbox.AgentOnlineID)
 	wantProblem(t, postTransfer(t, s.URL, key, other), http.StatusUnprocessableEntity, handoff.CodeIdempotencyKeyReused)
-	if n := livePersonTransfers(s.Sandboxes.LivePerson, chat); n != 1 {
+	if n := livePersonTransfers(demo.SandboxOf[*livepersonsandbox.Sandbox](s.Sandboxes, "liveperson"), chat); n != 1 {
 		t.Errorf("LivePerson received %d transfers of %s after the resends, want 1", n, chat)
 	}
 	awaitPublished(t, s.URL, "Transfer Succeeded", getTransfer(t, s.URL, id))

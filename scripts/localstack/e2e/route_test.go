@@ -10,6 +10,7 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/template"
 )
 
@@ -77,7 +78,7 @@ func testRouteAddedToTheTemplate(t *testing.T, e *env) {
 	tr := wantTransfer(t, postTransfer(t, s.URL, "e2e-route-901", fmt.Sprintf(`{"tenant":"demo","vendor":"liveperson",
 		"conversation":{"id":%q},"target":{"type":"skill","id":%q}}`, chat, livepersonsandbox.SkillSupportID)), http.StatusCreated)
 	sameTransfer(t, getTransfer(t, s.URL, tr.ID), tr)
-	if n := livePersonTransfers(s.Sandboxes.LivePerson, chat); n != 1 {
+	if n := livePersonTransfers(demo.SandboxOf[*livepersonsandbox.Sandbox](s.Sandboxes, "liveperson"), chat); n != 1 {
 		t.Errorf("LivePerson received %d transfers of %s, want 1", n, chat)
 	}
 }

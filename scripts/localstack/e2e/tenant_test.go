@@ -9,7 +9,9 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/koreai/koreaisandbox"
 	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/scripts/localstack/demo"
 )
 
 // The tenant acme, added by the secrets file HANDOFF_LOCAL_SECRETS names, has its LivePerson
@@ -31,7 +33,7 @@ func testOtherTenant(t *testing.T, e *env) {
 		if n, to := livePersonTransfers(e.acmeLivePerson, chat), e.acmeLivePerson.TransferredTo(chat); n != 1 || to != "skill:"+livepersonsandbox.SkillSupportID {
 			t.Errorf("acme's LivePerson received %d transfers of %s and moved it to %q, want 1 to skill %s", n, chat, to, livepersonsandbox.SkillSupportID)
 		}
-		if n := requestsTo(s.Sandboxes.LivePerson.Requests(), chat); n != 0 {
+		if n := requestsTo(demo.SandboxOf[*livepersonsandbox.Sandbox](s.Sandboxes, "liveperson").Requests(), chat); n != 0 {
 			t.Errorf("the demo LivePerson received %d requests about acme's chat", n)
 		}
 	})
@@ -43,7 +45,7 @@ func testOtherTenant(t *testing.T, e *env) {
 		if n := len(koreAssigns(e.acmeKoreAI, session)); n != 1 {
 			t.Errorf("acme's Kore.ai received %d assigns for %s, want 1", n, session)
 		}
-		if n := requestsTo(s.Sandboxes.KoreAI.Requests(), session); n != 0 {
+		if n := requestsTo(demo.SandboxOf[*koreaisandbox.Sandbox](s.Sandboxes, "koreai").Requests(), session); n != 0 {
 			t.Errorf("the demo Kore.ai received %d requests about acme's session", n)
 		}
 		d := koreDeliveries(e.acmeKoreAI, session)
