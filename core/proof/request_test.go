@@ -182,6 +182,9 @@ type vendorCase struct {
 	async bool
 	// alreadyDone is the vendor code a reconciling retry meets when the first attempt did the job.
 	alreadyDone string
+	// anyBody: every 2xx is the vendor's acceptance, whatever its body (Kore.ai's own success
+	// sample is not strict JSON), so an undocumented body is no fault to the caller.
+	anyBody bool
 	// looks: a reconcile confirms a job the first call did by looking, with no second job call
 	// (LivePerson reads Retrieve Chat Sessions: a chat no longer held has left the bot).
 	looks bool
@@ -232,5 +235,6 @@ var vendorCases = []vendorCase{
 		sandbox:     func(s *stack) injector { return s.koreSandbox },
 		async:       true,
 		alreadyDone: "ALREADY_ASSIGNED",
+		anyBody:     true,
 	},
 }
