@@ -2,13 +2,14 @@ package bitrix24_test
 
 import (
 	"encoding/json"
-	"handoff/core/vendors/bitrix24/bitrix24sandbox"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
 )
 
 // TestSandboxIsStrict: the sandbox refuses what Bitrix24 would refuse, and what the adapter must

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
-	"handoff/core/vendors/salesforce/salesforcesandbox"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"handoff/core/vendors/salesforce/salesforcesandbox"
 )
 
 func TestDemoKeyMatchesTestdata(t *testing.T) {

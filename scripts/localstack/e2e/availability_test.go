@@ -1,9 +1,10 @@
 package e2e_test
 
 import (
-	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"net/http"
 	"testing"
+
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 )
 
 // Availability, as the banner's first example asks it: the demo tenant's LivePerson skills that

@@ -2,12 +2,13 @@ package livepersonsandbox_test
 
 import (
 	"encoding/json"
-	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 )
 
 // lpClient drives the sandbox by hand, without a cookie jar, to show what it refuses.
