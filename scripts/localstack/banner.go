@@ -51,7 +51,7 @@ func printBanner(w io.Writer, s *stack.Stack, running *demo.Sandboxes, secrets [
 }
 
 // examples builds one request per registered sandbox that titles one (its Example), from the
-// sample event events/transfer-post-{vendor}.json, so the banner and events/ never disagree; a
+// sample event transfer-post-{vendor}.json of events/, so the banner and events/ never disagree; a
 // sample that cannot be read is left out.
 func examples(base, root, bus string) []example {
 	// Availability first: once the LivePerson example below has transferred the chat, it has

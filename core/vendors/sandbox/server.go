@@ -37,7 +37,7 @@ type Spec struct {
 	// baseURL: what the local stack stores for the demo tenant.
 	DemoSecret func(baseURL string) []byte
 	// Example, when set, titles the banner's example request for this vendor, built from
-	// events/transfer-post-{vendor}.json.
+	// the sample event transfer-post-{vendor}.json of events/.
 	Example string
 	// Load, when set, is what the load generator sends this vendor; nil for a bot, which is acked,
 	// not transferred to.

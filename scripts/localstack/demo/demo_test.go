@@ -10,7 +10,9 @@ import (
 )
 
 // The default local secrets must be what each vendor's sandbox accepts: the sandboxes' own
-// DemoSecret is the source of truth, the file in infra/ the copy a user reads and edits.
+// DemoSecret is the source of truth (the local stack seeds it for every registered sandbox),
+// the file in infra/ the copy a user reads and edits, which may leave a vendor out but must
+// not disagree.
 func TestDefaultSecretsMatchTheSandboxes(t *testing.T) {
 	urls := map[string]string{}
 	want := map[string][]byte{}
@@ -23,12 +25,17 @@ func TestDefaultSecretsMatchTheSandboxes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(want) {
-		t.Errorf("file holds %d secrets, want %d (one per registered sandbox)", len(got), len(want))
+	if len(got) == 0 {
+		t.Fatal("infra/local-secrets.json holds no secret")
 	}
-	for key, w := range want {
+	for key, g := range got {
+		w, ok := want[key]
+		if !ok {
+			t.Errorf("%s in infra/local-secrets.json is no registered sandbox's demo secret", key)
+			continue
+		}
 		var a, b any
-		if err := json.Unmarshal(got[key], &a); err != nil {
+		if err := json.Unmarshal(g, &a); err != nil {
 			t.Errorf("%s: %v", key, err)
 			continue
 		}

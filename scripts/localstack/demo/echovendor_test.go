@@ -2,7 +2,7 @@ package demo_test
 
 // Echo is a made-up vendor, small enough to read in one sitting: the adapter and the sandbox a
 // new vendor brings (docs/adding-a-vendor.md), here in test code. In the repository they would
-// be core/vendors/echo (the adapter) and core/vendors/echo/echosandbox (the sandbox).
+// be core/vendors/<name> (the adapter) and core/vendors/<name>/<name>sandbox (the sandbox).
 //
 // Echo's API: POST {baseUrl}/transfers with a bearer token and {"conversation", "agent"};
 // 200 {"status":"transferred"}; errors {"error": CODE} with 400 BAD_REQUEST, 409 AGENT_OFFLINE,
@@ -23,7 +23,7 @@ import (
 	"handoff/core/vendors/sandbox"
 )
 
-// ---- the adapter (core/vendors/echo) ----
+// ---- the adapter (its own package: core/vendors/<name>) ----
 
 const echoKey = "echo"
 
@@ -111,7 +111,7 @@ func echoError(op string, resp *rest.Response) *handoff.Error {
 	return e
 }
 
-// ---- the sandbox (core/vendors/echo/echosandbox) ----
+// ---- the sandbox (its own package: core/vendors/<name>/<name>sandbox) ----
 
 const echoDemoToken = "echo-demo-token-0001"
 
