@@ -88,6 +88,12 @@ type step struct {
 // apply works out a report's effect without I/O; no events means nothing to write (a replay).
 func (s *Service) apply(t handoff.Transfer, cb vendors.Callback) (step, error) {
 	now := s.now().UTC()
+	if cb.Unrecognised {
+		// A status word the adapter does not know: whatever else it filled in, no outcome is
+		// read into it. Recorded, and the transfer keeps waiting for a known answer or its
+		// deadline: no fallback is asked on a guess, and the deadline stands.
+		cb.Outcome, cb.VendorCode = "", ""
+	}
 	note := handoff.Event{At: now, Kind: "callback", Detail: callbackDetail(cb)}
 	noted := step{inform: true, after: t, events: []handoff.Event{note}, next: -1}
 	var next handoff.Status

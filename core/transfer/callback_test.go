@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -199,5 +200,39 @@ func TestACallbackAheadOfTheRecordWaitsForIt(t *testing.T) {
 	p.cb = vendors.Callback{TransferID: "never-recorded", Outcome: handoff.OutcomeTransferred}
 	if _, err := quick.Callback(ctx(t), "acme", callback("t1", "ok")); handoff.ErrorCode(err) != handoff.CodeNotFound {
 		t.Fatalf("unknown transfer: err = %v, want NOT_FOUND", err)
+	}
+}
+
+// A status the vendor's adapter does not know is recorded and changes nothing: no state change,
+// no fallback asked on a guess, the same deadline. Core holds this itself, whatever else the
+// adapter filled in, so that no adapter can turn an unknown word into a refusal.
+func TestAnUnrecognisedStatusIsRecordedAndTheTransferKeepsWaiting(t *testing.T) {
+	for name, cb := range map[string]vendors.Callback{
+		"no outcome": {Unrecognised: true},
+		"an outcome beside it": {Unrecognised: true, Outcome: handoff.OutcomeRejected, VendorCode: "declined",
+			Target: &handoff.Target{Type: handoff.TargetAgent, ID: "a-1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			svc, st, p, tr, vendor := awaitingWith(t)
+			before, _ := st.Get(ctx(t), tr.ID)
+			p.cb = cb
+			p.cb.TransferID, p.cb.Detail = tr.ID, "Kore.ai callback with a status Handoff does not know: on_hold"
+			got, err := svc.Callback(ctx(t), "acme", callback("t1", "ok"))
+			if err != nil || got.Status != handoff.StatusPending {
+				t.Fatalf("callback = %+v, %v; want the pending transfer", got, err)
+			}
+			after, _ := st.Get(ctx(t), tr.ID)
+			if after.Status != handoff.StatusPending || after.Version != before.Version ||
+				len(after.Attempts) != len(before.Attempts) || after.AwaitUntil == nil || !after.AwaitUntil.Equal(*before.AwaitUntil) {
+				t.Errorf("stored after = %+v\nbefore = %+v; want it unchanged", after, before)
+			}
+			if n := vendor.calls.Load(); n != 1 {
+				t.Errorf("vendor calls = %d, want 1: no fallback on an unknown word", n)
+			}
+			events, _ := st.Timeline(ctx(t), tr.ID)
+			if last := events[len(events)-1]; last.Kind != "callback" || !strings.Contains(last.Detail, "on_hold") {
+				t.Errorf("last event = %+v, want the unknown status recorded", last)
+			}
+		})
 	}
 }
