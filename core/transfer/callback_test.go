@@ -236,3 +236,50 @@ func TestAnUnrecognisedStatusIsRecordedAndTheTransferKeepsWaiting(t *testing.T) 
 		})
 	}
 }
+
+// The callback URL a vendor is handed has no query: the adapter puts its proof in the path,
+// where a platform that drops or re-encodes query strings cannot lose it.
+func TestTheCallbackURLCarriesNoQuery(t *testing.T) {
+	vendor := &scripted{async: true}
+	svc := transfer.New(memstore.New(nil), registry{tr: vendor}, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
+	if _, err := svc.Start(ctx(t), transfer.Input{Request: request(), CallbackBase: "https://api.example.com/"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(vendor.urls) != 1 || vendor.urls[0] != "https://api.example.com/callbacks/acme" {
+		t.Errorf("callback URLs = %q, want [https://api.example.com/callbacks/acme]", vendor.urls)
+	}
+}
+
+// pathCallback is a callback that came by the path-token route: no tenant in the request, the
+// tenant named by the proof the parser read.
+func pathCallback() vendors.CallbackRequest {
+	return vendors.CallbackRequest{PathToken: "token", Query: map[string][]string{"proof": {"ok"}}}
+}
+
+func TestACallbackWithItsProofInThePathIsCheckedAgainstTheTenantTheProofNames(t *testing.T) {
+	svc, st, p, tr := awaiting(t)
+	cases := []struct {
+		name   string
+		req    vendors.CallbackRequest
+		tenant string // the tenant the proof names
+		want   handoff.Code
+	}{
+		{"the proof names another tenant", pathCallback(), "t2", handoff.CodeNotFound},
+		{"the request and the proof disagree", func() vendors.CallbackRequest { r := pathCallback(); r.Tenant = "t1"; return r }(), "t2", handoff.CodeNotFound},
+		{"no tenant anywhere", pathCallback(), "", handoff.CodeUnauthorized},
+	}
+	for _, c := range cases {
+		p.cb = vendors.Callback{TransferID: tr.ID, Tenant: c.tenant, Outcome: handoff.OutcomeTransferred}
+		if _, err := svc.Callback(ctx(t), "acme", c.req); handoff.ErrorCode(err) != c.want {
+			t.Errorf("%s: err = %v, want %s", c.name, err, c.want)
+		}
+	}
+	if stored, _ := st.Get(ctx(t), tr.ID); stored.Version != tr.Version {
+		t.Fatalf("refused callbacks changed the transfer: %+v", stored)
+	}
+	p.cb = vendors.Callback{TransferID: tr.ID, Tenant: "t1", Outcome: handoff.OutcomeTransferred}
+	got, err := svc.Callback(ctx(t), "acme", pathCallback())
+	if err != nil || got.Status != handoff.StatusTransferred {
+		t.Fatalf("genuine path callback = %+v, %v; want it applied", got, err)
+	}
+}
