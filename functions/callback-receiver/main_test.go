@@ -138,6 +138,29 @@ func TestKoreCallbackByThePathItWasHanded(t *testing.T) {
 	}
 }
 
+// A status Kore.ai does not document is recorded and answered 200, so Kore.ai does not retry it,
+// and the transfer keeps waiting: same version, same deadline, no fallback asked.
+func TestAnUnknownKoreStatusIsRecordedAndTheTransferKeepsWaiting(t *testing.T) {
+	env, h := setup(t)
+	tr, callbackURL := koreTransfer(t, env)
+	before := env.Get(t, tr.ID)
+	assigns := len(env.Sandboxes.KoreAI.Requests())
+	req := koreCallback(t, koreQuery(t, callbackURL))
+	req.Body = strings.Replace(req.Body, `"status":"transferred"`, `"status":"on_hold"`, 1)
+	a := call(t, h, req)
+	if a.Status != 200 || !strings.Contains(a.Raw, `"status":"pending"`) {
+		t.Fatalf("unknown status: %d %s, want 200 pending", a.Status, a.Raw)
+	}
+	after := env.Get(t, tr.ID)
+	if after.Status != handoff.StatusPending || after.Version != before.Version || len(after.Attempts) != len(before.Attempts) ||
+		after.AwaitUntil == nil || !after.AwaitUntil.Equal(*before.AwaitUntil) {
+		t.Errorf("after an unknown status: %+v\nbefore: %+v; want it unchanged", after, before)
+	}
+	if n := len(env.Sandboxes.KoreAI.Requests()); n != assigns {
+		t.Errorf("Kore.ai received %d more requests: no fallback on an unknown word", n-assigns)
+	}
+}
+
 func TestForgedAndUnknownCallbacksChangeNothing(t *testing.T) {
 	env, h := setup(t)
 	tr, callbackURL := koreTransfer(t, env)
