@@ -13,10 +13,11 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"handoff/core/handoff"
-	"handoff/core/vendors/bitrix24"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
 	"handoff/core/vendors/koreai"
-	"handoff/core/vendors/liveperson"
-	"handoff/core/vendors/salesforce"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
 	"handoff/core/vendors/sandbox"
 )
 
@@ -86,7 +87,7 @@ func (s *stack) escalate(h transferFunction, id, detail string, d time.Duration)
 func (s *stack) koreCallback(id, status string) answer {
 	s.t.Helper()
 	body, _ := json.Marshal(map[string]any{
-		"sessionId": koreai.SandboxConversationID, "agentId": koreai.SandboxAgentID, "status": status,
+		"sessionId": koreaisandbox.ConversationID, "agentId": koreaisandbox.AgentID, "status": status,
 		"requestCompletedAt": time.Now().UnixMilli(),
 	})
 	token := s.koreCallbackToken(id)
@@ -223,23 +224,23 @@ type injector interface {
 }
 
 func sfBot(session string) string {
-	return `"bot": {"vendor": "salesforce", "sessionId": "` + session + `", "escalationMessageId": "` + salesforce.DemoEscalationMessageID + `"}`
+	return `"bot": {"vendor": "salesforce", "sessionId": "` + session + `", "escalationMessageId": "` + salesforcesandbox.DemoEscalationMessageID + `"}`
 }
 
 var vendorCases = []vendorCase{
 	{
 		name: "bitrix24",
 		// The next free operator: the one Bitrix24 method that tells a repeat (WRONG_CHAT).
-		body: `{"tenant": "acme", "vendor": "bitrix24", "conversation": {"id": "` + bitrix24.SandboxChatID + `"},
-			"target": {"type": "next"}, ` + sfBot(salesforce.DemoSessionID) + `}`,
+		body: `{"tenant": "acme", "vendor": "bitrix24", "conversation": {"id": "` + bitrix24sandbox.ChatID + `"},
+			"target": {"type": "next"}, ` + sfBot(salesforcesandbox.DemoSessionID) + `}`,
 		server:      func(s *stack) *vendorServer { return s.b24 },
 		sandbox:     func(s *stack) injector { return s.b24Sandbox },
 		alreadyDone: "WRONG_CHAT",
 	},
 	{
 		name: "liveperson",
-		body: `{"tenant": "acme", "vendor": "liveperson", "conversation": {"id": "` + liveperson.DemoChatID + `"},
-			"target": {"type": "agent", "id": "` + liveperson.AgentOnlineID + `"}, "note": "Refund.", ` + sfBot(salesforce.DemoSessionID) + `}`,
+		body: `{"tenant": "acme", "vendor": "liveperson", "conversation": {"id": "` + livepersonsandbox.DemoChatID + `"},
+			"target": {"type": "agent", "id": "` + livepersonsandbox.AgentOnlineID + `"}, "note": "Refund.", ` + sfBot(salesforcesandbox.DemoSessionID) + `}`,
 		server:      func(s *stack) *vendorServer { return s.lp },
 		sandbox:     func(s *stack) injector { return s.lpSandbox },
 		alreadyDone: "CHAT_LEFT_AGENT",
@@ -247,8 +248,8 @@ var vendorCases = []vendorCase{
 	},
 	{
 		name: "koreai",
-		body: `{"tenant": "acme", "vendor": "koreai", "conversation": {"id": "` + koreai.SandboxConversationID + `"},
-			"target": {"type": "agent", "id": "` + koreai.SandboxAgentID + `"}, ` + sfBot(salesforce.DemoSessionID) + `}`,
+		body: `{"tenant": "acme", "vendor": "koreai", "conversation": {"id": "` + koreaisandbox.ConversationID + `"},
+			"target": {"type": "agent", "id": "` + koreaisandbox.AgentID + `"}, ` + sfBot(salesforcesandbox.DemoSessionID) + `}`,
 		server:      func(s *stack) *vendorServer { return s.kore },
 		sandbox:     func(s *stack) injector { return s.koreSandbox },
 		async:       true,

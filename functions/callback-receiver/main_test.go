@@ -14,7 +14,9 @@ import (
 	"handoff/core/handler"
 	"handoff/core/handoff"
 	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/koreai/koreaisandbox"
 	"handoff/functions/internal/fntest"
+	"handoff/scripts/localstack/demo"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -50,7 +52,7 @@ func koreTransfer(t *testing.T, env *fntest.Env) (handoff.Transfer, *url.URL) {
 	if a.Status != 202 {
 		t.Fatalf("Kore.ai transfer: %d %s", a.Status, a.Raw)
 	}
-	reqs := env.Sandboxes.KoreAI.Requests()
+	reqs := demo.SandboxOf[*koreaisandbox.Sandbox](env.Sandboxes, "koreai").Requests()
 	var sent struct {
 		CallbackURL string `json:"callbackUrl"`
 	}
@@ -144,7 +146,7 @@ func TestAnUnknownKoreStatusIsRecordedAndTheTransferKeepsWaiting(t *testing.T) {
 	env, h := setup(t)
 	tr, callbackURL := koreTransfer(t, env)
 	before := env.Get(t, tr.ID)
-	assigns := len(env.Sandboxes.KoreAI.Requests())
+	assigns := len(demo.SandboxOf[*koreaisandbox.Sandbox](env.Sandboxes, "koreai").Requests())
 	req := koreCallback(t, koreQuery(t, callbackURL))
 	req.Body = strings.Replace(req.Body, `"status":"transferred"`, `"status":"on_hold"`, 1)
 	a := call(t, h, req)
@@ -156,7 +158,7 @@ func TestAnUnknownKoreStatusIsRecordedAndTheTransferKeepsWaiting(t *testing.T) {
 		after.AwaitUntil == nil || !after.AwaitUntil.Equal(*before.AwaitUntil) {
 		t.Errorf("after an unknown status: %+v\nbefore: %+v; want it unchanged", after, before)
 	}
-	if n := len(env.Sandboxes.KoreAI.Requests()); n != assigns {
+	if n := len(demo.SandboxOf[*koreaisandbox.Sandbox](env.Sandboxes, "koreai").Requests()); n != assigns {
 		t.Errorf("Kore.ai received %d more requests: no fallback on an unknown word", n-assigns)
 	}
 }

@@ -14,6 +14,8 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/scripts/localstack/demo"
 )
 
 // Kore.ai's callbacks carry no signature of Kore's: the URL handed to Kore holds a token of
@@ -27,8 +29,8 @@ func testKoreAICallback(t *testing.T, e *env) {
 
 	// Forgeries that would fail the transfer if they were believed. They race Kore.ai's own
 	// callback; whichever lands first, the transfer must end transferred.
-	failed := `{"sessionId":"` + session + `","agentId":"` + koreai.SandboxAgentID + `","status":"failed","requestCompletedAt":1700000000000}`
-	otherToken := tokenOf(t, koreCallbackURL(t, s.Sandboxes.KoreAI, other))
+	failed := `{"sessionId":"` + session + `","agentId":"` + koreaisandbox.AgentID + `","status":"failed","requestCompletedAt":1700000000000}`
+	otherToken := tokenOf(t, koreCallbackURL(t, demo.SandboxOf[*koreaisandbox.Sandbox](s.Sandboxes, "koreai"), other))
 	madeUp := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
 	for name, suffix := range map[string]string{
 		"no token":                   "?tenant=demo&transfer=" + tr.ID,
@@ -56,7 +58,7 @@ func testKoreAICallback(t *testing.T, e *env) {
 	awaitTransfer(t, s.URL, otherTr.ID, "transferred", final(handoff.StatusTransferred, handoff.AckNotRequired))
 
 	// The genuine callback again, as Kore.ai sent it: 200, and the transfer stays as it was.
-	d := koreDeliveries(s.Sandboxes.KoreAI, session)
+	d := koreDeliveries(demo.SandboxOf[*koreaisandbox.Sandbox](s.Sandboxes, "koreai"), session)
 	if len(d) != 1 || d[0].Status != http.StatusOK {
 		t.Fatalf("Kore.ai's callbacks about %s: %+v, want one, answered 200", session, d)
 	}
@@ -85,7 +87,7 @@ func testKoreAICallback(t *testing.T, e *env) {
 }
 
 // koreCallbackURL is the callbackUrl Kore.ai was handed for a bot session.
-func koreCallbackURL(t *testing.T, s *koreai.Sandbox, session string) string {
+func koreCallbackURL(t *testing.T, s *koreaisandbox.Sandbox, session string) string {
 	t.Helper()
 	calls := koreAssigns(s, session)
 	if len(calls) == 0 {
@@ -113,7 +115,7 @@ func tokenOf(t *testing.T, raw string) string {
 // Kore.ai adapter signs them (koreai.SignCallbackToken).
 func callbackToken(secret, tenant, transfer string) string {
 	return koreai.SignCallbackToken(secret, koreai.CallbackClaims{Tenant: tenant, Transfer: transfer,
-		Target: handoff.Target{Type: handoff.TargetAgent, ID: koreai.SandboxAgentID}, Expires: time.Now().Add(time.Hour)})
+		Target: handoff.Target{Type: handoff.TargetAgent, ID: koreaisandbox.AgentID}, Expires: time.Now().Add(time.Hour)})
 }
 
 // demoCallbackSecret is the demo tenant's Kore.ai callbackSecret, from infra/local-secrets.json.

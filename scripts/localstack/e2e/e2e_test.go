@@ -14,8 +14,8 @@ import (
 
 	"handoff/core/awstest"
 	"handoff/core/testkit"
-	"handoff/core/vendors/koreai"
-	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/stack"
 	"handoff/scripts/localstack/template"
@@ -69,8 +69,8 @@ type env struct {
 	tmpl     *template.Template
 	binaries map[string]string
 	// acme's servers: a second LivePerson and a second Kore.ai, each a default sandbox.
-	acmeLivePerson *liveperson.Sandbox
-	acmeKoreAI     *koreai.Sandbox
+	acmeLivePerson *livepersonsandbox.Sandbox
+	acmeKoreAI     *koreaisandbox.Sandbox
 	secretsFile    string // infra/local-secrets.json plus acme
 
 	running     *demo.Stack
@@ -133,8 +133,8 @@ func newEnv(t *testing.T) *env {
 // its own for Kore.ai).
 func (e *env) startAcme(t *testing.T) {
 	t.Helper()
-	e.acmeLivePerson = liveperson.NewSandbox(liveperson.SandboxConfig{})
-	e.acmeKoreAI = koreai.NewSandbox(koreai.SandboxConfig{})
+	e.acmeLivePerson = livepersonsandbox.New(livepersonsandbox.Config{})
+	e.acmeKoreAI = koreaisandbox.New(koreaisandbox.Config{})
 	lp, kore := httptest.NewServer(e.acmeLivePerson), httptest.NewServer(e.acmeKoreAI)
 	t.Cleanup(func() { e.acmeKoreAI.Close(); kore.Close(); lp.Close() })
 
@@ -147,11 +147,11 @@ func (e *env) startAcme(t *testing.T) {
 		t.Fatal(err)
 	}
 	var koreSecret map[string]any
-	if err := json.Unmarshal(koreai.DemoSecret(kore.URL), &koreSecret); err != nil {
+	if err := json.Unmarshal(koreaisandbox.DemoSecret(kore.URL), &koreSecret); err != nil {
 		t.Fatal(err)
 	}
 	koreSecret["callbackSecret"] = acmeCallbackSecret
-	secrets["acme/liveperson"] = liveperson.DemoSecret(lp.URL)
+	secrets["acme/liveperson"] = livepersonsandbox.DemoSecret(lp.URL)
 	secrets["acme/koreai"] = mustJSON(t, koreSecret)
 	e.secretsFile = filepath.Join(t.TempDir(), "secrets.json")
 	if err := os.WriteFile(e.secretsFile, mustJSON(t, secrets), 0o600); err != nil {
