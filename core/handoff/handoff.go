@@ -49,19 +49,13 @@ type Options struct {
 	Leave bool `json:"leave,omitempty"`
 }
 
-// Bot vendors that can be told how a transfer ended.
-const (
-	BotSalesforce = "salesforce"
-	BotWebhook    = "webhook"
-)
-
 // Bot is the bot that asked for the transfer and must hear its outcome.
 type Bot struct {
 	Vendor              string `json:"vendor"`
 	SessionID           string `json:"sessionId,omitempty"`
 	EscalationMessageID string `json:"escalationMessageId,omitempty"`
-	// SequenceID is the channel's own message counter for the ack message (Salesforce), when
-	// the channel keeps one; without it the adapter chooses a sequence id itself.
+	// SequenceID is the channel's own message counter for the ack message, for bots whose
+	// platform numbers messages; without it the adapter chooses a sequence id itself.
 	SequenceID int64 `json:"sequenceId,omitempty"`
 }
 

@@ -14,8 +14,8 @@ import (
 	"handoff/core/vendors"
 )
 
-// vendorKey is this vendor's key in secrets, routes and the registry.
-const vendorKey = "bitrix24"
+// Key is this vendor's key in secrets, routes and the registry.
+const Key = "bitrix24"
 
 var (
 	_ vendors.Transferer          = (*Adapter)(nil)

@@ -41,12 +41,12 @@ func (a *Adapter) load(ctx context.Context, tenant string) (*session, error) {
 
 // loadStored reads tenant's credentials as the secret holds them.
 func (a *Adapter) loadStored(ctx context.Context, tenant string) (*session, error) {
-	raw, err := a.deps.Secrets.Get(ctx, tenant, vendorKey)
+	raw, err := a.deps.Secrets.Get(ctx, tenant, Key)
 	if err != nil {
 		return nil, err
 	}
 	s := &session{tenant: tenant, raw: raw}
-	if err := vendors.DecodeCredentials(tenant+"/"+vendorKey, raw, &s.creds); err != nil {
+	if err := vendors.DecodeCredentials(tenant+"/"+Key, raw, &s.creds); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -98,7 +98,7 @@ func (a *Adapter) invoke(ctx context.Context, s *session, c call) (reply, error)
 			reread = true
 			a.log.WarnContext(ctx, "bitrix24: credentials refused, reading the secret again",
 				"tenant", s.tenant, "op", c.op, "vendorCode", verr.code)
-			a.deps.Secrets.Invalidate(s.tenant, vendorKey)
+			a.deps.Secrets.Invalidate(s.tenant, Key)
 			fresh, err := a.load(ctx, s.tenant)
 			if err != nil {
 				return reply{}, err

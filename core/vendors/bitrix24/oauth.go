@@ -69,7 +69,7 @@ func (a *Adapter) refresh(ctx context.Context, s *session) error {
 
 func (a *Adapter) refreshShared(ctx context.Context, tenant, stale string) (*session, error) {
 	const op = "bitrix24.refresh"
-	a.deps.Secrets.Invalidate(tenant, vendorKey) // another container may have rotated the pair
+	a.deps.Secrets.Invalidate(tenant, Key) // another container may have rotated the pair
 	s, err := a.load(ctx, tenant)
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func (a *Adapter) refreshShared(ctx context.Context, tenant, stale string) (*ses
 func (a *Adapter) awaitRotation(ctx context.Context, tenant, spent string) (*session, bool) {
 	wait := 100 * time.Millisecond
 	for range rereadTries {
-		a.deps.Secrets.Invalidate(tenant, vendorKey)
+		a.deps.Secrets.Invalidate(tenant, Key)
 		again, err := a.load(ctx, tenant)
 		if err == nil && !again.creds.Webhook() && again.creds.RefreshToken != spent {
 			return again, true

@@ -17,8 +17,8 @@ import (
 	"handoff/core/vendors/rest"
 )
 
-// Vendor is the vendor key: the secret's name suffix and the callback route's {vendor}.
-const Vendor = "koreai"
+// Key is the vendor key: the secret's name suffix and the callback route's {vendor}.
+const Key = "koreai"
 
 // Adapter speaks Kore.ai's Agent AI public APIs for one set of shared dependencies; each call
 // loads its tenant's credentials.
@@ -190,7 +190,7 @@ func signedCallbackURL(creds Credentials, req vendors.TransferRequest, now time.
 func (a *Adapter) send(ctx context.Context, tenant string, build func(Credentials) (rest.Request, error)) (*rest.Response, error) {
 	for attempt := 1; ; attempt++ {
 		var creds Credentials
-		if err := vendors.LoadCredentials(ctx, a.deps.Secrets, tenant, Vendor, &creds); err != nil {
+		if err := vendors.LoadCredentials(ctx, a.deps.Secrets, tenant, Key, &creds); err != nil {
 			return nil, err
 		}
 		req, err := build(creds)
@@ -208,6 +208,6 @@ func (a *Adapter) send(ctx context.Context, tenant string, build func(Credential
 		}
 		a.deps.Log.Warn("koreai: credentials refused; refetching the secret and trying once more",
 			"tenant", tenant, "op", req.Op, "status", resp.Status)
-		a.deps.Secrets.Invalidate(tenant, Vendor)
+		a.deps.Secrets.Invalidate(tenant, Key)
 	}
 }

@@ -196,7 +196,7 @@ func TestCallbackURLCarriesAVerifiableToken(t *testing.T) {
 	}
 
 	// The same secret for another tenant must not make the token valid there.
-	if err := s.secrets.Put(ctx(t), "acme2", koreai.Vendor, koreai.DemoSecret(s.server.URL)); err != nil {
+	if err := s.secrets.Put(ctx(t), "acme2", koreai.Key, koreai.DemoSecret(s.server.URL)); err != nil {
 		t.Fatal(err)
 	}
 	tampered := map[string]func(url.Values){

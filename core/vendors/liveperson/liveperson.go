@@ -22,8 +22,8 @@ import (
 	"handoff/core/vendors/rest"
 )
 
-// Vendor is this adapter's vendor key: the {vendor} of secrets and of the API.
-const Vendor = "liveperson"
+// Key is this adapter's vendor key: the {vendor} of secrets and of the API.
+const Key = "liveperson"
 
 // Operation names, for errors and logs.
 const (

@@ -222,7 +222,7 @@ func TestDocumentedPayloads(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	secrets := vendortest.NewSecrets(tenant, liveperson.Vendor, liveperson.DemoSecret(srv.URL))
+	secrets := vendortest.NewSecrets(tenant, liveperson.Key, liveperson.DemoSecret(srv.URL))
 	a := liveperson.New(vendors.Deps{Secrets: secrets, HTTP: rest.New(srv.Client())})
 	if _, err := a.Transfer(testCtx(t), request(liveperson.DemoChatID, skillTarget("26060413"))); err != nil {
 		t.Fatal(err)

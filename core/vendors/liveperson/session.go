@@ -105,7 +105,7 @@ type conn struct {
 // connect loads the tenant's credentials and its session, logging in when none is cached.
 func (a *Adapter) connect(ctx context.Context, tenant string) (*conn, error) {
 	var creds Credentials
-	if err := vendors.LoadCredentials(ctx, a.deps.Secrets, tenant, Vendor, &creds); err != nil {
+	if err := vendors.LoadCredentials(ctx, a.deps.Secrets, tenant, Key, &creds); err != nil {
 		return nil, err
 	}
 	s, err := a.session(ctx, tenant, &creds, nil)
@@ -253,7 +253,7 @@ func (a *Adapter) authFailed(tenant string, s *session) {
 		delete(a.sessions, tenant)
 	}
 	a.mu.Unlock()
-	a.deps.Secrets.Invalidate(tenant, Vendor)
+	a.deps.Secrets.Invalidate(tenant, Key)
 	a.log.Warn("liveperson: credentials refused; cached secret invalidated", "tenant", tenant)
 }
 

@@ -100,7 +100,7 @@ func (a *Adapter) call(ctx context.Context, tenant string, c *Credentials, req r
 		}
 		a.tokens.drop(key, token)
 		if attempt == 2 {
-			a.secrets.Invalidate(tenant, VendorKey)
+			a.secrets.Invalidate(tenant, Key)
 			return resp, nil
 		}
 	}

@@ -13,8 +13,8 @@ import (
 	"handoff/core/vendors/rest"
 )
 
-// VendorKey names this adapter in the registry, the bot's vendor and the secret.
-const VendorKey = handoff.BotSalesforce
+// Key names this adapter in the registry, the bot's vendor and the secret.
+const Key = "salesforce"
 
 // Adapter acks transfers to Einstein bots. Safe for concurrent use.
 type Adapter struct {
@@ -60,7 +60,7 @@ func (a *Adapter) Ack(ctx context.Context, t handoff.Transfer) (vendors.AckResul
 		return vendors.AckResult{}, err
 	}
 	var creds Credentials
-	if err := vendors.LoadCredentials(ctx, a.secrets, t.Tenant, VendorKey, &creds); err != nil {
+	if err := vendors.LoadCredentials(ctx, a.secrets, t.Tenant, Key, &creds); err != nil {
 		return vendors.AckResult{}, err
 	}
 	m := newAckMessage(t, seq)
@@ -86,13 +86,22 @@ func (a *Adapter) Ack(ctx context.Context, t handoff.Transfer) (vendors.AckResul
 	return res, nil
 }
 
+// Validate refuses, before anything is written, a request whose Salesforce bot could not be
+// acked: the runtime addresses a bot by its session, so bot.sessionId is required.
+func (a *Adapter) Validate(req handoff.Request) error {
+	if req.Bot == nil || req.Bot.Vendor != Key {
+		return nil
+	}
+	return handoff.ValidateID("bot.sessionId", req.Bot.SessionID)
+}
+
 // ackable refuses, before any call, a transfer this adapter cannot ack: the error is final.
 func ackable(op string, t handoff.Transfer) error {
 	invalid := func(msg string) error { return handoff.E(handoff.CodeInvalidRequest, op, msg, nil) }
 	switch {
 	case t.Bot == nil:
 		return invalid("the transfer names no bot to tell")
-	case t.Bot.Vendor != VendorKey:
+	case t.Bot.Vendor != Key:
 		return invalid("the transfer's bot is not a Salesforce bot")
 	case t.Bot.SessionID == "":
 		return invalid("the transfer names no bot session (bot.sessionId)")

@@ -196,7 +196,7 @@ func (a *Adapter) mint(ctx context.Context, tenant string, c *Credentials) (stri
 	if !resp.OK() {
 		e := tokenError(op, resp, answer.Error, a.now())
 		if e.Code == handoff.CodeVendorAuthFailed {
-			a.secrets.Invalidate(tenant, VendorKey)
+			a.secrets.Invalidate(tenant, Key)
 		}
 		a.log.Warn("salesforce token request refused", "tenant", tenant, "status", resp.Status, "code", e.Code, "vendorCode", e.VendorCode)
 		return "", e

@@ -18,8 +18,13 @@ import (
 	"handoff/core/vendors/rest"
 )
 
-// VendorKey names this adapter in the registry, the bot's vendor and the secret.
-const VendorKey = handoff.BotWebhook
+// Key names this adapter in the registry, the bot's vendor and the secret.
+const Key = "webhook"
+
+// VendorKey is Key under its former name, for the sandbox until it moves to its own package.
+//
+// Deprecated: use Key.
+const VendorKey = Key
 
 // Adapter acks transfers to webhooks. Safe for concurrent use.
 type Adapter struct {
@@ -66,7 +71,7 @@ func (a *Adapter) ack(ctx context.Context, t handoff.Transfer) error {
 	id := deliveryID(t)
 	for attempt := 1; ; attempt++ {
 		var creds Credentials
-		if err := vendors.LoadCredentials(ctx, a.secrets, t.Tenant, VendorKey, &creds); err != nil {
+		if err := vendors.LoadCredentials(ctx, a.secrets, t.Tenant, Key, &creds); err != nil {
 			return err
 		}
 		resp, err := a.deliver(ctx, &creds, id, body)
@@ -80,7 +85,7 @@ func (a *Adapter) ack(ctx context.Context, t handoff.Transfer) error {
 		}
 		e := deliveryError(op, resp, a.now())
 		if e.Code == handoff.CodeVendorAuthFailed {
-			a.secrets.Invalidate(t.Tenant, VendorKey)
+			a.secrets.Invalidate(t.Tenant, Key)
 			if attempt == 1 {
 				continue
 			}
@@ -113,13 +118,23 @@ func (a *Adapter) deliver(ctx context.Context, c *Credentials, id string, body [
 	})
 }
 
+// Validate refuses, before anything is written, a webhook bot with a sequence id: the
+// delivery's id is ours (see deliveryID), and a number the receiver would never see is a
+// mistake the caller should hear of.
+func (a *Adapter) Validate(req handoff.Request) error {
+	if req.Bot != nil && req.Bot.Vendor == Key && req.Bot.SequenceID != 0 {
+		return handoff.Invalid("bot.sequenceId", "bot.sequenceId is not used by webhook bots")
+	}
+	return nil
+}
+
 // ackable refuses, before any call, a transfer this adapter cannot ack: the error is final.
 func ackable(op string, t handoff.Transfer) error {
 	invalid := func(msg string) error { return handoff.E(handoff.CodeInvalidRequest, op, msg, nil) }
 	switch {
 	case t.Bot == nil:
 		return invalid("the transfer names no bot to tell")
-	case t.Bot.Vendor != VendorKey:
+	case t.Bot.Vendor != Key:
 		return invalid("the transfer's bot is not a webhook bot")
 	case !t.Status.Final():
 		return invalid("only a transferred or failed transfer can be acked")
