@@ -11,6 +11,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/rest"
+	"handoff/core/vendors/vendorkit"
 )
 
 // Key names this adapter in the registry, the bot's vendor and the secret.
@@ -22,7 +23,7 @@ type Adapter struct {
 	http     *rest.Client
 	log      *slog.Logger
 	now      func() time.Time
-	tokens   *tokenCache
+	tokens   *vendorkit.Cache[token]
 	sessions *sessionMemory
 }
 
@@ -37,7 +38,7 @@ func New(d vendors.Deps) *Adapter {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	a.tokens = newTokenCache(tokenLifetime, a.now)
+	a.tokens = newTokenCache(a.now)
 	return a
 }
 
@@ -97,16 +98,11 @@ func (a *Adapter) Validate(req handoff.Request) error {
 
 // ackable refuses, before any call, a transfer this adapter cannot ack: the error is final.
 func ackable(op string, t handoff.Transfer) error {
-	invalid := func(msg string) error { return handoff.E(handoff.CodeInvalidRequest, op, msg, nil) }
-	switch {
-	case t.Bot == nil:
-		return invalid("the transfer names no bot to tell")
-	case t.Bot.Vendor != Key:
-		return invalid("the transfer's bot is not a Salesforce bot")
-	case t.Bot.SessionID == "":
-		return invalid("the transfer names no bot session (bot.sessionId)")
-	case !t.Status.Final():
-		return invalid("only a transferred or failed transfer can be acked")
+	if err := vendorkit.Ackable(op, Key, "Salesforce", t); err != nil {
+		return err
+	}
+	if t.Bot.SessionID == "" {
+		return handoff.E(handoff.CodeInvalidRequest, op, "the transfer names no bot session (bot.sessionId)", nil)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/rest"
+	"handoff/core/vendors/vendorkit"
 )
 
 // Key names this adapter in the registry, the bot's vendor and the secret.
@@ -69,31 +70,22 @@ func (a *Adapter) ack(ctx context.Context, t handoff.Transfer) error {
 		return handoff.E(handoff.CodeInternal, op, "the transfer does not marshal", err)
 	}
 	id := deliveryID(t)
-	for attempt := 1; ; attempt++ {
-		var creds Credentials
-		if err := vendors.LoadCredentials(ctx, a.secrets, t.Tenant, Key, &creds); err != nil {
-			return err
-		}
-		resp, err := a.deliver(ctx, &creds, id, body)
-		if err != nil {
-			return err
-		}
-		if resp.OK() {
-			a.log.Info("webhook bot told the transfer outcome", "tenant", t.Tenant, "transfer", t.ID,
-				"status", t.Status, "webhookId", id)
-			return nil
-		}
-		e := deliveryError(op, resp, a.now())
-		if e.Code == handoff.CodeVendorAuthFailed {
-			a.secrets.Invalidate(t.Tenant, Key)
-			if attempt == 1 {
-				continue
-			}
-		}
-		a.log.Warn("webhook bot refused the ack", "tenant", t.Tenant, "transfer", t.ID,
-			"webhookId", id, "httpStatus", resp.Status, "code", e.Code)
-		return e
+	deps := vendors.Deps{Secrets: a.secrets, Log: a.log}
+	resp, err := vendors.WithCredentials(ctx, deps, t.Tenant, Key,
+		func(c *Credentials) (*rest.Response, error) { return a.deliver(ctx, c, id, body) },
+		func(r *rest.Response) bool { return answerFor(r.Status).Code == handoff.CodeVendorAuthFailed })
+	if err != nil {
+		return err
 	}
+	if resp.OK() {
+		a.log.Info("webhook bot told the transfer outcome", "tenant", t.Tenant, "transfer", t.ID,
+			"status", t.Status, "webhookId", id)
+		return nil
+	}
+	e := deliveryError(op, resp, a.now())
+	a.log.Warn("webhook bot refused the ack", "tenant", t.Tenant, "transfer", t.ID,
+		"webhookId", id, "httpStatus", resp.Status, "code", e.Code)
+	return e
 }
 
 // deliver sends one delivery, signed afresh before each attempt so that the receiver's replay
@@ -129,18 +121,7 @@ func (a *Adapter) Validate(req handoff.Request) error {
 }
 
 // ackable refuses, before any call, a transfer this adapter cannot ack: the error is final.
-func ackable(op string, t handoff.Transfer) error {
-	invalid := func(msg string) error { return handoff.E(handoff.CodeInvalidRequest, op, msg, nil) }
-	switch {
-	case t.Bot == nil:
-		return invalid("the transfer names no bot to tell")
-	case t.Bot.Vendor != Key:
-		return invalid("the transfer's bot is not a webhook bot")
-	case !t.Status.Final():
-		return invalid("only a transferred or failed transfer can be acked")
-	}
-	return nil
-}
+func ackable(op string, t handoff.Transfer) error { return vendorkit.Ackable(op, Key, "webhook", t) }
 
 // deliveryID is the webhook-id of t's ack: the same for every retry of this ack, another for
 // any other. Its sequence is the one bot-ack fixed (or the transfer's last change). Hex keeps
