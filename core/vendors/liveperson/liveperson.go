@@ -12,14 +12,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/rest"
+	"handoff/core/vendors/vendorkit"
 )
 
 // Key is this adapter's vendor key: the {vendor} of secrets and of the API.
@@ -47,9 +45,7 @@ type Adapter struct {
 	opts Options
 	log  *slog.Logger
 
-	logins   singleflight.Group
-	mu       sync.Mutex
-	sessions map[string]*session // by tenant
+	sessions *vendorkit.Cache[*session] // by tenant and credentials
 }
 
 // New builds the adapter. It does no I/O: the first transfer of a tenant logs in.
@@ -57,7 +53,8 @@ func New(d vendors.Deps) *Adapter { return NewWithOptions(d, Options{}) }
 
 // NewWithOptions is New with the waits between retries replaced (tests).
 func NewWithOptions(d vendors.Deps, o Options) *Adapter {
-	a := &Adapter{deps: d, opts: o, log: d.Log, sessions: map[string]*session{}}
+	a := &Adapter{deps: d, opts: o, log: d.Log}
+	a.sessions = vendorkit.NewCache(a.now, (*session).expiry)
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
