@@ -77,7 +77,7 @@ func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (ve
 		return vendors.TransferResult{}, err
 	}
 	rep, err := a.invoke(ctx, s, c)
-	if v, ok := err.(*vendorError); ok && req.Reconcile && v.rule.AlreadyDoneOn == c.method {
+	if v, ok := err.(*vendorError); ok && req.Reconcile && v.rule.AlreadyDone && c.method == alreadyDoneOn {
 		a.log.InfoContext(ctx, "bitrix24: an earlier attempt already handed the chat over",
 			"tenant", req.Tenant, "transfer", req.TransferID, "vendorCode", v.code)
 		return vendors.TransferResult{Outcome: handoff.OutcomeTransferred, VendorRef: req.Conversation.ID, VendorCode: v.code}, nil

@@ -182,7 +182,7 @@ func (a *Adapter) requestToken(ctx context.Context, op string, c Credentials) (t
 	var tok token
 	decodeErr := json.Unmarshal(resp.Body, &tok)
 	if !resp.OK() || tok.Error != "" {
-		code, r, known := lookup(oauthErrors, oauthIndex, tok.Error)
+		code, r, known := oauthErrors.Lookup(tok.Error)
 		if !known {
 			code, r = safeCode(tok.Error), byStatus(resp.Status)
 			if r.Code == handoff.CodeVendorRejected {
