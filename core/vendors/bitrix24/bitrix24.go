@@ -8,10 +8,9 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"handoff/core/handoff"
 	"handoff/core/vendors"
+	"handoff/core/vendors/vendorkit"
 )
 
 // Key is this vendor's key in secrets, routes and the registry.
@@ -29,7 +28,7 @@ type Adapter struct {
 	deps vendors.Deps
 	log  *slog.Logger
 	// flight shares one OAuth refresh among concurrent callers of one tenant.
-	flight singleflight.Group
+	flight vendorkit.Flight[*session]
 	// rotations are refreshed pairs not yet written back.
 	rotations rotations
 }
