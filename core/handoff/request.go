@@ -255,7 +255,7 @@ func ValidateTenant(field, tenant string) error {
 // ValidateVendor checks the form of a vendor key; whether the vendor exists is the registry's say.
 func ValidateVendor(field, vendor string) error {
 	if !vendorPattern.MatchString(vendor) {
-		return Invalid(field, field+" is required: a lower-case vendor key such as \"koreai\"")
+		return Invalid(field, field+" is required: a lower-case vendor key (a letter, then letters or digits)")
 	}
 	return nil
 }
