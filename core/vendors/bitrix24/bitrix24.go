@@ -90,6 +90,18 @@ func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (ve
 	return vendors.TransferResult{Outcome: handoff.OutcomeTransferred, VendorRef: req.Conversation.ID}, nil
 }
 
+// Validate refuses, before anything is written, a request Bitrix24 could never take: its chat,
+// user and line ids are integers (see transferCall, which checks them again at each attempt).
+func (a *Adapter) Validate(req handoff.Request) error {
+	if req.Vendor != Key {
+		return nil
+	}
+	return vendorkit.EachTarget(req, func(t handoff.Target) error {
+		_, err := transferCall("bitrix24.Validate", vendors.TransferRequest{Conversation: req.Conversation, Target: t})
+		return err
+	})
+}
+
 // transferCall builds the method call for the target. Bitrix24's chat, user and line ids are
 // integers: anything else is refused here, before a secret is read or a call is sent.
 func transferCall(op string, req vendors.TransferRequest) (call, error) {

@@ -132,6 +132,21 @@ func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (ve
 	return vendors.TransferResult{Outcome: handoff.OutcomeTransferred}, nil
 }
 
+// Validate refuses, before anything is written, a skill or agent id LivePerson could never take
+// (see numericID, which Transfer checks again at each attempt).
+func (a *Adapter) Validate(req handoff.Request) error {
+	if req.Vendor != Key {
+		return nil
+	}
+	return vendorkit.EachTarget(req, func(t handoff.Target) error {
+		if !a.Supports(t.Type) {
+			return nil // the transfer service refuses it as UNSUPPORTED_TARGET
+		}
+		_, err := numericID(t)
+		return err
+	})
+}
+
 // numericID checks a skill or agent id: the Transfer a Chat doc types both as numeric [C], and
 // they are sent as JSON numbers.
 func numericID(t handoff.Target) (string, error) {

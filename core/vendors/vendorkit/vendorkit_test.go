@@ -206,3 +206,26 @@ func TestCacheSharesOneFetchAndACallerMayGiveUp(t *testing.T) {
 		t.Errorf("%d fetches, want one shared", fetches)
 	}
 }
+
+func TestEachTargetNamesTheTargetsPlace(t *testing.T) {
+	req := handoff.Request{Target: handoff.Target{Type: handoff.TargetAgent, ID: "a"},
+		Fallbacks: []handoff.Target{{Type: handoff.TargetQueue, ID: "q"}, {Type: handoff.TargetQueue, ID: "bad"}}}
+	check := func(tg handoff.Target) error {
+		if tg.ID == "bad" {
+			return handoff.Invalid("target.id", "bad id")
+		}
+		return nil
+	}
+	err := vendorkit.EachTarget(req, check)
+	if e := handoff.AsError(err); err == nil || e.Field != "fallbacks[1].id" || e.Code != handoff.CodeInvalidRequest {
+		t.Fatalf("EachTarget = %v, want INVALID_REQUEST on fallbacks[1].id", err)
+	}
+	req.Target.ID = "bad"
+	if e := handoff.AsError(vendorkit.EachTarget(req, check)); e.Field != "target.id" {
+		t.Fatalf("EachTarget on the target names %q, want target.id", e.Field)
+	}
+	plain := errors.New("not ours")
+	if err := vendorkit.EachTarget(req, func(handoff.Target) error { return plain }); err != plain {
+		t.Fatalf("EachTarget = %v, want the check's own error", err)
+	}
+}
