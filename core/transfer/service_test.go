@@ -51,7 +51,17 @@ type registry struct {
 }
 
 func (r registry) Transferer(name string) (vendors.Transferer, bool) {
+	if name == "picky" {
+		return pickyVendor{r.tr}, true
+	}
 	return r.tr, name == "acme"
+}
+
+// pickyVendor is a transfer adapter with requirements of its own (vendors.Validator).
+type pickyVendor struct{ vendors.Transferer }
+
+func (pickyVendor) Validate(req handoff.Request) error {
+	return handoff.Invalid("target.id", "this vendor's ids are numbers")
 }
 func (r registry) Acker(name string) (vendors.Acker, bool) {
 	if name == "picky" {
@@ -158,10 +168,11 @@ func TestStartRefusesBeforeAnyCallOrWrite(t *testing.T) {
 		"unknown vendor":          func(r *handoff.Request) { r.Vendor = "nobody" },
 		"unknown bot":             func(r *handoff.Request) { r.Bot = &handoff.Bot{Vendor: "salesforce", SessionID: "s"} },
 		"bot its adapter refuses": func(r *handoff.Request) { r.Bot = &handoff.Bot{Vendor: "picky"} },
+		"ids its vendor refuses":  func(r *handoff.Request) { r.Vendor = "picky" },
 	}
 	want := map[string]handoff.Code{"unsupported fallback": handoff.CodeUnsupportedTarget,
 		"unknown vendor": handoff.CodeInvalidRequest, "unknown bot": handoff.CodeInvalidRequest,
-		"bot its adapter refuses": handoff.CodeInvalidRequest}
+		"bot its adapter refuses": handoff.CodeInvalidRequest, "ids its vendor refuses": handoff.CodeInvalidRequest}
 	for name, change := range cases {
 		t.Run(name, func(t *testing.T) {
 			tr := &scripted{}
