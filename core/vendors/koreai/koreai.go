@@ -20,6 +20,11 @@ import (
 // Key is the vendor key: the secret's name suffix and the callback route's {vendor}.
 const Key = "koreai"
 
+// Vendor is Key under its former name, for code written before the rename (other branches).
+//
+// Deprecated: use Key.
+const Vendor = Key
+
 // Adapter speaks Kore.ai's Agent AI public APIs for one set of shared dependencies; each call
 // loads its tenant's credentials.
 type Adapter struct {

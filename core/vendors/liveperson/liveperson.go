@@ -23,6 +23,11 @@ import (
 // Key is this adapter's vendor key: the {vendor} of secrets and of the API.
 const Key = "liveperson"
 
+// Vendor is Key under its former name, for code written before the rename (other branches).
+//
+// Deprecated: use Key.
+const Vendor = Key
+
 // Operation names, for errors and logs.
 const (
 	opTransfer     = "liveperson.Transfer"

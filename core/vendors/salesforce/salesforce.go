@@ -17,6 +17,11 @@ import (
 // Key names this adapter in the registry, the bot's vendor and the secret.
 const Key = "salesforce"
 
+// VendorKey is Key under its former name, for code written before the rename (other branches).
+//
+// Deprecated: use Key.
+const VendorKey = Key
+
 // Adapter acks transfers to Einstein bots. Safe for concurrent use.
 type Adapter struct {
 	secrets  vendors.Secrets

@@ -22,7 +22,8 @@ import (
 // Key names this adapter in the registry, the bot's vendor and the secret.
 const Key = "webhook"
 
-// VendorKey is Key under its former name, for the sandbox until it moves to its own package.
+// VendorKey is Key under its former name, for code written before the rename (the sandbox, other
+// branches).
 //
 // Deprecated: use Key.
 const VendorKey = Key
