@@ -99,7 +99,7 @@ func lookup(table vendorkit.Table, _ any, code string) (string, vendorkit.Row, b
 	return table.Lookup(code)
 }
 
-var portalIndex, oauthIndex any // see lookup
+var portalIndex any // see lookup
 
 // statusErrors classifies an error whose code is unknown (or absent) by its HTTP status; what
 // no row matches is an answer the documentation does not describe (VENDOR_BAD_RESPONSE).
