@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,16 +29,20 @@ func testKoreAICallback(t *testing.T, e *env) {
 	// callback; whichever lands first, the transfer must end transferred.
 	failed := `{"sessionId":"` + session + `","agentId":"` + koreai.SandboxAgentID + `","status":"failed","requestCompletedAt":1700000000000}`
 	otherToken := tokenOf(t, koreCallbackURL(t, s.Sandboxes.KoreAI, other))
-	for name, query := range map[string]string{
-		"no token":                   "tenant=demo&transfer=" + tr.ID,
-		"a made-up token":            "tenant=demo&transfer=" + tr.ID + "&token=" + base64.RawURLEncoding.EncodeToString(make([]byte, 32)),
-		"another transfer's token":   "tenant=demo&transfer=" + tr.ID + "&token=" + otherToken,
-		"the token under a tenant":   "tenant=acme&transfer=" + other + "&token=" + otherToken,
-		"two transfers in one URL":   "tenant=demo&transfer=" + other + "&transfer=" + tr.ID + "&token=" + otherToken,
-		"a token that is not b64url": "tenant=demo&transfer=" + tr.ID + "&token=%2B%2F%3D",
+	madeUp := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+	for name, suffix := range map[string]string{
+		"no token":                   "?tenant=demo&transfer=" + tr.ID,
+		"a made-up token":            "?tenant=demo&transfer=" + tr.ID + "&token=" + madeUp,
+		"another transfer's token":   "?tenant=demo&transfer=" + tr.ID + "&token=" + otherToken,
+		"the token under a tenant":   "?tenant=acme&transfer=" + other + "&token=" + otherToken,
+		"two transfers in one URL":   "?tenant=demo&transfer=" + other + "&transfer=" + tr.ID + "&token=" + otherToken,
+		"a token that is not b64url": "?tenant=demo&transfer=" + tr.ID + "&token=%2B%2F%3D",
+		"a made-up path token":       "/" + madeUp,
+		"a path token, other tenant": "/" + otherToken + "?tenant=acme",
+		"a token in path and query":  "/" + otherToken + "?token=" + otherToken,
 	} {
 		before := getTransfer(t, s.URL, tr.ID)
-		a := call(t, http.MethodPost, s.URL+"/callbacks/koreai?"+query, nil, failed)
+		a := call(t, http.MethodPost, s.URL+"/callbacks/koreai"+suffix, nil, failed)
 		wantProblem(t, a, http.StatusUnauthorized, handoff.CodeUnauthorized)
 		// Unchanged while pending; Kore.ai's own callback may land at any time and move it on.
 		cur := getTransfer(t, s.URL, tr.ID)
@@ -89,14 +94,19 @@ func koreCallbackURL(t *testing.T, s *koreai.Sandbox, session string) string {
 	return calls[0]["callbackUrl"]
 }
 
-// tokenOf is the token of a callback URL.
+// tokenOf is the token of a callback URL: its last path segment, where Handoff puts it so that
+// a platform that drops or re-encodes query strings cannot lose it.
 func tokenOf(t *testing.T, raw string) string {
 	t.Helper()
 	u, err := url.Parse(raw)
-	if err != nil || u.Query().Get("token") == "" {
-		t.Fatalf("callback URL %q has no token", raw)
+	if err != nil || u.RawQuery != "" || !strings.HasPrefix(u.Path, "/callbacks/koreai/") {
+		t.Fatalf("callback URL %q is not /callbacks/koreai/{token}", raw)
 	}
-	return u.Query().Get("token")
+	token := path.Base(u.Path)
+	if _, ok := koreai.CallbackTokenClaims(token); !ok {
+		t.Fatalf("callback URL %q does not end in a token", raw)
+	}
+	return token
 }
 
 // callbackToken is a valid callback token for a transfer to the demo Kore.ai agent, as the
