@@ -30,24 +30,20 @@ const VendorKey = Key
 
 // Adapter acks transfers to webhooks. Safe for concurrent use.
 type Adapter struct {
-	secrets vendors.Secrets
-	http    *rest.Client
-	log     *slog.Logger
-	now     func() time.Time
+	deps vendors.Deps // Log and Now set
 }
 
 var _ vendors.Acker = (*Adapter)(nil)
 
 // New builds the adapter from the shared dependencies. It does no I/O.
 func New(d vendors.Deps) *Adapter {
-	a := &Adapter{secrets: d.Secrets, http: d.HTTP, log: d.Log, now: d.Now}
-	if a.log == nil {
-		a.log = slog.New(slog.DiscardHandler)
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
 	}
-	if a.now == nil {
-		a.now = time.Now
+	if d.Now == nil {
+		d.Now = time.Now
 	}
-	return a
+	return &Adapter{deps: d}
 }
 
 // Ack POSTs t, as the API shows it, to the tenant's webhook URL, signed (under both secrets
@@ -72,20 +68,19 @@ func (a *Adapter) ack(ctx context.Context, t handoff.Transfer) error {
 		return handoff.E(handoff.CodeInternal, op, "the transfer does not marshal", err)
 	}
 	id := deliveryID(t)
-	deps := vendors.Deps{Secrets: a.secrets, Log: a.log}
-	resp, err := vendors.WithCredentials(ctx, deps, t.Tenant, Key,
+	resp, err := vendors.WithCredentials(ctx, a.deps, t.Tenant, Key,
 		func(c *Credentials) (*rest.Response, error) { return a.deliver(ctx, c, id, body) },
 		func(r *rest.Response) bool { return answerFor(r.Status).Code == handoff.CodeVendorAuthFailed })
 	if err != nil {
 		return err
 	}
 	if resp.OK() {
-		a.log.Info("webhook bot told the transfer outcome", "tenant", t.Tenant, "transfer", t.ID,
+		a.deps.Log.Info("webhook bot told the transfer outcome", "tenant", t.Tenant, "transfer", t.ID,
 			"status", t.Status, "webhookId", id)
 		return nil
 	}
-	e := deliveryError(op, resp, a.now())
-	a.log.Warn("webhook bot refused the ack", "tenant", t.Tenant, "transfer", t.ID,
+	e := deliveryError(op, resp, a.deps.Now())
+	a.deps.Log.Warn("webhook bot refused the ack", "tenant", t.Tenant, "transfer", t.ID,
 		"webhookId", id, "httpStatus", resp.Status, "code", e.Code)
 	return e
 }
@@ -97,10 +92,10 @@ func (a *Adapter) deliver(ctx context.Context, c *Credentials, id string, body [
 	h := http.Header{}
 	h.Set(HeaderID, id)
 	h.Set("Content-Type", "application/json")
-	return a.http.Do(ctx, rest.Request{
+	return a.deps.HTTP.Do(ctx, rest.Request{
 		Op: "webhook.Deliver", Method: http.MethodPost, URL: c.URL, Header: h, Body: body,
 		Sign: func(h http.Header) error {
-			ts := a.now().Unix()
+			ts := a.deps.Now().Unix()
 			// Validate checked the secrets; the id is ours. During a rotation, one signature
 			// under each secret.
 			sig, err := signAll(c.signingSecrets(), id, ts, body)
