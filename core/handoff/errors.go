@@ -18,7 +18,7 @@ const (
 	CodeUnsupportedTarget    Code = "UNSUPPORTED_TARGET"
 	CodeUnknownTenant        Code = "UNKNOWN_TENANT"
 	CodeNotFound             Code = "NOT_FOUND"
-	CodeConversationNotFound Code = "CONVERSATION_NOT_FOUND" // the vendor's agent does not hold it (LivePerson)
+	CodeConversationNotFound Code = "CONVERSATION_NOT_FOUND" // the vendor's agent does not hold it
 	CodeInProgress           Code = "IN_PROGRESS"
 	CodeConflict             Code = "CONFLICT" // a state change that would go backwards or is stale
 	CodeIdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
@@ -40,10 +40,10 @@ const (
 // the log, a message safe to show, and the cause. It never holds a secret's value.
 type Error struct {
 	Code    Code
-	Op      string // the operation, e.g. "store.Claim" or "koreai.Transfer"
+	Op      string // the operation, e.g. "store.Claim" or "<vendor>.Transfer"
 	Message string // safe to show to the API's caller
 	Field   string // the request field at fault, for INVALID_REQUEST
-	// VendorCode is the vendor's own error code, e.g. Bitrix24's OPERATOR_WRONG.
+	// VendorCode is the vendor's own error code (cleaned by the adapter: never free text).
 	VendorCode string
 	// RetryAfter is how long the caller should wait before trying again, when known.
 	RetryAfter time.Duration

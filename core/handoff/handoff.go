@@ -37,31 +37,26 @@ type Target struct {
 // Conversation identifies the customer conversation on the vendor's side.
 type Conversation struct {
 	ID string `json:"id"`
-	// AgentSessionID is, for LivePerson, the agent session that holds the chat (the bot's): the
-	// transfer goes through it. Without it the adapter looks the chat up (docs/vendors/liveperson.md).
+	// AgentSessionID is, for vendors whose chats are held by an agent session (the bot's), the
+	// session that holds this one: the transfer goes through it. Without it the adapter looks the
+	// chat up (the vendor notes in docs/vendors/ say which vendors).
 	AgentSessionID string `json:"agentSessionId,omitempty"`
 }
 
 // Options tune how the vendor performs the transfer.
 type Options struct {
 	// Leave asks the bot to leave the conversation at once instead of staying until a person
-	// confirms (Bitrix24's LEAVE flag).
+	// confirms (for vendors that have such a flag).
 	Leave bool `json:"leave,omitempty"`
 }
-
-// Bot vendors that can be told how a transfer ended.
-const (
-	BotSalesforce = "salesforce"
-	BotWebhook    = "webhook"
-)
 
 // Bot is the bot that asked for the transfer and must hear its outcome.
 type Bot struct {
 	Vendor              string `json:"vendor"`
 	SessionID           string `json:"sessionId,omitempty"`
 	EscalationMessageID string `json:"escalationMessageId,omitempty"`
-	// SequenceID is the channel's own message counter for the ack message (Salesforce), when
-	// the channel keeps one; without it the adapter chooses a sequence id itself.
+	// SequenceID is the channel's own message counter for the ack message, for bots whose
+	// platform numbers messages; without it the adapter chooses a sequence id itself.
 	SequenceID int64 `json:"sequenceId,omitempty"`
 }
 
@@ -130,15 +125,15 @@ const (
 	AckNotRequired AckStatus = "not_required"
 	AckPending     AckStatus = "pending"
 	AckSent        AckStatus = "sent"
-	// AckUncertain: the bot's platform may have processed the ack but did not confirm it (a
-	// Salesforce 503: the bot's Apex or Flow timed out after it ran). It is not re-sent, since a
+	// AckUncertain: the bot's platform may have processed the ack but did not confirm it (it
+	// answered that it failed after it ran). It is not re-sent, since a
 	// second ack could make the bot act twice.
 	AckUncertain AckStatus = "uncertain"
 	AckFailed    AckStatus = "failed"
 )
 
-// BotMessage is one message the bot answered an ack with (Salesforce: text for the customer
-// after transferFailed), kept so the channel can show it.
+// BotMessage is one message the bot answered an ack with (e.g. text for the customer after a
+// failed transfer), kept so the channel can show it.
 type BotMessage struct {
 	Type    string   `json:"type"`
 	Message string   `json:"message,omitempty"`
@@ -148,7 +143,7 @@ type BotMessage struct {
 // Ack is the state of telling the originating bot how the transfer ended.
 type Ack struct {
 	Status AckStatus `json:"status"`
-	// Attempts counts deliveries tried; SequenceID is the Salesforce sequence id a retry reuses.
+	// Attempts counts deliveries tried; SequenceID is the message sequence id a retry reuses.
 	Attempts   int       `json:"attempts,omitempty"`
 	SequenceID int64     `json:"sequenceId,omitempty"`
 	Error      string    `json:"error,omitempty"`

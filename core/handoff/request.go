@@ -255,7 +255,7 @@ func ValidateTenant(field, tenant string) error {
 // ValidateVendor checks the form of a vendor key; whether the vendor exists is the registry's say.
 func ValidateVendor(field, vendor string) error {
 	if !vendorPattern.MatchString(vendor) {
-		return Invalid(field, field+" is required: a lower-case vendor key such as \"koreai\"")
+		return Invalid(field, field+" is required: a lower-case vendor key (a letter, then letters or digits)")
 	}
 	return nil
 }
@@ -274,33 +274,21 @@ func (t Target) Validate(field string) error {
 	return ValidateID(field+".id", t.ID)
 }
 
+// validate checks the form every bot's fields must have. What a bot vendor requires beyond it
+// (a session id, no sequence id) is its adapter's to say (vendors.Validator), before any write.
 func (b Bot) validate() error {
-	switch b.Vendor {
-	case BotSalesforce:
-		if err := ValidateID("bot.sessionId", b.SessionID); err != nil {
-			return err
-		}
-		if b.EscalationMessageID != "" {
-			if err := ValidateID("bot.escalationMessageId", b.EscalationMessageID); err != nil {
+	if err := ValidateVendor("bot.vendor", b.Vendor); err != nil {
+		return err
+	}
+	for _, f := range [...]struct{ field, value string }{{"bot.sessionId", b.SessionID}, {"bot.escalationMessageId", b.EscalationMessageID}} {
+		if f.value != "" {
+			if err := ValidateID(f.field, f.value); err != nil {
 				return err
 			}
 		}
-		if b.SequenceID < 0 {
-			return Invalid("bot.sequenceId", "bot.sequenceId must be a positive integer")
-		}
-	case BotWebhook:
-		if b.SequenceID != 0 {
-			return Invalid("bot.sequenceId", "bot.sequenceId is for Salesforce bots only")
-		}
-		for field, v := range map[string]string{"bot.sessionId": b.SessionID, "bot.escalationMessageId": b.EscalationMessageID} {
-			if v != "" {
-				if err := ValidateID(field, v); err != nil {
-					return err
-				}
-			}
-		}
-	default:
-		return Invalid("bot.vendor", "bot.vendor must be salesforce or webhook")
+	}
+	if b.SequenceID < 0 {
+		return Invalid("bot.sequenceId", "bot.sequenceId must be a positive integer")
 	}
 	return nil
 }

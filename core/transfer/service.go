@@ -196,9 +196,17 @@ func (s *Service) checkVendor(req handoff.Request) (vendors.Transferer, error) {
 				Message: req.Vendor + " cannot transfer to a " + string(target.Type)}
 		}
 	}
+	if err := vendors.Validate(tr, req); err != nil {
+		return nil, err
+	}
 	if req.Bot != nil {
-		if _, ok := s.vendors.Acker(req.Bot.Vendor); !ok {
+		acker, ok := s.vendors.Acker(req.Bot.Vendor)
+		if !ok {
 			return nil, handoff.Invalid("bot.vendor", "no bot adapter for "+req.Bot.Vendor)
+		}
+		// The bot's own fields are its adapter's to check, before anything is written.
+		if err := vendors.Validate(acker, req); err != nil {
+			return nil, err
 		}
 	}
 	return tr, nil

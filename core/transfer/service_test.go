@@ -53,9 +53,38 @@ type registry struct {
 }
 
 func (r registry) Transferer(name string) (vendors.Transferer, bool) {
+	if name == "picky" {
+		return pickyVendor{r.tr}, true
+	}
 	return r.tr, name == "acme"
 }
-func (r registry) Acker(name string) (vendors.Acker, bool) { return nil, name == "webhook" }
+
+// pickyVendor is a transfer adapter with requirements of its own (vendors.Validator).
+type pickyVendor struct{ vendors.Transferer }
+
+func (pickyVendor) Validate(req handoff.Request) error {
+	return handoff.Invalid("target.id", "this vendor's ids are numbers")
+}
+func (r registry) Acker(name string) (vendors.Acker, bool) {
+	if name == "picky" {
+		return pickyBot{}, true
+	}
+	return nil, name == "webhook"
+}
+
+// pickyBot is a bot adapter with requirements of its own (vendors.Validator): a session id.
+type pickyBot struct{}
+
+func (pickyBot) Ack(context.Context, handoff.Transfer) (vendors.AckResult, error) {
+	return vendors.AckResult{}, nil
+}
+
+func (pickyBot) Validate(req handoff.Request) error {
+	if req.Bot.SessionID == "" {
+		return handoff.Invalid("bot.sessionId", "bot.sessionId is required")
+	}
+	return nil
+}
 func (r registry) CallbackParser(name string) (vendors.CallbackParser, bool) {
 	return r.parser, name == "acme" && r.parser != nil
 }
@@ -137,12 +166,15 @@ func TestStartFailsWhenEveryTargetRefuses(t *testing.T) {
 
 func TestStartRefusesBeforeAnyCallOrWrite(t *testing.T) {
 	cases := map[string]func(*handoff.Request){
-		"unsupported fallback": func(r *handoff.Request) { r.Fallbacks = []handoff.Target{{Type: handoff.TargetSkill, ID: "s"}} },
-		"unknown vendor":       func(r *handoff.Request) { r.Vendor = "nobody" },
-		"unknown bot":          func(r *handoff.Request) { r.Bot = &handoff.Bot{Vendor: "salesforce", SessionID: "s"} },
+		"unsupported fallback":    func(r *handoff.Request) { r.Fallbacks = []handoff.Target{{Type: handoff.TargetSkill, ID: "s"}} },
+		"unknown vendor":          func(r *handoff.Request) { r.Vendor = "nobody" },
+		"unknown bot":             func(r *handoff.Request) { r.Bot = &handoff.Bot{Vendor: "salesforce", SessionID: "s"} },
+		"bot its adapter refuses": func(r *handoff.Request) { r.Bot = &handoff.Bot{Vendor: "picky"} },
+		"ids its vendor refuses":  func(r *handoff.Request) { r.Vendor = "picky" },
 	}
 	want := map[string]handoff.Code{"unsupported fallback": handoff.CodeUnsupportedTarget,
-		"unknown vendor": handoff.CodeInvalidRequest, "unknown bot": handoff.CodeInvalidRequest}
+		"unknown vendor": handoff.CodeInvalidRequest, "unknown bot": handoff.CodeInvalidRequest,
+		"bot its adapter refuses": handoff.CodeInvalidRequest, "ids its vendor refuses": handoff.CodeInvalidRequest}
 	for name, change := range cases {
 		t.Run(name, func(t *testing.T) {
 			tr := &scripted{}

@@ -74,3 +74,28 @@ func Require(pairs ...string) error {
 	}
 	return nil
 }
+
+// WithCredentials loads the tenant's credentials into a new C and sends with them. When refused
+// says the vendor refused them, the cached secret may be stale (rotated since it was read): it is
+// dropped, read again, and send runs once more; that second answer stands, refused or not. Send
+// only what a refusal of credentials proves was not acted on: the vendor refused it before acting.
+func WithCredentials[C any, P interface {
+	*C
+	Credentials
+}, R any](ctx context.Context, d Deps, tenant, vendor string, send func(P) (R, error), refused func(R) bool) (R, error) {
+	for attempt := 1; ; attempt++ {
+		creds := P(new(C))
+		if err := LoadCredentials(ctx, d.Secrets, tenant, vendor, creds); err != nil {
+			var zero R
+			return zero, err
+		}
+		r, err := send(creds)
+		if err != nil || attempt == 2 || !refused(r) {
+			return r, err
+		}
+		if d.Log != nil {
+			d.Log.WarnContext(ctx, vendor+": credentials refused; reading the secret again and sending once more", "tenant", tenant)
+		}
+		d.Secrets.Invalidate(tenant, vendor)
+	}
+}

@@ -7,7 +7,7 @@ import "sort"
 type Factory func(Deps) any
 
 // Adapt turns a vendor package's typed constructor into a Factory, so registering a vendor is one
-// line: "koreai": vendors.Adapt(koreai.New).
+// line: koreai.Key: vendors.Adapt(koreai.New).
 func Adapt[T any](constructor func(Deps) T) Factory {
 	return func(d Deps) any { return constructor(d) }
 }

@@ -95,6 +95,24 @@ type AckResult struct {
 	BotMessages []handoff.BotMessage
 }
 
+// Validator is implemented by an adapter that requires more of a request naming it than the
+// domain's form checks: a bot adapter its bot fields (req.Bot, when req.Bot.Vendor is its key),
+// a transfer adapter its conversation and target fields (when req.Vendor is its key). The
+// transfer service asks every adapter the request names (Validate) before any write or vendor
+// call; the error is INVALID_REQUEST naming the field.
+type Validator interface {
+	Validate(req handoff.Request) error
+}
+
+// Validate asks adapter, when it is a Validator, whether it accepts req; adapters without
+// requirements of their own accept any request the domain accepted.
+func Validate(adapter any, req handoff.Request) error {
+	if v, ok := adapter.(Validator); ok {
+		return v.Validate(req)
+	}
+	return nil
+}
+
 // AvailabilityChecker lists the targets that can take a conversation now.
 type AvailabilityChecker interface {
 	Availability(ctx context.Context, req AvailabilityRequest) ([]handoff.Availability, error)

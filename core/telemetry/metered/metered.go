@@ -87,6 +87,9 @@ func (t transferer) Transfer(ctx context.Context, req vendors.TransferRequest) (
 	return res, err
 }
 
+// Validate passes the adapter's own request checks through the wrapper (vendors.Validator).
+func (t transferer) Validate(req handoff.Request) error { return vendors.Validate(t.Transferer, req) }
+
 type acker struct {
 	vendors.Acker
 	timer func(context.Context) func(error)
@@ -98,6 +101,9 @@ func (a acker) Ack(ctx context.Context, t handoff.Transfer) (vendors.AckResult, 
 	done(err)
 	return res, err
 }
+
+// Validate passes the adapter's own request checks through the wrapper (vendors.Validator).
+func (a acker) Validate(req handoff.Request) error { return vendors.Validate(a.Acker, req) }
 
 type checker struct {
 	vendors.AvailabilityChecker

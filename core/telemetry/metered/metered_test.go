@@ -69,3 +69,30 @@ func TestEveryVendorCallIsTimedAndItsErrorsCounted(t *testing.T) {
 		t.Error("a parser the registry does not have was found")
 	}
 }
+
+// strict is an adapter with request checks of its own (vendors.Validator).
+type strict struct{ fake }
+
+func (strict) Validate(handoff.Request) error { return handoff.Invalid("bot.sessionId", "required") }
+
+type strictRegistry struct{ registry }
+
+func (strictRegistry) Transferer(string) (vendors.Transferer, bool) { return strict{}, true }
+func (strictRegistry) Acker(string) (vendors.Acker, bool)           { return strict{}, true }
+
+// The wrappers keep the adapter's own request checks: the transfer service asks them through it.
+func TestTheWrappedAdaptersKeepTheirValidation(t *testing.T) {
+	v := metered.New(strictRegistry{})
+	tr, _ := v.Transferer("x")
+	ack, _ := v.Acker("x")
+	for name, a := range map[string]any{"transferer": tr, "acker": ack} {
+		if err := vendors.Validate(a, handoff.Request{}); handoff.ErrorCode(err) != handoff.CodeInvalidRequest {
+			t.Errorf("%s: Validate = %v, want the adapter's INVALID_REQUEST", name, err)
+		}
+	}
+	plain := metered.New(registry{})
+	tr, _ = plain.Transferer("x")
+	if err := vendors.Validate(tr, handoff.Request{}); err != nil {
+		t.Errorf("an adapter without checks: Validate = %v, want nil", err)
+	}
+}

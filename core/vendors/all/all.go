@@ -13,9 +13,9 @@ import (
 
 // Factories builds each registered vendor's adapter, by vendor key.
 var Factories = map[string]vendors.Factory{
-	"bitrix24":   vendors.Adapt(bitrix24.New),
-	"liveperson": vendors.Adapt(liveperson.New),
-	"koreai":     vendors.Adapt(koreai.New),
-	"salesforce": vendors.Adapt(salesforce.New),
-	"webhook":    vendors.Adapt(webhook.New),
+	bitrix24.Key:   vendors.Adapt(bitrix24.New),
+	liveperson.Key: vendors.Adapt(liveperson.New),
+	koreai.Key:     vendors.Adapt(koreai.New),
+	salesforce.Key: vendors.Adapt(salesforce.New),
+	webhook.Key:    vendors.Adapt(webhook.New),
 }

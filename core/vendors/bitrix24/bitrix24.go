@@ -8,14 +8,13 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"handoff/core/handoff"
 	"handoff/core/vendors"
+	"handoff/core/vendors/vendorkit"
 )
 
-// vendorKey is this vendor's key in secrets, routes and the registry.
-const vendorKey = "bitrix24"
+// Key is this vendor's key in secrets, routes and the registry.
+const Key = "bitrix24"
 
 var (
 	_ vendors.Transferer          = (*Adapter)(nil)
@@ -29,7 +28,7 @@ type Adapter struct {
 	deps vendors.Deps
 	log  *slog.Logger
 	// flight shares one OAuth refresh among concurrent callers of one tenant.
-	flight singleflight.Group
+	flight vendorkit.Flight[*session]
 	// rotations are refreshed pairs not yet written back.
 	rotations rotations
 }
@@ -77,7 +76,7 @@ func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (ve
 		return vendors.TransferResult{}, err
 	}
 	rep, err := a.invoke(ctx, s, c)
-	if v, ok := err.(*vendorError); ok && req.Reconcile && v.rule.AlreadyDoneOn == c.method {
+	if v, ok := err.(*vendorError); ok && req.Reconcile && v.rule.AlreadyDone && c.method == alreadyDoneOn {
 		a.log.InfoContext(ctx, "bitrix24: an earlier attempt already handed the chat over",
 			"tenant", req.Tenant, "transfer", req.TransferID, "vendorCode", v.code)
 		return vendors.TransferResult{Outcome: handoff.OutcomeTransferred, VendorRef: req.Conversation.ID, VendorCode: v.code}, nil
@@ -89,6 +88,18 @@ func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (ve
 		return vendors.TransferResult{}, handoff.E(handoff.CodeVendorProtocol, op, "Bitrix24 answered without result true", nil)
 	}
 	return vendors.TransferResult{Outcome: handoff.OutcomeTransferred, VendorRef: req.Conversation.ID}, nil
+}
+
+// Validate refuses, before anything is written, a request Bitrix24 could never take: its chat,
+// user and line ids are integers (see transferCall, which checks them again at each attempt).
+func (a *Adapter) Validate(req handoff.Request) error {
+	if req.Vendor != Key {
+		return nil
+	}
+	return vendorkit.EachTarget(req, func(t handoff.Target) error {
+		_, err := transferCall("bitrix24.Validate", vendors.TransferRequest{Conversation: req.Conversation, Target: t})
+		return err
+	})
 }
 
 // transferCall builds the method call for the target. Bitrix24's chat, user and line ids are

@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
 
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/rest"
+	"handoff/core/vendors/vendorkit"
 )
 
 // The REST methods the adapter calls.
@@ -41,12 +41,12 @@ func (a *Adapter) load(ctx context.Context, tenant string) (*session, error) {
 
 // loadStored reads tenant's credentials as the secret holds them.
 func (a *Adapter) loadStored(ctx context.Context, tenant string) (*session, error) {
-	raw, err := a.deps.Secrets.Get(ctx, tenant, vendorKey)
+	raw, err := a.deps.Secrets.Get(ctx, tenant, Key)
 	if err != nil {
 		return nil, err
 	}
 	s := &session{tenant: tenant, raw: raw}
-	if err := vendors.DecodeCredentials(tenant+"/"+vendorKey, raw, &s.creds); err != nil {
+	if err := vendors.DecodeCredentials(tenant+"/"+Key, raw, &s.creds); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -86,8 +86,9 @@ func (a *Adapter) invoke(ctx context.Context, s *session, c call) (reply, error)
 			return rep, err
 		}
 		// A webhook cannot be refreshed: an expired one is re-read like a refused one.
-		refresh := verr.rule.Recover == recoverRefresh && !s.creds.Webhook()
-		rereadable := verr.rule.Recover == recoverReread || verr.rule.Recover == recoverRefresh && s.creds.Webhook()
+		rec := recoveries[verr.code]
+		refresh := rec == recoverRefresh && !s.creds.Webhook()
+		rereadable := rec == recoverReread || rec == recoverRefresh && s.creds.Webhook()
 		switch {
 		case refresh && !refreshed:
 			refreshed = true
@@ -98,7 +99,7 @@ func (a *Adapter) invoke(ctx context.Context, s *session, c call) (reply, error)
 			reread = true
 			a.log.WarnContext(ctx, "bitrix24: credentials refused, reading the secret again",
 				"tenant", s.tenant, "op", c.op, "vendorCode", verr.code)
-			a.deps.Secrets.Invalidate(s.tenant, vendorKey)
+			a.deps.Secrets.Invalidate(s.tenant, Key)
 			fresh, err := a.load(ctx, s.tenant)
 			if err != nil {
 				return reply{}, err
@@ -164,8 +165,8 @@ func retryPolicy(idempotent bool) func(*rest.Response) bool {
 // (its buckets last a minute; blind backoff would be refused again). OVERLOAD_LIMIT never.
 func refusedForNow(resp *rest.Response) bool {
 	code := errorCode(resp.Body)
-	_, r, known := lookup(portalErrors, portalIndex, code)
-	if !known || r.Recover != recoverWait {
+	canonical, _, known := portalErrors.Lookup(code)
+	if !known || recoveries[canonical] != recoverWait {
 		return false
 	}
 	if strings.EqualFold(code, "OPERATION_TIME_LIMIT") {
@@ -199,7 +200,7 @@ func parseAnswer(op string, resp *rest.Response, now time.Time) (reply, *vendorE
 		return reply{result: ans.Result, next: next}, nil, nil
 	}
 	v := &vendorError{status: resp.Status, retryAfter: rest.RetryAfter(resp.Header, now)}
-	canonical, r, known := lookup(portalErrors, portalIndex, code)
+	canonical, r, known := portalErrors.Lookup(code)
 	if known {
 		v.code, v.rule = canonical, r
 	} else {
@@ -236,17 +237,7 @@ func stringValue(raw json.RawMessage) string {
 // safeCode keeps an unknown vendor code only if it looks like one: 1-64 ASCII letters, digits
 // and '_'. Anything else (a sentence, markup) is no code, so a body cannot smuggle text into
 // our errors through it.
-func safeCode(code string) string {
-	if len(code) > 64 {
-		return ""
-	}
-	for _, r := range code {
-		if r != '_' && (r >= unicode.MaxASCII || !unicode.IsLetter(r) && !unicode.IsDigit(r)) {
-			return ""
-		}
-	}
-	return code
-}
+func safeCode(code string) string { return vendorkit.CleanCode(code, 64, "_") }
 
 // mapped turns invoke's error into ours: vendor errors through the table, the rest unchanged.
 func mapped(op string, err error, reconcile bool) error {

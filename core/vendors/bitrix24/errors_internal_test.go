@@ -55,12 +55,17 @@ func TestErrorTable(t *testing.T) {
 		{"PORTAL_DELETED", 500, auth, true, recoverNone, ""},
 		{"ERROR_METHOD_NOT_FOUND", 404, rejected, true, recoverNone, ""},
 	}
+	for code := range recoveries {
+		if canonical, _, ok := portalErrors.Lookup(code); !ok || canonical != code {
+			t.Errorf("recovery for %s, which the table does not hold in that spelling", code)
+		}
+	}
 	if len(tests) != len(portalErrors) {
 		t.Errorf("the test pins %d codes, the table holds %d: pin every code", len(tests), len(portalErrors))
 	}
 	for _, tt := range tests {
 		for _, spelling := range []string{tt.code, strings.ToLower(tt.code), strings.ToUpper(tt.code)} {
-			canonical, r, ok := lookup(portalErrors, portalIndex, spelling)
+			canonical, r, ok := portalErrors.Lookup(spelling)
 			if !ok {
 				t.Errorf("%s: not in the table", spelling)
 				continue
@@ -68,7 +73,11 @@ func TestErrorTable(t *testing.T) {
 			if canonical != tt.code {
 				t.Errorf("%s: canonical spelling %q, want %q", spelling, canonical, tt.code)
 			}
-			if r.Status != tt.status || r.Code != tt.want || r.Refused != tt.refused || r.Recover != tt.recover || r.AlreadyDoneOn != tt.doneOn {
+			doneOn := ""
+			if r.AlreadyDone {
+				doneOn = alreadyDoneOn
+			}
+			if r.Status != tt.status || r.Code != tt.want || r.Retryable != tt.refused || recoveries[canonical] != tt.recover || doneOn != tt.doneOn {
 				t.Errorf("%s: %+v, want status %d code %s refused %v recover %d alreadyDoneOn %q",
 					spelling, r, tt.status, tt.want, tt.refused, tt.recover, tt.doneOn)
 			}
@@ -81,12 +90,12 @@ func TestErrorTable(t *testing.T) {
 
 func TestOAuthErrorTable(t *testing.T) {
 	for _, code := range []string{"invalid_request", "invalid_client", "invalid_grant", "insufficient_scope", "invalid_scope", "PAYMENT_REQUIRED", "INVALID_GRANT"} {
-		if _, r, ok := lookup(oauthErrors, oauthIndex, code); !ok || r.Code != handoff.CodeVendorAuthFailed {
+		if _, r, ok := oauthErrors.Lookup(code); !ok || r.Code != handoff.CodeVendorAuthFailed {
 			t.Errorf("%s: %+v, %v; want VENDOR_AUTH_FAILED", code, r, ok)
 		}
 	}
 	// The portal's INVALID_REQUEST (https) is not the OAuth server's invalid_request.
-	if _, r, _ := lookup(portalErrors, portalIndex, "invalid_request"); r.Code != handoff.CodeConfiguration {
+	if _, r, _ := portalErrors.Lookup("invalid_request"); r.Code != handoff.CodeConfiguration {
 		t.Errorf("portal invalid_request = %s, want CONFIGURATION", r.Code)
 	}
 }
@@ -108,7 +117,7 @@ func TestUnknownCodesGoByStatus(t *testing.T) {
 
 func TestToError(t *testing.T) {
 	verr := func(code string, retryAfter time.Duration) vendorError {
-		canonical, r, _ := lookup(portalErrors, portalIndex, code)
+		canonical, r, _ := portalErrors.Lookup(code)
 		return vendorError{code: canonical, rule: r, retryAfter: retryAfter}
 	}
 	tests := []struct {

@@ -35,7 +35,7 @@ const (
 // refresh renews s's OAuth pair after Bitrix24 said expired_token, writes it back and updates s.
 // Bitrix24 rotates the refresh token on every refresh and the old one stops working, so two
 // refreshes of one pair would break the second: concurrent callers for one tenant share one
-// refresh (singleflight), and a caller whose pair was already replaced (by this container or
+// refresh (vendorkit.Flight), and a caller whose pair was already replaced (by this container or
 // another, seen after dropping the cached secret) uses the new one without refreshing again.
 func (a *Adapter) refresh(ctx context.Context, s *session) error {
 	const op = "bitrix24.refresh"
@@ -48,28 +48,19 @@ func (a *Adapter) refresh(ctx context.Context, s *session) error {
 		return handoff.E(handoff.CodeVendorTimeout, op, "too little time left to refresh the Bitrix24 token and store it; try again", nil)
 	}
 	stale := s.creds.AccessToken
-	ch := a.flight.DoChan(s.tenant, func() (any, error) {
-		rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
-		defer cancel()
-		return a.refreshShared(rctx, s.tenant, stale)
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return r.Err
-		}
-		fresh := r.Val.(*session)
-		s.creds = fresh.creds
-		s.raw = bytes.Clone(fresh.raw)
-		return nil
-	case <-ctx.Done():
-		return handoff.E(handoff.CodeVendorTimeout, op, "gave up waiting for the token refresh", ctx.Err())
+	fresh, err := a.flight.Do(ctx, s.tenant, deadline, op, "gave up waiting for the token refresh",
+		func(rctx context.Context) (*session, error) { return a.refreshShared(rctx, s.tenant, stale) })
+	if err != nil {
+		return err
 	}
+	s.creds = fresh.creds
+	s.raw = bytes.Clone(fresh.raw)
+	return nil
 }
 
 func (a *Adapter) refreshShared(ctx context.Context, tenant, stale string) (*session, error) {
 	const op = "bitrix24.refresh"
-	a.deps.Secrets.Invalidate(tenant, vendorKey) // another container may have rotated the pair
+	a.deps.Secrets.Invalidate(tenant, Key) // another container may have rotated the pair
 	s, err := a.load(ctx, tenant)
 	if err != nil {
 		return nil, err
@@ -122,7 +113,7 @@ func (a *Adapter) refreshShared(ctx context.Context, tenant, stale string) (*ses
 func (a *Adapter) awaitRotation(ctx context.Context, tenant, spent string) (*session, bool) {
 	wait := 100 * time.Millisecond
 	for range rereadTries {
-		a.deps.Secrets.Invalidate(tenant, vendorKey)
+		a.deps.Secrets.Invalidate(tenant, Key)
 		again, err := a.load(ctx, tenant)
 		if err == nil && !again.creds.Webhook() && again.creds.RefreshToken != spent {
 			return again, true
@@ -182,7 +173,7 @@ func (a *Adapter) requestToken(ctx context.Context, op string, c Credentials) (t
 	var tok token
 	decodeErr := json.Unmarshal(resp.Body, &tok)
 	if !resp.OK() || tok.Error != "" {
-		code, r, known := lookup(oauthErrors, oauthIndex, tok.Error)
+		code, r, known := oauthErrors.Lookup(tok.Error)
 		if !known {
 			code, r = safeCode(tok.Error), byStatus(resp.Status)
 			if r.Code == handoff.CodeVendorRejected {

@@ -80,7 +80,7 @@ func (a *Adapter) writeBack(ctx context.Context, tenant string, r rotation) erro
 
 func (a *Adapter) writeBackOnce(ctx context.Context, tenant string, r rotation) error {
 	const op = "bitrix24.writeBack"
-	a.deps.Secrets.Invalidate(tenant, vendorKey)
+	a.deps.Secrets.Invalidate(tenant, Key)
 	cur, err := a.loadStored(ctx, tenant)
 	if err != nil {
 		return err
@@ -99,7 +99,7 @@ func (a *Adapter) writeBackOnce(ctx context.Context, tenant string, r rotation) 
 	if err != nil {
 		return handoff.E(handoff.CodeConfiguration, op, "the Bitrix24 secret could not be rewritten", nil)
 	}
-	if err := a.deps.Secrets.Put(ctx, tenant, vendorKey, raw); err != nil {
+	if err := a.deps.Secrets.Put(ctx, tenant, Key, raw); err != nil {
 		return err
 	}
 	a.rotations.drop(tenant, r)

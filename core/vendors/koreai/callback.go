@@ -30,7 +30,7 @@ func (a *Adapter) ParseCallback(ctx context.Context, req vendors.CallbackRequest
 		return vendors.Callback{}, unauthorized
 	}
 	var creds Credentials
-	if err := vendors.LoadCredentials(ctx, a.deps.Secrets, claims.Tenant, Vendor, &creds); err != nil {
+	if err := vendors.LoadCredentials(ctx, a.deps.Secrets, claims.Tenant, Key, &creds); err != nil {
 		if handoff.ErrorCode(err) == handoff.CodeUnknownTenant {
 			return vendors.Callback{}, unauthorized // whether a tenant exists is not told to strangers
 		}

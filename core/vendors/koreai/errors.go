@@ -3,63 +3,52 @@ package koreai
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"strconv"
+	"net/http"
 	"strings"
 	"time"
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/rest"
+	"handoff/core/vendors/vendorkit"
 )
 
-// errorRule is one row of the table from a Kore.ai answer to our error code.
+// errorTable maps a Kore.ai answer to our error code.
 //
 // Kore documents no error status, code or body for assign-conversation or agents/availability
 // [U]; only the rate limit and its message are documented [C]. So the table keys on the HTTP
-// status, and on the message only for the documented rate-limit text, lower-cased: no other
-// text is documented, and matching a guessed one would make the adapter agree with its own
-// sandbox rather than with Kore. The message only classifies: it is never copied into our
-// errors. Failures to get an answer at all are the shared client's (rest): VENDOR_TIMEOUT
-// for a deadline, VENDOR_UNAVAILABLE for a reset or an unreachable host; a transfer is re-sent
-// only when the request provably never left (a refused connection).
-type errorRule struct {
-	status  string            // "429", or a class: "4xx", "5xx"
-	message func(string) bool // matches the vendor's message; nil matches any
-	code    handoff.Code
-	// retryable: Kore refused before acting, so sending the same request again is safe.
-	retryable bool
-	// alreadyDone: the error means an earlier attempt at this transfer did it; it counts as
-	// success only when TransferRequest.Reconcile is set.
-	alreadyDone bool
-	why         string
+// status, and classify reads the message only for the documented rate-limit text, lower-cased:
+// no other text is documented, and matching a guessed one would make the adapter agree with its
+// own sandbox rather than with Kore. The message only classifies: it is never copied into our
+// errors. Failures to get an answer at all are the shared client's (rest): VENDOR_TIMEOUT for a
+// deadline, VENDOR_UNAVAILABLE for a reset or an unreachable host; a transfer is re-sent only
+// when the request provably never left (a refused connection). Retryable: Kore refused before
+// acting, so sending the same request again is safe. AlreadyDone: the answer means an earlier
+// attempt at this transfer did it; it counts as success only when TransferRequest.Reconcile is
+// set. What no row matches (1xx, 3xx) is not an answer the API gives: VENDOR_BAD_RESPONSE.
+var errorTable = vendorkit.Table{
+	"429": {Code: handoff.CodeRateLimited, Retryable: true},
+	"401": {Code: handoff.CodeVendorAuthFailed},
+	"403": {Code: handoff.CodeVendorAuthFailed},
+	"400": {Code: handoff.CodeVendorRejected},
+	"404": {Code: handoff.CodeVendorRejected},
+	"409": {Code: handoff.CodeVendorRejected, AlreadyDone: true},
+	"422": {Code: handoff.CodeVendorRejected},
+	"4xx": {Code: handoff.CodeVendorRejected},
+	"5xx": {Code: handoff.CodeVendorUnavailable},
 }
 
-// errorTable is read top to bottom; the first matching row wins.
-var errorTable = []errorRule{
-	{status: "429", code: handoff.CodeRateLimited, retryable: true,
-		why: "[C] 60 requests per minute per account, over it the request fails; the status 429 is [I]"},
-	{status: "4xx", message: isRateLimitMessage, code: handoff.CodeRateLimited, retryable: true,
-		why: "[C] the docs give the message (\"You've exceeded the per-minute rate limit\"), not the status [U]: the message wins on any 4xx"},
-	{status: "401", code: handoff.CodeVendorAuthFailed,
-		why: "[U] the JWT was refused (client secret rotated, app deleted, clock skew): Transfer refetches the secret and sends once more before this stands"},
-	{status: "403", code: handoff.CodeVendorAuthFailed,
-		why: "[U] the app lacks the Routing scope or the accountid does not match: refetched and sent once more, like 401"},
-	{status: "400", code: handoff.CodeVendorRejected,
-		why: "[U] a field Kore refused (orgId, botSessionId, an id of the wrong form)"},
-	{status: "404", code: handoff.CodeVendorRejected,
-		why: "[U] unknown stream, agent, queue or bot session"},
-	{status: "409", code: handoff.CodeVendorRejected, alreadyDone: true,
-		why: "[U] a conflict with the conversation's state; on a reconcile, after an ambiguous earlier attempt, most likely our own assignment [I]: its callback (or the await deadline) tells. Kore documents no error texts, so none is read"},
-	{status: "422", code: handoff.CodeVendorRejected,
-		why: "[U] a request Kore understood and refused"},
-	{status: "4xx", code: handoff.CodeVendorRejected,
-		why: "[U] any other refusal"},
-	{status: "5xx", code: handoff.CodeVendorUnavailable,
-		why: "[U] never re-sent: Kore may have assigned the conversation before failing; the callback (or a reconcile) tells"},
+// errorSources says, for each row of errorTable, why it is so and how sure we are.
+var errorSources = map[string]string{
+	"429": "[C] 60 requests per minute per account, over it the request fails; the status 429 is [I]. [C] the docs give the message (\"You've exceeded the per-minute rate limit\"), not the status [U]: the message wins on any 4xx",
+	"401": "[U] the JWT was refused (client secret rotated, app deleted, clock skew): Transfer refetches the secret and sends once more before this stands",
+	"403": "[U] the app lacks the Routing scope or the accountid does not match: refetched and sent once more, like 401",
+	"400": "[U] a field Kore refused (orgId, botSessionId, an id of the wrong form)",
+	"404": "[U] unknown stream, agent, queue or bot session",
+	"409": "[U] a conflict with the conversation's state; on a reconcile, after an ambiguous earlier attempt, most likely our own assignment [I]: its callback (or the await deadline) tells. Kore documents no error texts, so none is read",
+	"422": "[U] a request Kore understood and refused",
+	"4xx": "[U] any other refusal",
+	"5xx": "[U] never re-sent: Kore may have assigned the conversation before failing; the callback (or a reconcile) tells",
 }
-
-// unexpectedStatus is the rule for what no row matches (1xx, 3xx): not an answer the API gives.
-var unexpectedStatus = errorRule{code: handoff.CodeVendorProtocol, why: "not an answer the API gives"}
 
 // defaultRateLimitWait is the wait when a rate-limited answer has no Retry-After: Kore's window
 // is one minute [C], so a minute is always enough.
@@ -75,39 +64,31 @@ var messages = map[handoff.Code]string{
 	handoff.CodeVendorProtocol:    "Kore.ai answered with a status its API does not use",
 }
 
-// classify finds the row for an answer that is not a success, and the vendor's error code.
-func classify(status int, body []byte) (errorRule, string) {
+// classify finds the row for an answer that is not a success, and the vendor's error code. The
+// documented rate-limit message counts as a 429 on any 4xx.
+func classify(status int, body []byte) (vendorkit.Row, string) {
 	code, message := vendorError(body)
-	message = strings.ToLower(message)
-	for _, rule := range errorTable {
-		if rule.matchesStatus(status) && (rule.message == nil || rule.message(message)) {
-			return rule, code
-		}
+	if status/100 == 4 && isRateLimitMessage(strings.ToLower(message)) {
+		status = http.StatusTooManyRequests
 	}
-	return unexpectedStatus, code
-}
-
-func (r errorRule) matchesStatus(status int) bool {
-	if class, ok := strings.CutSuffix(r.status, "xx"); ok {
-		return strconv.Itoa(status/100) == class
-	}
-	return strconv.Itoa(status) == r.status
+	_, row := errorTable.Classify(status, "")
+	return row, code
 }
 
 // mapError turns a refused answer into our error. The vendor code is Kore's own when its body
 // has one, else HTTP_<status>, so the attempt still says what happened.
-func mapError(op string, resp *rest.Response, now time.Time) (*handoff.Error, errorRule) {
+func mapError(op string, resp *rest.Response, now time.Time) (*handoff.Error, vendorkit.Row) {
 	rule, vendorCode := classify(resp.Status, resp.Body)
 	if vendorCode == "" {
 		vendorCode = fmt.Sprintf("HTTP_%d", resp.Status)
 	}
 	e := &handoff.Error{
-		Code:       rule.code,
+		Code:       rule.Code,
 		Op:         op,
-		Message:    fmt.Sprintf("%s (HTTP %d)", messages[rule.code], resp.Status),
+		Message:    fmt.Sprintf("%s (HTTP %d)", messages[rule.Code], resp.Status),
 		VendorCode: vendorCode,
 	}
-	if rule.code == handoff.CodeRateLimited {
+	if rule.Code == handoff.CodeRateLimited {
 		e.RetryAfter = rest.RetryAfter(resp.Header, now)
 		if e.RetryAfter == 0 {
 			e.RetryAfter = defaultRateLimitWait
@@ -121,7 +102,7 @@ func mapError(op string, resp *rest.Response, now time.Time) (*handoff.Error, er
 // that wait); without Retry-After, a quick retry would land in the same one-minute window.
 func refusedBeforeExecution(resp *rest.Response) bool {
 	rule, _ := classify(resp.Status, resp.Body)
-	return rule.retryable && resp.Header.Get("Retry-After") != ""
+	return rule.Retryable && resp.Header.Get("Retry-After") != ""
 }
 
 // vendorError reads a code and a message from an error body of any of the shapes Kore's
@@ -165,16 +146,9 @@ func firstOf(values ...string) string {
 	return ""
 }
 
-var codePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-
 // cleanCode keeps a vendor code only if it looks like one, so no free text (which could hold
 // anything) travels in VendorCode.
-func cleanCode(code string) string {
-	if codePattern.MatchString(code) {
-		return code
-	}
-	return ""
-}
+func cleanCode(code string) string { return vendorkit.CleanCode(code, 64, "_.-") }
 
 func isRateLimitMessage(m string) bool {
 	return strings.Contains(m, "rate limit") || strings.Contains(m, "too many requests")

@@ -48,20 +48,24 @@ func TestErrorTable(t *testing.T) {
 		{400, `{"errors":"not a list","code":"TOP"}`, handoff.CodeVendorRejected, false, false, "TOP"},
 	} {
 		rule, vendorCode := classify(tc.status, []byte(tc.body))
-		if rule.code != tc.code || rule.retryable != tc.retryable || rule.alreadyDone != tc.alreadyDone || vendorCode != tc.vendorCode {
+		if rule.Code != tc.code || rule.Retryable != tc.retryable || rule.AlreadyDone != tc.alreadyDone || vendorCode != tc.vendorCode {
 			t.Errorf("%d %s → %s retryable=%v alreadyDone=%v vendor=%q; want %s %v %v %q",
-				tc.status, tc.body, rule.code, rule.retryable, rule.alreadyDone, vendorCode, tc.code, tc.retryable, tc.alreadyDone, tc.vendorCode)
+				tc.status, tc.body, rule.Code, rule.Retryable, rule.AlreadyDone, vendorCode, tc.code, tc.retryable, tc.alreadyDone, tc.vendorCode)
 		}
 	}
 }
 
 func TestEveryRuleSaysWhy(t *testing.T) {
-	for _, rule := range errorTable {
-		if !strings.Contains(rule.why, "[C]") && !strings.Contains(rule.why, "[I]") && !strings.Contains(rule.why, "[U]") {
-			t.Errorf("rule %s → %s does not mark its source: %q", rule.status, rule.code, rule.why)
+	if len(errorSources) != len(errorTable) {
+		t.Errorf("%d sources for %d rows: every row says why, and only rows do", len(errorSources), len(errorTable))
+	}
+	for key, rule := range errorTable {
+		why := errorSources[key]
+		if !strings.Contains(why, "[C]") && !strings.Contains(why, "[I]") && !strings.Contains(why, "[U]") {
+			t.Errorf("rule %s → %s does not mark its source: %q", key, rule.Code, why)
 		}
-		if messages[rule.code] == "" {
-			t.Errorf("no message of ours for %s", rule.code)
+		if messages[rule.Code] == "" {
+			t.Errorf("no message of ours for %s", rule.Code)
 		}
 	}
 }

@@ -17,8 +17,8 @@ import (
 	"handoff/core/vendors/rest"
 )
 
-// Vendor is the vendor key: the secret's name suffix and the callback route's {vendor}.
-const Vendor = "koreai"
+// Key is the vendor key: the secret's name suffix and the callback route's {vendor}.
+const Key = "koreai"
 
 // Adapter speaks Kore.ai's Agent AI public APIs for one set of shared dependencies; each call
 // loads its tenant's credentials.
@@ -104,7 +104,7 @@ func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (ve
 	log := a.deps.Log.With("tenant", req.Tenant, "transfer", req.TransferID, "target", req.Target.Type, "status", resp.Status)
 	if !resp.OK() {
 		e, rule := mapError(op, resp, a.deps.Now())
-		if rule.alreadyDone && req.Reconcile {
+		if rule.AlreadyDone && req.Reconcile {
 			log.Info("koreai: conversation already assigned by an earlier attempt; awaiting its callback", "vendorCode", e.VendorCode)
 			return vendors.TransferResult{Outcome: handoff.OutcomeAwaiting, VendorRef: req.Conversation.ID, VendorCode: e.VendorCode}, nil
 		}
@@ -188,26 +188,16 @@ func signedCallbackURL(creds Credentials, req vendors.TransferRequest, now time.
 // (a rotated client secret): it is dropped, refetched and the request sent once more. Both
 // answers are refusals before execution, so the second send cannot do anything twice.
 func (a *Adapter) send(ctx context.Context, tenant string, build func(Credentials) (rest.Request, error)) (*rest.Response, error) {
-	for attempt := 1; ; attempt++ {
-		var creds Credentials
-		if err := vendors.LoadCredentials(ctx, a.deps.Secrets, tenant, Vendor, &creds); err != nil {
-			return nil, err
-		}
-		req, err := build(creds)
+	return vendors.WithCredentials(ctx, a.deps, tenant, Key, func(creds *Credentials) (*rest.Response, error) {
+		req, err := build(*creds)
 		if err != nil {
 			return nil, err
 		}
 		req.Header = http.Header{"Content-Type": {"application/json"}, "Accountid": {creds.AccountID}}
-		req.Sign = signer(creds, a.deps.Now)
-		resp, err := a.deps.HTTP.Do(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		if rule, _ := classify(resp.Status, resp.Body); resp.OK() || rule.code != handoff.CodeVendorAuthFailed || attempt == 2 {
-			return resp, nil
-		}
-		a.deps.Log.Warn("koreai: credentials refused; refetching the secret and trying once more",
-			"tenant", tenant, "op", req.Op, "status", resp.Status)
-		a.deps.Secrets.Invalidate(tenant, Vendor)
-	}
+		req.Sign = signer(*creds, a.deps.Now)
+		return a.deps.HTTP.Do(ctx, req)
+	}, func(resp *rest.Response) bool {
+		rule, _ := classify(resp.Status, resp.Body)
+		return !resp.OK() && rule.Code == handoff.CodeVendorAuthFailed
+	})
 }

@@ -47,7 +47,7 @@ func newStack(t *testing.T, cfg koreaisandbox.Config) *stack {
 	if err := json.Unmarshal(secret, &creds); err != nil {
 		t.Fatal(err)
 	}
-	secrets := vendortest.NewSecrets(tenant, koreai.Vendor, secret)
+	secrets := vendortest.NewSecrets(tenant, koreai.Key, secret)
 	logs := &bytes.Buffer{}
 	adapter := koreai.New(vendors.Deps{
 		Secrets: secrets,
@@ -142,7 +142,7 @@ func restClient(s *stack) *rest.Client {
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func newSecrets(secret []byte) *vendortest.Secrets {
-	return vendortest.NewSecrets(tenant, koreai.Vendor, secret)
+	return vendortest.NewSecrets(tenant, koreai.Key, secret)
 }
 
 // mustField reads one string field of a secret's JSON.

@@ -197,7 +197,7 @@ func TestCallbackURLCarriesAVerifiableToken(t *testing.T) {
 	}
 
 	// The same secret for another tenant must not make the token valid there.
-	if err := s.secrets.Put(ctx(t), "acme2", koreai.Vendor, koreaisandbox.DemoSecret(s.server.URL)); err != nil {
+	if err := s.secrets.Put(ctx(t), "acme2", koreai.Key, koreaisandbox.DemoSecret(s.server.URL)); err != nil {
 		t.Fatal(err)
 	}
 	tampered := map[string]func(url.Values){

@@ -66,7 +66,7 @@ func newEnv(t *testing.T, cfg livepersonsandbox.Config, wrap func(http.Handler) 
 	}
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
-	e.secrets = vendortest.NewSecrets(tenant, liveperson.Vendor, livepersonsandbox.DemoSecret(e.srv.URL))
+	e.secrets = vendortest.NewSecrets(tenant, liveperson.Key, livepersonsandbox.DemoSecret(e.srv.URL))
 	e.adapter = liveperson.NewWithOptions(vendors.Deps{
 		Secrets: e.secrets,
 		HTTP:    rest.New(e.srv.Client(), rest.WithBackoff(5*time.Millisecond)),
@@ -89,7 +89,7 @@ func (e *env) setSecret(t *testing.T, creds liveperson.Credentials) {
 		creds.BaseURL = e.srv.URL
 	}
 	b := mustJSON(t, creds)
-	if err := e.secrets.Put(context.Background(), tenant, liveperson.Vendor, b); err != nil {
+	if err := e.secrets.Put(context.Background(), tenant, liveperson.Key, b); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/rest"
+	"handoff/core/vendors/vendorkit"
 )
 
 // LivePerson documents almost no error for the Chat Agent API: only 200/201 per method, the
@@ -39,31 +40,24 @@ const (
 	condMalformedAnswer = "MALFORMED_ANSWER"  // a 2xx whose body is not what the docs show
 )
 
-// rule is what one condition means for us.
-type rule struct {
-	code    handoff.Code
-	message string // ours, safe to show; never the vendor's text
-	field   string // the request field at fault, if any
-}
-
-// rules is the one table from LivePerson's answers to our codes.
-var rules = map[string]rule{
-	condLoginRefused: {code: handoff.CodeVendorAuthFailed, message: "LivePerson refused the login with this tenant's credentials"},
+// rules is the one table from LivePerson's answers, named by condition, to our codes.
+var rules = vendorkit.Table{
+	condLoginRefused: {Code: handoff.CodeVendorAuthFailed, Message: "LivePerson refused the login with this tenant's credentials"},
 	// A 400 is about the request's form, not the credentials: the secret is not invalidated.
-	condLoginBadRequest: {code: handoff.CodeConfiguration, message: "LivePerson refused the login request as malformed (HTTP 400)"},
-	condUnauthorized:    {code: handoff.CodeVendorAuthFailed, message: "LivePerson refused the bearer of a fresh login"},
-	condForbidden:       {code: handoff.CodeVendorAuthFailed, message: "the LivePerson user lacks a privilege this call needs"},
-	condNotFound:        {code: handoff.CodeConfiguration, message: "LivePerson has no such account or service at this baseUrl"},
-	condBadRequest:      {code: handoff.CodeVendorRejected, message: "LivePerson refused the request"},
-	condRejected:        {code: handoff.CodeVendorRejected, message: "LivePerson refused the request"},
-	condSkillNotListed:  {code: handoff.CodeTargetUnavailable, message: "no agent of this skill is online to take the chat"},
-	condSkillOffline:    {code: handoff.CodeTargetUnavailable, message: "no agent of this skill is online to take the chat"},
-	condChatNotHeld: {code: handoff.CodeConversationNotFound, field: "conversation.id",
-		message: "the LivePerson agent does not hold this chat"},
-	condRateLimited:     {code: handoff.CodeRateLimited, message: "LivePerson asked us to slow down"},
-	condServerError:     {code: handoff.CodeVendorUnavailable, message: "LivePerson failed to answer"},
-	condUnexpected:      {code: handoff.CodeVendorProtocol, message: "LivePerson answered with an undocumented status"},
-	condMalformedAnswer: {code: handoff.CodeVendorProtocol, message: "LivePerson's answer is not what its docs describe"},
+	condLoginBadRequest: {Code: handoff.CodeConfiguration, Message: "LivePerson refused the login request as malformed (HTTP 400)"},
+	condUnauthorized:    {Code: handoff.CodeVendorAuthFailed, Message: "LivePerson refused the bearer of a fresh login"},
+	condForbidden:       {Code: handoff.CodeVendorAuthFailed, Message: "the LivePerson user lacks a privilege this call needs"},
+	condNotFound:        {Code: handoff.CodeConfiguration, Message: "LivePerson has no such account or service at this baseUrl"},
+	condBadRequest:      {Code: handoff.CodeVendorRejected, Message: "LivePerson refused the request"},
+	condRejected:        {Code: handoff.CodeVendorRejected, Message: "LivePerson refused the request"},
+	condSkillNotListed:  {Code: handoff.CodeTargetUnavailable, Message: "no agent of this skill is online to take the chat"},
+	condSkillOffline:    {Code: handoff.CodeTargetUnavailable, Message: "no agent of this skill is online to take the chat"},
+	condChatNotHeld: {Code: handoff.CodeConversationNotFound, Field: "conversation.id",
+		Message: "the LivePerson agent does not hold this chat"},
+	condRateLimited:     {Code: handoff.CodeRateLimited, Retryable: true, Message: "LivePerson asked us to slow down"},
+	condServerError:     {Code: handoff.CodeVendorUnavailable, Message: "LivePerson failed to answer"},
+	condUnexpected:      {Code: handoff.CodeVendorProtocol, Message: "LivePerson answered with an undocumented status"},
+	condMalformedAnswer: {Code: handoff.CodeVendorProtocol, Message: "LivePerson's answer is not what its docs describe"},
 }
 
 // phase is the step of the flow an answer came from; the same status means different things.
@@ -145,30 +139,19 @@ func answerOf(resp *rest.Response) vendorAnswer {
 
 // safeToken keeps a short code-like value (letters, digits, '_', '-'), so nothing the vendor
 // echoes can ride along into our logs.
-func safeToken(s string) string {
-	s = strings.Trim(s, `"`)
-	if len(s) > 40 {
-		return ""
-	}
-	for _, c := range s {
-		if !(c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
-			return ""
-		}
-	}
-	return s
-}
+func safeToken(s string) string { return vendorkit.CleanCode(strings.Trim(s, `"`), 40, "_-") }
 
 // vendorError builds our error for a condition. The wait of a rate limit is the vendor's
 // Retry-After, and at least a second, as LivePerson's retry policy asks.
 func vendorError(op, cond string, resp *rest.Response, now time.Time) *handoff.Error {
-	r, ok := rules[cond]
+	_, r, ok := rules.Lookup(cond)
 	if !ok { // a condition without a row is a bug of ours; say so rather than guess
-		r = rule{code: handoff.CodeInternal, message: "unmapped LivePerson condition " + cond}
+		r = vendorkit.Row{Code: handoff.CodeInternal, Message: "unmapped LivePerson condition " + cond}
 	}
-	e := &handoff.Error{Code: r.code, Op: op, Message: r.message, Field: r.field, VendorCode: cond}
+	e := &handoff.Error{Code: r.Code, Op: op, Message: r.Message, Field: r.Field, VendorCode: cond}
 	if resp != nil {
 		e.Err = answerOf(resp)
-		if r.code == handoff.CodeRateLimited {
+		if r.Code == handoff.CodeRateLimited {
 			e.RetryAfter = max(rest.RetryAfter(resp.Header, now), time.Second)
 		}
 	}

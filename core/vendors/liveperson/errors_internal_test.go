@@ -80,7 +80,7 @@ func TestEveryConditionHasARule(t *testing.T) {
 	for _, cond := range []string{condLoginRefused, condLoginBadRequest, condUnauthorized, condForbidden, condNotFound,
 		condBadRequest, condRejected, condSkillNotListed, condSkillOffline, condChatNotHeld, condChatLeft,
 		condRateLimited, condServerError, condUnexpected, condMalformedAnswer} {
-		if r, ok := rules[cond]; cond != condChatLeft && (!ok || r.code == "" || r.message == "") {
+		if r, ok := rules[cond]; cond != condChatLeft && (!ok || r.Code == "" || r.Message == "") {
 			t.Errorf("condition %s has no complete rule", cond)
 		}
 	}

@@ -69,7 +69,7 @@ func run(t *testing.T, match func(*http.Request) bool, status uint16, retryAfter
 	}
 	hc := &http.Client{Transport: srv, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	a := liveperson.NewWithOptions(vendors.Deps{
-		Secrets: vendortest.NewSecrets(tenant, liveperson.Vendor, livepersonsandbox.DemoSecret(fuzzBase)),
+		Secrets: vendortest.NewSecrets(tenant, liveperson.Key, livepersonsandbox.DemoSecret(fuzzBase)),
 		HTTP:    rest.New(hc, rest.WithBackoff(0), rest.WithMaxWait(0)),
 		Log:     slog.New(slog.DiscardHandler), Now: time.Now,
 	}, liveperson.Options{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})

@@ -12,18 +12,16 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/rest"
+	"handoff/core/vendors/vendorkit"
 )
 
-// Vendor is this adapter's vendor key: the {vendor} of secrets and of the API.
-const Vendor = "liveperson"
+// Key is this adapter's vendor key: the {vendor} of secrets and of the API.
+const Key = "liveperson"
 
 // Operation names, for errors and logs.
 const (
@@ -47,9 +45,7 @@ type Adapter struct {
 	opts Options
 	log  *slog.Logger
 
-	logins   singleflight.Group
-	mu       sync.Mutex
-	sessions map[string]*session // by tenant
+	sessions *vendorkit.Cache[*session] // by tenant and credentials
 }
 
 // New builds the adapter. It does no I/O: the first transfer of a tenant logs in.
@@ -57,7 +53,8 @@ func New(d vendors.Deps) *Adapter { return NewWithOptions(d, Options{}) }
 
 // NewWithOptions is New with the waits between retries replaced (tests).
 func NewWithOptions(d vendors.Deps, o Options) *Adapter {
-	a := &Adapter{deps: d, opts: o, log: d.Log, sessions: map[string]*session{}}
+	a := &Adapter{deps: d, opts: o, log: d.Log}
+	a.sessions = vendorkit.NewCache(a.now, (*session).expiry)
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -133,6 +130,21 @@ func (a *Adapter) Transfer(ctx context.Context, req vendors.TransferRequest) (ve
 	}
 	c.s.chats.forget(ref.chat)
 	return vendors.TransferResult{Outcome: handoff.OutcomeTransferred}, nil
+}
+
+// Validate refuses, before anything is written, a skill or agent id LivePerson could never take
+// (see numericID, which Transfer checks again at each attempt).
+func (a *Adapter) Validate(req handoff.Request) error {
+	if req.Vendor != Key {
+		return nil
+	}
+	return vendorkit.EachTarget(req, func(t handoff.Target) error {
+		if !a.Supports(t.Type) {
+			return nil // the transfer service refuses it as UNSUPPORTED_TARGET
+		}
+		_, err := numericID(t)
+		return err
+	})
 }
 
 // numericID checks a skill or agent id: the Transfer a Chat doc types both as numeric [C], and

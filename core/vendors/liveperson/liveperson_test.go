@@ -223,7 +223,7 @@ func TestDocumentedPayloads(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	secrets := vendortest.NewSecrets(tenant, liveperson.Vendor, livepersonsandbox.DemoSecret(srv.URL))
+	secrets := vendortest.NewSecrets(tenant, liveperson.Key, livepersonsandbox.DemoSecret(srv.URL))
 	a := liveperson.New(vendors.Deps{Secrets: secrets, HTTP: rest.New(srv.Client())})
 	if _, err := a.Transfer(testCtx(t), request(livepersonsandbox.DemoChatID, skillTarget("26060413"))); err != nil {
 		t.Fatal(err)

@@ -78,12 +78,5 @@ func (a *Adapter) sleep(ctx context.Context, d time.Duration) error {
 	if a.opts.Sleep != nil {
 		return a.opts.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return rest.Sleep(ctx, d)
 }

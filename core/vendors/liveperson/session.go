@@ -17,8 +17,8 @@ import (
 )
 
 const (
-	// loginTimeout bounds one login (login + agent session) shared by concurrent callers. It runs
-	// detached from the first caller's context, so that caller giving up does not fail the others.
+	// loginTimeout bounds one login (login + agent session) shared by concurrent callers
+	// (vendorkit.Cache: detached from the first caller's context).
 	loginTimeout = 20 * time.Second
 	// defaultSessionTTL is used when the login answer has no sessionTTl (it says 8 h [C]).
 	defaultSessionTTL = 30 * time.Minute
@@ -105,7 +105,7 @@ type conn struct {
 // connect loads the tenant's credentials and its session, logging in when none is cached.
 func (a *Adapter) connect(ctx context.Context, tenant string) (*conn, error) {
 	var creds Credentials
-	if err := vendors.LoadCredentials(ctx, a.deps.Secrets, tenant, Vendor, &creds); err != nil {
+	if err := vendors.LoadCredentials(ctx, a.deps.Secrets, tenant, Key, &creds); err != nil {
 		return nil, err
 	}
 	s, err := a.session(ctx, tenant, &creds, nil)
@@ -190,70 +190,31 @@ func (c *conn) call(ctx context.Context, build func(*session) rest.Request) (*re
 
 // session returns the tenant's cached session for these credentials, or logs in. stale, when
 // set, is a session LivePerson just refused: it is never returned. Concurrent callers for one
-// tenant share one login.
+// tenant and credentials share one login.
 func (a *Adapter) session(ctx context.Context, tenant string, creds *Credentials, stale *session) (*session, error) {
-	fp := creds.fingerprint()
-	if s := a.cached(tenant, fp, stale); s != nil {
-		return s, nil
-	}
-	ch := a.logins.DoChan(tenant+"\x00"+fp, func() (any, error) {
-		// A login that finished between our look-up and this flight is as good as a new one.
-		if s := a.cached(tenant, fp, stale); s != nil {
-			return s, nil
+	key := sessionKey(tenant, creds.fingerprint())
+	for {
+		if stale != nil {
+			a.sessions.Drop(key, stale)
 		}
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loginTimeout)
-		defer cancel()
-		s, err := a.login(lctx, tenant, creds)
-		if err != nil {
-			return nil, err
+		s, err := a.sessions.Get(ctx, key, loginTimeout, opLogin, "the call ended before the LivePerson login did",
+			func(ctx context.Context) (*session, error) { return a.login(ctx, tenant, creds) })
+		if err != nil || s != stale {
+			return s, err
 		}
-		a.mu.Lock()
-		a.sessions[tenant] = s
-		a.mu.Unlock()
-		return s, nil
-	})
-	select {
-	case <-ctx.Done():
-		return nil, handoff.E(handoff.CodeVendorTimeout, opLogin, "the call ended before the LivePerson login did", ctx.Err())
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		s := r.Val.(*session)
-		if s == stale { // joined a flight that reused the refused session: log in anew
-			return a.session(ctx, tenant, creds, stale)
-		}
-		return s, nil
+		// Joined a flight that reused the refused session: log in anew.
 	}
 }
 
-// cached returns the tenant's session if it was made with these credentials, is not stale and
-// has not expired. A stale session is dropped, so nobody else picks it up.
-func (a *Adapter) cached(tenant, fingerprint string, stale *session) *session {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	s := a.sessions[tenant]
-	switch {
-	case s == nil:
-		return nil
-	case s == stale || !a.now().Before(s.expiry()):
-		delete(a.sessions, tenant)
-		return nil
-	case s.fingerprint != fingerprint:
-		return nil
-	}
-	return s
-}
+func sessionKey(tenant, fingerprint string) string { return tenant + "\x00" + fingerprint }
 
 // authFailed forgets the session and the cached secret after LivePerson refused the
 // credentials, so the next call reads the secret again (it may have been fixed meanwhile).
 func (a *Adapter) authFailed(tenant string, s *session) {
-	a.mu.Lock()
-	if s == nil || a.sessions[tenant] == s {
-		delete(a.sessions, tenant)
+	if s != nil {
+		a.sessions.Drop(sessionKey(tenant, s.fingerprint), s)
 	}
-	a.mu.Unlock()
-	a.deps.Secrets.Invalidate(tenant, Vendor)
+	a.deps.Secrets.Invalidate(tenant, Key)
 	a.log.Warn("liveperson: credentials refused; cached secret invalidated", "tenant", tenant)
 }
 

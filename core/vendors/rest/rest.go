@@ -72,7 +72,7 @@ func New(hc *http.Client, opts ...Option) *Client {
 		attemptTime: DefaultAttemptTime,
 		maxWait:     DefaultMaxWait,
 		userAgent:   "handoff/1 (+bot-to-human transfer)",
-		sleep:       sleepCtx,
+		sleep:       Sleep,
 	}
 	for _, o := range opts {
 		o(c)
@@ -216,7 +216,8 @@ func fitsDeadline(ctx context.Context, wait time.Duration) bool {
 	return !ok || time.Until(deadline) > wait+100*time.Millisecond
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx ends (its error then).
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -7,56 +7,44 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/rest"
+	"handoff/core/vendors/vendorkit"
 )
 
-// runtimeAnswer is what one HTTP status of the Bot Runtime API means to us. The runtime's error
-// body ({status, path, requestId, error, message, timestamp}) says nothing the status does not,
-// so the status is the key and the body is never copied into our errors.
-type runtimeAnswer struct {
-	// Name is the spec's error schema, reported as the VendorCode.
-	Name string
-	Code handoff.Code
-	// Retryable marks an answer given before the bot acted (busy, throttled, down), so the same
-	// message may be sent again at once. Every retryable code (handoff.Retryable) is also tried
-	// again later by bot-ack, with the same sequenceId.
-	Retryable bool
-	// AlreadyDone marks an answer that, to a session end, means the session already ended.
-	AlreadyDone bool
-}
-
-// runtimeAnswers is docs/vendors/salesforce.md (v5 codes plus v4's 410). 401 is answered after one new
-// token: see Adapter.call.
-var runtimeAnswers = map[int]runtimeAnswer{
-	http.StatusBadRequest:          {Name: "BadRequestError", Code: handoff.CodeVendorRejected},
-	http.StatusUnauthorized:        {Name: "UnauthorizedError", Code: handoff.CodeVendorAuthFailed},
-	http.StatusForbidden:           {Name: "ForbiddenError", Code: handoff.CodeVendorRejected},
-	http.StatusNotFound:            {Name: "NotFoundError", Code: handoff.CodeVendorRejected, AlreadyDone: true},
-	http.StatusGone:                {Name: "NotAvailableError", Code: handoff.CodeVendorRejected},
-	http.StatusUnprocessableEntity: {Name: "RequestProcessingException", Code: handoff.CodeVendorRejected},
-	http.StatusLocked:              {Name: "ServerBusyError", Code: handoff.CodeVendorUnavailable, Retryable: true},
-	http.StatusTooManyRequests:     {Name: "TooManyRequestsError", Code: handoff.CodeRateLimited, Retryable: true},
+// runtimeAnswers is docs/vendors/salesforce.md (v5 codes plus v4's 410), keyed by HTTP status:
+// the runtime's error body ({status, path, requestId, error, message, timestamp}) says nothing
+// the status does not, so it is never read into our errors. Name is the spec's error schema,
+// reported as the VendorCode. Retryable marks an answer given before the bot acted (busy,
+// throttled), so the same message may be sent again at once; every retryable code
+// (handoff.Retryable) is also tried again later by bot-ack, with the same sequenceId.
+// AlreadyDone, to a session end, means the session already ended. 401 is answered after one
+// new token: see Adapter.call.
+var runtimeAnswers = vendorkit.Table{
+	"400": {Name: "BadRequestError", Code: handoff.CodeVendorRejected},
+	"401": {Name: "UnauthorizedError", Code: handoff.CodeVendorAuthFailed},
+	"403": {Name: "ForbiddenError", Code: handoff.CodeVendorRejected},
+	"404": {Name: "NotFoundError", Code: handoff.CodeVendorRejected, AlreadyDone: true},
+	"410": {Name: "NotAvailableError", Code: handoff.CodeVendorRejected},
+	"422": {Name: "RequestProcessingException", Code: handoff.CodeVendorRejected},
+	"423": {Name: "ServerBusyError", Code: handoff.CodeVendorUnavailable, Retryable: true},
+	"429": {Name: "TooManyRequestsError", Code: handoff.CodeRateLimited, Retryable: true},
 	// The spec: "Service is unavailable possibly because Apex or Flow calls timed out", so the
 	// bot ran: never sent again (an ack answered so is recorded uncertain; see sendMessage).
-	http.StatusServiceUnavailable: {Name: "ServiceUnavailable", Code: handoff.CodeVendorUnavailable},
+	"503": {Name: "ServiceUnavailable", Code: handoff.CodeVendorUnavailable},
 	// Not in the spec, but a gateway in front of the runtime answers these.
-	http.StatusInternalServerError: {Name: "InternalServerError", Code: handoff.CodeVendorUnavailable},
-	http.StatusBadGateway:          {Name: "BadGateway", Code: handoff.CodeVendorUnavailable},
-	http.StatusGatewayTimeout:      {Name: "GatewayTimeout", Code: handoff.CodeVendorTimeout},
+	"500": {Name: "InternalServerError", Code: handoff.CodeVendorUnavailable},
+	"502": {Name: "BadGateway", Code: handoff.CodeVendorUnavailable},
+	"504": {Name: "GatewayTimeout", Code: handoff.CodeVendorTimeout},
+	"5xx": {Code: handoff.CodeVendorUnavailable},
+	"4xx": {Code: handoff.CodeVendorRejected},
 }
 
-// answerFor returns the row for status; statuses outside the table fall back by class.
-func answerFor(status int) runtimeAnswer {
-	if a, ok := runtimeAnswers[status]; ok {
-		return a
+// answerFor returns the row for status; a status without a name of its own is named HTTP<n>.
+func answerFor(status int) vendorkit.Row {
+	_, a := runtimeAnswers.Classify(status, "")
+	if a.Name == "" {
+		a.Name = fmt.Sprintf("HTTP%d", status)
 	}
-	name := fmt.Sprintf("HTTP%d", status)
-	switch {
-	case status >= 500:
-		return runtimeAnswer{Name: name, Code: handoff.CodeVendorUnavailable}
-	case status >= 400:
-		return runtimeAnswer{Name: name, Code: handoff.CodeVendorRejected}
-	}
-	return runtimeAnswer{Name: name, Code: handoff.CodeVendorProtocol}
+	return a
 }
 
 // resendable is the rest.Request.Retry of runtime calls: only answers given before the bot acted.
@@ -77,29 +65,29 @@ func runtimeError(op string, resp *rest.Response, now time.Time) *handoff.Error 
 
 // tokenErrors maps the OAuth token endpoint's error codes. Salesforce documents them for its
 // OAuth flows, not in the Bot API spec [I]; every other 4xx is treated as refused credentials too.
-var tokenErrors = map[string]handoff.Code{
-	"invalid_grant":          handoff.CodeVendorAuthFailed, // bad assertion, user not pre-authorized, key mismatch
-	"invalid_client_id":      handoff.CodeVendorAuthFailed,
-	"invalid_client":         handoff.CodeVendorAuthFailed,
-	"inactive_user":          handoff.CodeVendorAuthFailed,
-	"inactive_org":           handoff.CodeVendorAuthFailed,
-	"invalid_request":        handoff.CodeVendorAuthFailed,
-	"unsupported_grant_type": handoff.CodeVendorAuthFailed,
-	"rate_limit_exceeded":    handoff.CodeRateLimited,
+var tokenErrors = vendorkit.Table{
+	"invalid_grant":          {Code: handoff.CodeVendorAuthFailed}, // bad assertion, user not pre-authorized, key mismatch
+	"invalid_client_id":      {Code: handoff.CodeVendorAuthFailed},
+	"invalid_client":         {Code: handoff.CodeVendorAuthFailed},
+	"inactive_user":          {Code: handoff.CodeVendorAuthFailed},
+	"inactive_org":           {Code: handoff.CodeVendorAuthFailed},
+	"invalid_request":        {Code: handoff.CodeVendorAuthFailed},
+	"unsupported_grant_type": {Code: handoff.CodeVendorAuthFailed},
+	"rate_limit_exceeded":    {Code: handoff.CodeRateLimited},
 }
 
 // tokenError turns a failed token request into our error. The OAuth error code is kept only
 // when it is one we know: the rest of the body is the vendor's text and stays out.
 func tokenError(op string, resp *rest.Response, oauthCode string, now time.Time) *handoff.Error {
 	e := &handoff.Error{Op: op, RetryAfter: rest.RetryAfter(resp.Header, now)}
-	code, known := tokenErrors[oauthCode]
+	code, row, known := tokenErrors.Lookup(oauthCode)
 	switch {
 	case resp.Status == http.StatusTooManyRequests:
 		e.Code = handoff.CodeRateLimited
 	case resp.Status >= 500:
 		e.Code = handoff.CodeVendorUnavailable
 	case known:
-		e.Code, e.VendorCode = code, oauthCode
+		e.Code, e.VendorCode = row.Code, code
 	default:
 		e.Code = handoff.CodeVendorAuthFailed
 	}

@@ -73,7 +73,7 @@ func ackResultWith(t *testing.T, match func(*http.Request) bool, status uint16, 
 	}
 	hc := &http.Client{Transport: f, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	a := salesforce.New(vendors.Deps{
-		Secrets: vendortest.NewSecrets(tenant, salesforce.VendorKey, salesforcesandbox.DemoSecret("http://127.0.0.1:1")),
+		Secrets: vendortest.NewSecrets(tenant, salesforce.Key, salesforcesandbox.DemoSecret("http://127.0.0.1:1")),
 		HTTP:    rest.New(hc, rest.WithBackoff(0), rest.WithMaxWait(0)), Log: slog.New(slog.DiscardHandler), Now: time.Now,
 	})
 	tr := transfer(handoff.StatusTransferred, salesforcesandbox.DemoSessionID, fuzzSeq)

@@ -89,18 +89,19 @@ const uncertainReason = "the Einstein Bot runtime answered ServiceUnavailable (H
 func (a *Adapter) call(ctx context.Context, tenant string, c *Credentials, req rest.Request) (*rest.Response, error) {
 	key := tenant + "\x00" + c.identity()
 	for attempt := 1; ; attempt++ {
-		token, err := a.tokens.get(ctx, key, func(ctx context.Context) (string, error) { return a.mint(ctx, tenant, c) })
+		tok, err := a.tokens.Get(ctx, key, fetchTimeout, "salesforce.Token", "gave up waiting for an access token",
+			func(ctx context.Context) (token, error) { return a.mint(ctx, tenant, c) })
 		if err != nil {
 			return nil, err
 		}
-		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Authorization", "Bearer "+tok.value)
 		resp, err := a.http.Do(ctx, req)
 		if err != nil || resp.Status != http.StatusUnauthorized {
 			return resp, err
 		}
-		a.tokens.drop(key, token)
+		a.tokens.Drop(key, tok)
 		if attempt == 2 {
-			a.secrets.Invalidate(tenant, VendorKey)
+			a.secrets.Invalidate(tenant, Key)
 			return resp, nil
 		}
 	}

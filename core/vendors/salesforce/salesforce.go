@@ -11,10 +11,11 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/rest"
+	"handoff/core/vendors/vendorkit"
 )
 
-// VendorKey names this adapter in the registry, the bot's vendor and the secret.
-const VendorKey = handoff.BotSalesforce
+// Key names this adapter in the registry, the bot's vendor and the secret.
+const Key = "salesforce"
 
 // Adapter acks transfers to Einstein bots. Safe for concurrent use.
 type Adapter struct {
@@ -22,7 +23,7 @@ type Adapter struct {
 	http     *rest.Client
 	log      *slog.Logger
 	now      func() time.Time
-	tokens   *tokenCache
+	tokens   *vendorkit.Cache[token]
 	sessions *sessionMemory
 }
 
@@ -37,7 +38,7 @@ func New(d vendors.Deps) *Adapter {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	a.tokens = newTokenCache(tokenLifetime, a.now)
+	a.tokens = newTokenCache(a.now)
 	return a
 }
 
@@ -60,7 +61,7 @@ func (a *Adapter) Ack(ctx context.Context, t handoff.Transfer) (vendors.AckResul
 		return vendors.AckResult{}, err
 	}
 	var creds Credentials
-	if err := vendors.LoadCredentials(ctx, a.secrets, t.Tenant, VendorKey, &creds); err != nil {
+	if err := vendors.LoadCredentials(ctx, a.secrets, t.Tenant, Key, &creds); err != nil {
 		return vendors.AckResult{}, err
 	}
 	m := newAckMessage(t, seq)
@@ -86,18 +87,22 @@ func (a *Adapter) Ack(ctx context.Context, t handoff.Transfer) (vendors.AckResul
 	return res, nil
 }
 
+// Validate refuses, before anything is written, a request whose Salesforce bot could not be
+// acked: the runtime addresses a bot by its session, so bot.sessionId is required.
+func (a *Adapter) Validate(req handoff.Request) error {
+	if req.Bot == nil || req.Bot.Vendor != Key {
+		return nil
+	}
+	return handoff.ValidateID("bot.sessionId", req.Bot.SessionID)
+}
+
 // ackable refuses, before any call, a transfer this adapter cannot ack: the error is final.
 func ackable(op string, t handoff.Transfer) error {
-	invalid := func(msg string) error { return handoff.E(handoff.CodeInvalidRequest, op, msg, nil) }
-	switch {
-	case t.Bot == nil:
-		return invalid("the transfer names no bot to tell")
-	case t.Bot.Vendor != VendorKey:
-		return invalid("the transfer's bot is not a Salesforce bot")
-	case t.Bot.SessionID == "":
-		return invalid("the transfer names no bot session (bot.sessionId)")
-	case !t.Status.Final():
-		return invalid("only a transferred or failed transfer can be acked")
+	if err := vendorkit.Ackable(op, Key, "Salesforce", t); err != nil {
+		return err
+	}
+	if t.Bot.SessionID == "" {
+		return handoff.E(handoff.CodeInvalidRequest, op, "the transfer names no bot session (bot.sessionId)", nil)
 	}
 	return nil
 }

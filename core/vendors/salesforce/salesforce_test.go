@@ -58,7 +58,7 @@ func newFixture(t *testing.T, o options) *fixture {
 		o.secret(m)
 		secret, _ = json.Marshal(m)
 	}
-	f.secrets = vendortest.NewSecrets(tenant, salesforce.VendorKey, secret)
+	f.secrets = vendortest.NewSecrets(tenant, salesforce.Key, secret)
 	f.adapter = salesforce.New(vendors.Deps{
 		Secrets: f.secrets,
 		HTTP:    rest.New(f.srv.Client(), rest.WithBackoff(5*time.Millisecond)),
@@ -81,7 +81,7 @@ func TestConformance(t *testing.T) {
 			return vendortest.AckSetup{Acker: f.adapter, Sandbox: f.sb, Secrets: secretValues(), Logs: f.logs}
 		},
 		Tenant: tenant,
-		Bot: handoff.Bot{Vendor: salesforce.VendorKey, SessionID: salesforcesandbox.DemoSessionID,
+		Bot: handoff.Bot{Vendor: salesforce.Key, SessionID: salesforcesandbox.DemoSessionID,
 			EscalationMessageID: salesforcesandbox.DemoEscalationMessageID},
 		Errors: []vendortest.ErrorCase{
 			{VendorCode: "BadRequestError", Want: handoff.CodeVendorRejected},
@@ -107,7 +107,7 @@ func transfer(status handoff.Status, session string, seq int64) handoff.Transfer
 		Conversation: handoff.Conversation{ID: "653a06c9aae89c5fbb4e0001"},
 		Target:       handoff.Target{Type: handoff.TargetQueue, ID: "qu-b5d3bb4-a1ac-4caa-9be6-55a5abc30001"},
 		Ack:          handoff.Ack{Status: handoff.AckPending, SequenceID: seq},
-		Bot: &handoff.Bot{Vendor: salesforce.VendorKey, SessionID: session,
+		Bot: &handoff.Bot{Vendor: salesforce.Key, SessionID: session,
 			EscalationMessageID: salesforcesandbox.DemoEscalationMessageID},
 		CreatedAt: at.Add(-time.Minute), UpdatedAt: at,
 	}

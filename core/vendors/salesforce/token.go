@@ -7,14 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/sync/singleflight"
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/rest"
+	"handoff/core/vendors/vendorkit"
 )
 
 // jwtBearerGrant is the grant type of the OAuth 2.0 JWT bearer flow (RFC 7523).
@@ -76,90 +75,17 @@ func (j jwtBearer) assertion(now time.Time) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(j.key)
 }
 
-// maxCachedTokens bounds the cache; a function sees far fewer tenants than this.
-const maxCachedTokens = 1024
-
-// fetchTimeout bounds the one token fetch that concurrent callers share. It runs detached from
-// its first caller's context, so that caller giving up does not fail the others.
+// fetchTimeout bounds the one token fetch that concurrent callers share (vendorkit.Cache).
 const fetchTimeout = 15 * time.Second
 
-// tokenCache keeps one access token per login, lets concurrent callers share one fetch, and
-// forgets a token the runtime refused. Safe for concurrent use.
-type tokenCache struct {
-	lifetime time.Duration
-	now      func() time.Time
-	flight   singleflight.Group
-
-	mu     sync.Mutex
-	tokens map[string]cachedToken
-}
-
-type cachedToken struct {
+// token is one cached access token.
+type token struct {
 	value   string
 	expires time.Time
 }
 
-func newTokenCache(lifetime time.Duration, now func() time.Time) *tokenCache {
-	return &tokenCache{lifetime: lifetime, now: now, tokens: map[string]cachedToken{}}
-}
-
-// get returns the token cached under key, or the one fetch returns. Waiting ends with the
-// caller's context; the shared fetch does not.
-func (c *tokenCache) get(ctx context.Context, key string, fetch func(context.Context) (string, error)) (string, error) {
-	if tok, ok := c.cached(key); ok {
-		return tok, nil
-	}
-	ch := c.flight.DoChan(key, func() (any, error) {
-		if tok, ok := c.cached(key); ok { // a flight that just ended may have stored one
-			return tok, nil
-		}
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
-		defer cancel()
-		tok, err := fetch(fctx)
-		if err != nil {
-			return "", err
-		}
-		c.store(key, tok)
-		return tok, nil
-	})
-	select {
-	case <-ctx.Done():
-		return "", handoff.E(handoff.CodeVendorTimeout, "salesforce.Token", "gave up waiting for an access token", ctx.Err())
-	case r := <-ch:
-		if r.Err != nil {
-			return "", r.Err
-		}
-		return r.Val.(string), nil
-	}
-}
-
-func (c *tokenCache) cached(key string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, ok := c.tokens[key]
-	if !ok || !c.now().Before(t.expires) {
-		return "", false
-	}
-	return t.value, true
-}
-
-func (c *tokenCache) store(key, token string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.tokens) >= maxCachedTokens {
-		clear(c.tokens) // crude, but the only cost is one more token fetch per tenant
-	}
-	c.tokens[key] = cachedToken{value: token, expires: c.now().Add(c.lifetime)}
-}
-
-// drop forgets token if it is still the one cached under key, so a caller holding a refused
-// token cannot evict the newer one another caller already minted.
-func (c *tokenCache) drop(key, token string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tokens[key].value == token {
-		delete(c.tokens, key)
-	}
+func newTokenCache(now func() time.Time) *vendorkit.Cache[token] {
+	return vendorkit.NewCache(now, func(t token) time.Time { return t.expires })
 }
 
 // oauthAnswer is the token endpoint's JSON: access_token on success (instance_url, id,
@@ -171,11 +97,11 @@ type oauthAnswer struct {
 
 // mint gets a new access token by the JWT bearer flow. Refused credentials also drop the
 // cached secret, so the next ack reads the one Secrets Manager holds now.
-func (a *Adapter) mint(ctx context.Context, tenant string, c *Credentials) (string, error) {
+func (a *Adapter) mint(ctx context.Context, tenant string, c *Credentials) (token, error) {
 	const op = "salesforce.Token"
 	assertion, err := newJWTBearer(c).assertion(a.now())
 	if err != nil { // the signer's error cannot hold the key, but it says nothing useful either
-		return "", handoff.E(handoff.CodeConfiguration, op, "could not sign the JWT assertion with privateKey", nil)
+		return token{}, handoff.E(handoff.CodeConfiguration, op, "could not sign the JWT assertion with privateKey", nil)
 	}
 	form := url.Values{"grant_type": {jwtBearerGrant}, "assertion": {assertion}}
 	resp, err := a.http.Do(ctx, rest.Request{
@@ -189,20 +115,20 @@ func (a *Adapter) mint(ctx context.Context, tenant string, c *Credentials) (stri
 		Retry:      func(r *rest.Response) bool { return r.Status == http.StatusTooManyRequests || r.Status >= 500 },
 	})
 	if err != nil {
-		return "", err
+		return token{}, err
 	}
 	var answer oauthAnswer
 	parseErr := json.Unmarshal(resp.Body, &answer)
 	if !resp.OK() {
 		e := tokenError(op, resp, answer.Error, a.now())
 		if e.Code == handoff.CodeVendorAuthFailed {
-			a.secrets.Invalidate(tenant, VendorKey)
+			a.secrets.Invalidate(tenant, Key)
 		}
 		a.log.Warn("salesforce token request refused", "tenant", tenant, "status", resp.Status, "code", e.Code, "vendorCode", e.VendorCode)
-		return "", e
+		return token{}, e
 	}
 	if parseErr != nil || answer.AccessToken == "" {
-		return "", handoff.E(handoff.CodeVendorProtocol, op, "the token response holds no access_token", nil)
+		return token{}, handoff.E(handoff.CodeVendorProtocol, op, "the token response holds no access_token", nil)
 	}
-	return answer.AccessToken, nil
+	return token{value: answer.AccessToken, expires: a.now().Add(tokenLifetime)}, nil
 }

@@ -53,7 +53,7 @@ func FuzzDeliveryAnswer(f *testing.F) {
 		}
 		hc := &http.Client{Transport: r, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		a := webhook.New(vendors.Deps{
-			Secrets: vendortest.NewSecrets(tenant, webhook.VendorKey, webhooksandbox.DemoSecret("http://127.0.0.1:1")),
+			Secrets: vendortest.NewSecrets(tenant, webhook.Key, webhooksandbox.DemoSecret("http://127.0.0.1:1")),
 			HTTP:    rest.New(hc, rest.WithBackoff(0), rest.WithMaxWait(0)), Log: slog.New(slog.DiscardHandler), Now: time.Now,
 		})
 		err := errOf(a.Ack(context.Background(), transfer(handoff.StatusTransferred, 1712345678901)))

@@ -51,7 +51,7 @@ func ackOnce(t *testing.T, secret map[string]string, now time.Time) captured {
 	secret["url"] = srv.URL + "/acks"
 	raw, _ := json.Marshal(secret)
 	a := webhook.New(vendors.Deps{
-		Secrets: vendortest.NewSecrets("acme", webhook.VendorKey, raw),
+		Secrets: vendortest.NewSecrets("acme", webhook.Key, raw),
 		HTTP:    rest.New(srv.Client()),
 		Log:     slog.New(slog.DiscardHandler),
 		Now:     func() time.Time { return now },
@@ -62,7 +62,7 @@ func ackOnce(t *testing.T, secret map[string]string, now time.Time) captured {
 		Conversation: handoff.Conversation{ID: "c-1"}, Target: target,
 		Attempts: []handoff.Attempt{{Target: target, Outcome: handoff.OutcomeTransferred, At: at}},
 		Ack:      handoff.Ack{Status: handoff.AckPending, SequenceID: 7},
-		Bot:      &handoff.Bot{Vendor: webhook.VendorKey}, CreatedAt: at, UpdatedAt: at}
+		Bot:      &handoff.Bot{Vendor: webhook.Key}, CreatedAt: at, UpdatedAt: at}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := a.Ack(ctx, tr); err != nil {

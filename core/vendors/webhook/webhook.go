@@ -16,31 +16,28 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/rest"
+	"handoff/core/vendors/vendorkit"
 )
 
-// VendorKey names this adapter in the registry, the bot's vendor and the secret.
-const VendorKey = handoff.BotWebhook
+// Key names this adapter in the registry, the bot's vendor and the secret.
+const Key = "webhook"
 
 // Adapter acks transfers to webhooks. Safe for concurrent use.
 type Adapter struct {
-	secrets vendors.Secrets
-	http    *rest.Client
-	log     *slog.Logger
-	now     func() time.Time
+	deps vendors.Deps // Log and Now set
 }
 
 var _ vendors.Acker = (*Adapter)(nil)
 
 // New builds the adapter from the shared dependencies. It does no I/O.
 func New(d vendors.Deps) *Adapter {
-	a := &Adapter{secrets: d.Secrets, http: d.HTTP, log: d.Log, now: d.Now}
-	if a.log == nil {
-		a.log = slog.New(slog.DiscardHandler)
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
 	}
-	if a.now == nil {
-		a.now = time.Now
+	if d.Now == nil {
+		d.Now = time.Now
 	}
-	return a
+	return &Adapter{deps: d}
 }
 
 // Ack POSTs t, as the API shows it, to the tenant's webhook URL, signed (under both secrets
@@ -65,31 +62,21 @@ func (a *Adapter) ack(ctx context.Context, t handoff.Transfer) error {
 		return handoff.E(handoff.CodeInternal, op, "the transfer does not marshal", err)
 	}
 	id := deliveryID(t)
-	for attempt := 1; ; attempt++ {
-		var creds Credentials
-		if err := vendors.LoadCredentials(ctx, a.secrets, t.Tenant, VendorKey, &creds); err != nil {
-			return err
-		}
-		resp, err := a.deliver(ctx, &creds, id, body)
-		if err != nil {
-			return err
-		}
-		if resp.OK() {
-			a.log.Info("webhook bot told the transfer outcome", "tenant", t.Tenant, "transfer", t.ID,
-				"status", t.Status, "webhookId", id)
-			return nil
-		}
-		e := deliveryError(op, resp, a.now())
-		if e.Code == handoff.CodeVendorAuthFailed {
-			a.secrets.Invalidate(t.Tenant, VendorKey)
-			if attempt == 1 {
-				continue
-			}
-		}
-		a.log.Warn("webhook bot refused the ack", "tenant", t.Tenant, "transfer", t.ID,
-			"webhookId", id, "httpStatus", resp.Status, "code", e.Code)
-		return e
+	resp, err := vendors.WithCredentials(ctx, a.deps, t.Tenant, Key,
+		func(c *Credentials) (*rest.Response, error) { return a.deliver(ctx, c, id, body) },
+		func(r *rest.Response) bool { return answerFor(r.Status).Code == handoff.CodeVendorAuthFailed })
+	if err != nil {
+		return err
 	}
+	if resp.OK() {
+		a.deps.Log.Info("webhook bot told the transfer outcome", "tenant", t.Tenant, "transfer", t.ID,
+			"status", t.Status, "webhookId", id)
+		return nil
+	}
+	e := deliveryError(op, resp, a.deps.Now())
+	a.deps.Log.Warn("webhook bot refused the ack", "tenant", t.Tenant, "transfer", t.ID,
+		"webhookId", id, "httpStatus", resp.Status, "code", e.Code)
+	return e
 }
 
 // deliver sends one delivery, signed afresh before each attempt so that the receiver's replay
@@ -99,10 +86,10 @@ func (a *Adapter) deliver(ctx context.Context, c *Credentials, id string, body [
 	h := http.Header{}
 	h.Set(HeaderID, id)
 	h.Set("Content-Type", "application/json")
-	return a.http.Do(ctx, rest.Request{
+	return a.deps.HTTP.Do(ctx, rest.Request{
 		Op: "webhook.Deliver", Method: http.MethodPost, URL: c.URL, Header: h, Body: body,
 		Sign: func(h http.Header) error {
-			ts := a.now().Unix()
+			ts := a.deps.Now().Unix()
 			// Validate checked the secrets; the id is ours. During a rotation, one signature
 			// under each secret.
 			sig, err := signAll(c.signingSecrets(), id, ts, body)
@@ -116,19 +103,18 @@ func (a *Adapter) deliver(ctx context.Context, c *Credentials, id string, body [
 	})
 }
 
-// ackable refuses, before any call, a transfer this adapter cannot ack: the error is final.
-func ackable(op string, t handoff.Transfer) error {
-	invalid := func(msg string) error { return handoff.E(handoff.CodeInvalidRequest, op, msg, nil) }
-	switch {
-	case t.Bot == nil:
-		return invalid("the transfer names no bot to tell")
-	case t.Bot.Vendor != VendorKey:
-		return invalid("the transfer's bot is not a webhook bot")
-	case !t.Status.Final():
-		return invalid("only a transferred or failed transfer can be acked")
+// Validate refuses, before anything is written, a webhook bot with a sequence id: the
+// delivery's id is ours (see deliveryID), and a number the receiver would never see is a
+// mistake the caller should hear of.
+func (a *Adapter) Validate(req handoff.Request) error {
+	if req.Bot != nil && req.Bot.Vendor == Key && req.Bot.SequenceID != 0 {
+		return handoff.Invalid("bot.sequenceId", "bot.sequenceId is not used by webhook bots")
 	}
 	return nil
 }
+
+// ackable refuses, before any call, a transfer this adapter cannot ack: the error is final.
+func ackable(op string, t handoff.Transfer) error { return vendorkit.Ackable(op, Key, "webhook", t) }
 
 // deliveryID is the webhook-id of t's ack: the same for every retry of this ack, another for
 // any other. Its sequence is the one bot-ack fixed (or the transfer's last change). Hex keeps

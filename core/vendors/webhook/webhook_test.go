@@ -47,7 +47,7 @@ func newFixture(t *testing.T, cfg webhooksandbox.Config, now func() time.Time) *
 	t.Cleanup(f.srv.Close)
 	f.url = f.srv.URL + cfg.Path
 	secret, _ := json.Marshal(map[string]string{"url": f.url, "signingSecret": webhooksandbox.DemoSigningSecret})
-	f.secrets = vendortest.NewSecrets(tenant, webhook.VendorKey, secret)
+	f.secrets = vendortest.NewSecrets(tenant, webhook.Key, secret)
 	f.adapter = webhook.New(vendors.Deps{
 		Secrets: f.secrets,
 		HTTP:    rest.New(f.srv.Client(), rest.WithBackoff(5*time.Millisecond)),
@@ -83,7 +83,7 @@ func TestConformance(t *testing.T) {
 			return vendortest.AckSetup{Acker: f.adapter, Sandbox: f.sb, Secrets: secretValues(f), Logs: f.logs}
 		},
 		Tenant: tenant,
-		Bot:    handoff.Bot{Vendor: webhook.VendorKey, SessionID: "bot-session-0001"},
+		Bot:    handoff.Bot{Vendor: webhook.Key, SessionID: "bot-session-0001"},
 		Errors: cases,
 	})
 }
@@ -97,7 +97,7 @@ func transfer(status handoff.Status, seq int64) handoff.Transfer {
 		Target:       target,
 		Attempts:     []handoff.Attempt{{Target: target, Outcome: handoff.OutcomeTransferred, At: at}},
 		Ack:          handoff.Ack{Status: handoff.AckPending, SequenceID: seq},
-		Bot:          &handoff.Bot{Vendor: webhook.VendorKey, SessionID: "bot-session-0001"},
+		Bot:          &handoff.Bot{Vendor: webhook.Key, SessionID: "bot-session-0001"},
 		Metadata:     json.RawMessage(`{"orderId":"A-17"}`),
 		CreatedAt:    at.Add(-time.Minute), UpdatedAt: at,
 	}
@@ -316,7 +316,7 @@ func TestDemoSecretWorks(t *testing.T) {
 	sb := webhooksandbox.New(webhooksandbox.Config{})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
-	a := webhook.New(vendors.Deps{Secrets: vendortest.NewSecrets(tenant, webhook.VendorKey, webhooksandbox.DemoSecret(srv.URL)),
+	a := webhook.New(vendors.Deps{Secrets: vendortest.NewSecrets(tenant, webhook.Key, webhooksandbox.DemoSecret(srv.URL)),
 		HTTP: rest.New(srv.Client())})
 	if err := errOf(a.Ack(testCtx(t), transfer(handoff.StatusTransferred, 1))); err != nil {
 		t.Fatal(err)

@@ -22,20 +22,20 @@ import (
 
 // credentialTypes are each vendor's secret, as its adapter reads it.
 var credentialTypes = map[string]func() vendors.Credentials{
-	"bitrix24":   func() vendors.Credentials { return &bitrix24.Credentials{} },
-	"liveperson": func() vendors.Credentials { return &liveperson.Credentials{} },
-	"koreai":     func() vendors.Credentials { return &koreai.Credentials{} },
-	"salesforce": func() vendors.Credentials { return &salesforce.Credentials{} },
-	"webhook":    func() vendors.Credentials { return &webhook.Credentials{} },
+	bitrix24.Key:   func() vendors.Credentials { return &bitrix24.Credentials{} },
+	liveperson.Key: func() vendors.Credentials { return &liveperson.Credentials{} },
+	koreai.Key:     func() vendors.Credentials { return &koreai.Credentials{} },
+	salesforce.Key: func() vendors.Credentials { return &salesforce.Credentials{} },
+	webhook.Key:    func() vendors.Credentials { return &webhook.Credentials{} },
 }
 
 // probes are read-only questions that need the credentials: the vendor answering one (even
 // "no such conversation") proves them. Salesforce's and the webhook's APIs have none: every
 // call there tells a bot something.
 var probes = map[string]vendors.AvailabilityRequest{
-	"bitrix24":   {},                                   // the open lines
-	"liveperson": {ConversationID: "handoffctl-check"}, // logs in, then asks for the skills
-	"koreai":     {Targets: []handoff.Target{{Type: handoff.TargetAgent, ID: "handoffctl-check"}}},
+	bitrix24.Key:   {},                                   // the open lines
+	liveperson.Key: {ConversationID: "handoffctl-check"}, // logs in, then asks for the skills
+	koreai.Key:     {Targets: []handoff.Target{{Type: handoff.TargetAgent, ID: "handoffctl-check"}}},
 }
 
 func (t *tool) tenantPut(ctx context.Context, tenant, vendor, file string, check bool) error {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"handoff/core/vendors/sandbox"
+	"handoff/core/vendors/vendorkit"
 )
 
 // Config tunes a Sandbox. The zero value is Kore.ai as the docs describe it, with the
@@ -314,13 +314,5 @@ func decodeStrict(body []byte, v any, fields ...string) error {
 			return fmt.Errorf("unknown field %q", name)
 		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
+	return vendorkit.DecodeStrict(bytes.NewReader(body), v)
 }

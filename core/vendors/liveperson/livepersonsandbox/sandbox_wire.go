@@ -3,8 +3,6 @@ package livepersonsandbox
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"handoff/core/vendors/sandbox"
+	"handoff/core/vendors/vendorkit"
 )
 
 func isJSON(contentType string) bool {
@@ -21,17 +20,7 @@ func isJSON(contentType string) bool {
 
 // decodeStrict reads one JSON object, refusing unknown fields and trailing data. invented: the
 // strictness, so a misspelt field fails here rather than on a real account.
-func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
-}
+func decodeStrict(r io.Reader, v any) error { return vendorkit.DecodeStrict(r, v) }
 
 // lpError answers with LivePerson's error shape [C: Login Service API, Refresh]. Its texts are
 // ours except where a comment cites the doc; the adapter never reads them. invented: the time

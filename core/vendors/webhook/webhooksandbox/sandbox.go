@@ -13,6 +13,7 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/sandbox"
+	"handoff/core/vendors/vendorkit"
 	"handoff/core/vendors/webhook"
 )
 
@@ -164,9 +165,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // webhook bot.
 func decodeTransfer(body []byte) (handoff.Transfer, error) {
 	var t handoff.Transfer
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&t); err != nil {
+	if err := vendorkit.DecodeStrict(bytes.NewReader(body), &t); err != nil {
 		return t, errors.New("the body is not a transfer resource: " + err.Error())
 	}
 	switch {
@@ -174,7 +173,7 @@ func decodeTransfer(body []byte) (handoff.Transfer, error) {
 		return t, errors.New("the transfer has no id or tenant")
 	case !t.Status.Final():
 		return t, errors.New("the transfer is not final")
-	case t.Bot == nil || t.Bot.Vendor != webhook.VendorKey:
+	case t.Bot == nil || t.Bot.Vendor != webhook.Key:
 		return t, errors.New("the transfer's bot is not a webhook bot")
 	}
 	return t, nil
