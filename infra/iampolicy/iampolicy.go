@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -86,7 +87,7 @@ func Expand(path string, params map[string]string) ([]byte, error) {
 	for _, name := range sortedKeys(params) {
 		args = append(args, name+"="+params[name])
 	}
-	cmd := exec.Command("python3", args...)
+	cmd := exec.Command(samPython(path), args...)
 	cmd.Stdin = bytes.NewReader(expandScript)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -95,6 +96,19 @@ func Expand(path string, params map[string]string) ([]byte, error) {
 		return nil, fmt.Errorf("expanding %s with aws-sam-translator (pip install cfn-lint brings it): %v\n%s", path, err, stderr.String())
 	}
 	return out, nil
+}
+
+// samPython is the Python that has aws-sam-translator: python3 on PATH when it has it, else the
+// project's own .local/venv beside the template (where scripts/tools.sh installs cfn-lint, and
+// aws-sam-translator with it, on a machine that lacked them).
+func samPython(template string) string {
+	venv := filepath.Join(filepath.Dir(template), ".local", "venv", "bin", "python3")
+	for _, py := range []string{"python3", venv} {
+		if exec.Command(py, "-c", "import samtranslator").Run() == nil {
+			return py
+		}
+	}
+	return "python3" // its error names what is missing
 }
 
 // Resolve reads an expanded template (CloudFormation JSON).
