@@ -268,13 +268,15 @@ func (h *Transfer) Escalation(ctx context.Context, ev events.EventBridgeEvent) e
 	return err
 }
 
-// Sweep gives up on transfers whose vendor did not call back in time. Its error (the table was
-// unavailable) only means the next scheduled run tries again.
+// Sweep gives up on transfers whose vendor did not call back in time. A failure (the table was
+// unavailable) is logged, not returned: the next scheduled run, a minute later, is the retry,
+// and a returned error would land the Scheduled Event in the function's failure destination,
+// the escalations' dead-letter queue, where nothing can be done with it.
 func (h *Transfer) Sweep(ctx context.Context) error {
 	n, err := h.svc.Sweep(ctx)
 	if err != nil {
-		h.log.Warn("sweep failed; the next run retries", "op", "handler.Sweep", "error", err)
-		return err
+		h.log.Error("sweep failed; the next run retries", "op", "handler.Sweep", "error", err)
+		return nil
 	}
 	if n > 0 {
 		h.log.Info("sweep ended overdue transfers", "op", "handler.Sweep", "count", n)

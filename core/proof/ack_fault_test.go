@@ -42,16 +42,20 @@ func (s *stack) oneAckKey(tr handoff.Transfer) {
 	}
 }
 
-// TestSalesforceBusy: the bot's runtime answers 503, then takes the ack. Whether the second try
-// is inside the same delivery or a stream redelivery, the bot gets the same message (same
+// busy is the runtime's ServerBusyError (423): answered before the bot acted, so the same
+// message may be sent again. (A 503 is not that: the bot ran; see TestSalesforceTimesOut.)
+var busy = sandbox.Fault{Kind: sandbox.VendorError, VendorCode: "ServerBusyError"}
+
+// TestSalesforceBusy: the bot's runtime answers 423 busy, then takes the ack. Whether the second
+// try is inside the same delivery or a stream redelivery, the bot gets the same message (same
 // X-Request-ID and sequenceId), accepts it once, and the outcome is published once.
 func TestSalesforceBusy(t *testing.T) {
 	t.Run("inside one delivery", func(t *testing.T) {
 		s := newStack(t)
 		tr := s.transferred()
-		s.sfSandbox.Inject(sandbox.Fault{Kind: sandbox.Unavailable}, 1)
+		s.sfSandbox.Inject(busy, 1)
 		if n := s.deliverStream(tr.ID); n != 0 {
-			t.Fatalf("%d records to retry, want none: a 503 is retried inside the call", n)
+			t.Fatalf("%d records to retry, want none: a 423 is retried inside the call", n)
 		}
 		if calls, done := s.sf.jobs(); calls != 2 || done != 1 {
 			t.Fatalf("ack calls = %d, accepted %d; want 2 and 1", calls, done)
@@ -65,7 +69,7 @@ func TestSalesforceBusy(t *testing.T) {
 	t.Run("across stream redeliveries", func(t *testing.T) {
 		s := newStack(t)
 		tr := s.transferred()
-		s.sfSandbox.Inject(sandbox.Fault{Kind: sandbox.Unavailable}, 3) // every attempt of one delivery
+		s.sfSandbox.Inject(busy, 3) // every attempt of one delivery
 		if n := s.deliverStream(tr.ID); n != 1 {
 			t.Fatalf("%d records to retry, want the one", n)
 		}
@@ -89,6 +93,30 @@ func TestSalesforceBusy(t *testing.T) {
 		}
 		s.settle()
 	})
+}
+
+// TestSalesforceTimesOut: the runtime answers 503 ServiceUnavailable, which its spec gives as
+// the bot's Apex or Flow timing out: the bot ran and may have the ack. The ack is recorded
+// uncertain after that one call, never sent again (in the call or on a redelivery), and the
+// outcome is published once; the record does not come back.
+func TestSalesforceTimesOut(t *testing.T) {
+	s := newStack(t)
+	tr := s.transferred()
+	s.sfSandbox.Inject(sandbox.Fault{Kind: sandbox.Unavailable}, 0) // every try, were there another
+	if n := s.deliverStream(tr.ID); n != 0 {
+		t.Fatalf("%d records to retry, want none: a 503 is not retried", n)
+	}
+	got := s.stored(tr.ID)
+	if got.Ack.Status != handoff.AckUncertain || got.Ack.Attempts != 1 || got.Ack.Error == "" || got.NotifiedAt == nil {
+		t.Fatalf("ack %+v, notified %v: want uncertain after 1 attempt, with its reason, and published", got.Ack, got.NotifiedAt)
+	}
+	s.settle() // more deliveries: no ack, no publish
+	if calls, _ := s.sf.jobs(); calls != 1 || s.events.succeeded("PutEvents") != 1 {
+		t.Fatalf("ack calls = %d, published %d; want 1 and 1", calls, s.events.succeeded("PutEvents"))
+	}
+	if again := s.stored(tr.ID); again.Ack.Status != handoff.AckUncertain || again.Ack.Attempts != 1 {
+		t.Fatalf("after redeliveries the ack is %+v, want still uncertain after 1 attempt", again.Ack)
+	}
 }
 
 // TestSalesforceRefusesTheAck: the runtime answers 400. The ack is recorded as failed (no retry
@@ -136,13 +164,13 @@ func TestEventBridgeDown(t *testing.T) {
 	s.settle()
 }
 
-// TestBotNeverAnswers: the runtime answers 503 to every try. Each delivery records an attempt;
+// TestBotNeverAnswers: the runtime answers 423 busy to every try. Each delivery records an attempt;
 // at the fifth the ack is recorded as failed and the outcome published, so the record stops
 // coming back: an outcome is acked or recorded as not acked, never retried forever.
 func TestBotNeverAnswers(t *testing.T) {
 	s := newStack(t)
 	tr := s.transferred()
-	s.sfSandbox.Inject(sandbox.Fault{Kind: sandbox.Unavailable}, 0)
+	s.sfSandbox.Inject(busy, 0)
 	deliveries := 1
 	for ; s.deliverStream(tr.ID) != 0; deliveries++ {
 		if deliveries == 10 {

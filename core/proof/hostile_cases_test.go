@@ -129,8 +129,6 @@ func hostileRequests() []hostile {
 	hs = append(hs,
 		hostile{name: "kore/replayed outcome", want: http.StatusOK, replay: true,
 			send: callback("koreai", func(w *world) string { return w.reported.Encode() }, koreBodyFor(koreSecond, "transferred"))},
-		hostile{name: "kore/replayed token, contrary outcome", want: http.StatusConflict,
-			send: callback("koreai", func(w *world) string { return w.reported.Encode() }, koreBodyFor(koreSecond, "failed"))},
 	)
 
 	// POST /callbacks/bitrix24: the application token, the form and its PHP brackets.

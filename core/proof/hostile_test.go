@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"handoff/core/handoff"
 	"handoff/core/vendors/bitrix24"
 	"handoff/core/vendors/koreai"
 	"handoff/core/vendors/salesforce"
@@ -240,4 +243,65 @@ func diffLines(before, after string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestKoreContraryWordAfterTheOutcome: Kore's valid token for a transfer it already reported
+// transferred, replayed with another status word. Kore documents only "transferred", so any
+// other word is information, never an outcome (a guessed "failed" must not move a transfer the
+// agent may have taken): the answer is 200 with the transfer still transferred, its status,
+// attempts, error and ack unchanged, no vendor called, the bot not told again and nothing
+// published again. The word is noted once in the timeline, and that is all that changes.
+func TestKoreContraryWordAfterTheOutcome(t *testing.T) {
+	w := newWorld(t)
+	id := w.reported.Get("transfer")
+	w.settle() // the outcome acked and published, as it would be by now
+	before, calls := w.stored(id), w.vendorCalls()
+	timeline, err := w.store.Timeline(w.ctx(invocation), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := w.snapshot()
+
+	got := w.postCallback("koreai", w.reported.Encode(), koreBodyFor(koreSecond, "failed"), nil).want(t, http.StatusOK, "")
+	if got.Transfer.ID != id || got.Transfer.Status != handoff.StatusTransferred {
+		t.Fatalf("answered %+v, want transfer %s still transferred", got.Transfer, id)
+	}
+	after := w.stored(id)
+	if after.Status != handoff.StatusTransferred || !reflect.DeepEqual(after.Attempts, before.Attempts) ||
+		!reflect.DeepEqual(after.Error, before.Error) || !reflect.DeepEqual(after.Ack, before.Ack) ||
+		!timeEqual(after.AwaitUntil, before.AwaitUntil) || !timeEqual(after.NotifiedAt, before.NotifiedAt) {
+		t.Fatalf("the transfer changed:\nbefore %+v\nafter  %+v", before, after)
+	}
+	if got := w.vendorCalls(); got != calls {
+		t.Fatalf("a vendor was called: %v, before %v", got, calls)
+	}
+	now, err := w.store.Timeline(w.ctx(invocation), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(now) != len(timeline)+1 {
+		t.Fatalf("timeline %d events, was %d: want the word noted once", len(now), len(timeline))
+	}
+	if note := now[len(now)-1]; note.Kind != "callback" || note.Status != "" || !strings.Contains(note.Detail, "failed") {
+		t.Fatalf("the last event is %+v, want a callback note naming the word and no status", note)
+	}
+	if a, b := others(snap, id), others(w.snapshot(), id); a != b { // its own items: the note, its updatedAt
+		t.Fatalf("items of something else changed:\n%s", diffLines(a, b))
+	}
+	w.settle() // bot-ack sees the record again: no second ack, no second publish
+}
+
+// others is a snapshot without the items of transfer id.
+func others(snapshot, id string) string {
+	var keep []string
+	for _, l := range strings.Split(snapshot, "\n") {
+		if !strings.Contains(l, id) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+func timeEqual(a, b *time.Time) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
 }

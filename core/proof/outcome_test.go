@@ -7,7 +7,7 @@ import (
 
 // settle holds every recorded transfer to Handoff's promises. A final one goes through bot-ack
 // twice (the stream delivers at least once), the second time in another container: the bot must be acked exactly once — or the ack
-// recorded as failed — and the outcome published exactly once. A pending one must be a vendor's
+// recorded as uncertain or failed, with its reason — and the outcome published exactly once. A pending one must be a vendor's
 // awaited callback with its key no longer leased: the callback ends it, and if the callback
 // never comes, the sweeper for transfers stuck pending (the lead's) does; nothing else is left
 // holding it.
@@ -31,12 +31,12 @@ func (s *stack) settle() {
 				if acked != 1 {
 					s.t.Errorf("transfer %s: the bot took %d acks, want exactly 1", t.ID, acked)
 				}
-			case handoff.AckFailed:
+			case handoff.AckFailed, handoff.AckUncertain: // uncertain: the bot may have it; not re-sent
 				if after.Ack.Error == "" {
-					s.t.Errorf("transfer %s: ack failed without a reason", t.ID)
+					s.t.Errorf("transfer %s: ack %s without a reason", t.ID, after.Ack.Status)
 				}
 			default:
-				s.t.Errorf("transfer %s: ack %s after bot-ack, want sent or failed", t.ID, after.Ack.Status)
+				s.t.Errorf("transfer %s: ack %s after bot-ack, want sent, uncertain or failed", t.ID, after.Ack.Status)
 			}
 		} else if acked != 0 {
 			s.t.Errorf("transfer %s: acked again (%d) though its ack was already %s", t.ID, acked, t.Ack.Status)

@@ -52,8 +52,10 @@ var vendorFaults = []vendorFault{
 // call is not re-sent, the key is released as ambiguous (the transfer stays recorded pending,
 // its target in doubt, for a retry or the sweep), and the same request again reconciles:
 // it transfers exactly once — where the first call already did it, the vendor's "already done"
-// answer counts as success (Reconcile reached the adapter) and nothing is transferred twice.
-// The outcome is then acked once.
+// answer counts as success (Reconcile reached the adapter), or, for a vendor whose reconcile
+// looks (LivePerson: the chat has left the bot's agent session), no second call is made at all;
+// nothing is transferred twice. The outcome is then acked once. A vendor that takes any 2xx as
+// accepted (Kore.ai) meets no fault in an undocumented body: see acceptedWhateverTheBody.
 func TestVendorFaults(t *testing.T) {
 	for _, f := range vendorFaults {
 		for _, v := range vendorCases {
@@ -65,6 +67,10 @@ func TestVendorFaults(t *testing.T) {
 					v.sandbox(s).Inject(sandbox.Fault{Kind: f.before}, 1)
 				} else {
 					vs.spoilNext(f.after)
+				}
+				if v.anyBody && f.code == handoff.CodeVendorProtocol {
+					s.acceptedWhateverTheBody(v, "k-1", f.after != "")
+					return
 				}
 				before := s.snapshot()
 
@@ -86,7 +92,7 @@ func TestVendorFaults(t *testing.T) {
 					t.Fatal("the ambiguous release left no trace for the retry to reconcile")
 				}
 
-				s.retryAndSettle(v, "k-1", f.after != "", 2)
+				s.retryAndSettle(v, "k-1", f.after != "", v.reconcileCalls(f.after != ""))
 			})
 		}
 	}
@@ -94,7 +100,8 @@ func TestVendorFaults(t *testing.T) {
 
 // retryAndSettle sends the request again with the same key, as the caller should after an
 // ambiguous failure, and checks the vendor was asked calls times in all and did the job once.
-// When the first call acted, the attempt must carry the vendor's "already done" code. A vendor
+// When the first call acted, the attempt must carry the vendor's "already done" code (for
+// LivePerson, CHAT_LEFT_AGENT: what its reconcile concludes from Retrieve Chat Sessions). A vendor
 // that confirms by callback is then called back, and every outcome is settled.
 func (s *stack) retryAndSettle(v vendorCase, key string, acted bool, calls int) {
 	t := s.t
@@ -133,6 +140,57 @@ func (s *stack) retryAndSettle(v vendorCase, key string, acted bool, calls int) 
 		}
 	}
 	s.settle()
+}
+
+// acceptedWhateverTheBody posts a transfer whose 2xx answer has an undocumented body, for a
+// vendor that takes any 2xx as accepted (Kore.ai): 202 pending, awaiting the callback, one call,
+// its key completed; the same request again answers the same transfer with no call. If the
+// vendor acted, its callback ends the transfer transferred; if not, no callback comes and the
+// sweep ends it at its deadline (failed, NO_CALLBACK). Either way the bot is told once.
+func (s *stack) acceptedWhateverTheBody(v vendorCase, key string, acted bool) {
+	t := s.t
+	t.Helper()
+	got := s.post(key, v.body, invocation).want(t, http.StatusAccepted, "")
+	wantDone := 0
+	if acted {
+		wantDone = 1
+	}
+	if calls, done := v.server(s).jobs(); calls != 1 || done != wantDone {
+		t.Fatalf("vendor calls = %d, done = %d; want 1 call, done %d", calls, done, wantDone)
+	}
+	if stored := s.only(); stored.ID != got.Transfer.ID || stored.Status != handoff.StatusPending {
+		t.Fatalf("stored %+v, want the answered transfer pending", stored)
+	}
+	if again := s.post(key, v.body, invocation).want(t, http.StatusAccepted, ""); again.Transfer.ID != got.Transfer.ID {
+		t.Fatalf("the same request answered transfer %s, want %s", again.Transfer.ID, got.Transfer.ID)
+	}
+	if calls, _ := v.server(s).jobs(); calls != 1 {
+		t.Fatalf("the same request again called the vendor (%d calls)", calls)
+	}
+	s.settle() // pending, awaiting the callback, with no lease held
+	s.endAwaiting(got.Transfer.ID, acted)
+	s.settle()
+}
+
+// endAwaiting ends a Kore.ai transfer awaiting its callback: with the callback if Kore acted,
+// else with the sweep once the callback deadline has passed.
+func (s *stack) endAwaiting(id string, acted bool) {
+	t := s.t
+	t.Helper()
+	if acted {
+		s.koreCallback(id, "transferred").want(t, http.StatusOK, "")
+		if tr := s.stored(id); tr.Status != handoff.StatusTransferred {
+			t.Fatalf("after Kore's callback the transfer is %s, want transferred", tr.Status)
+		}
+		return
+	}
+	s.clock.Advance(time.Hour)
+	if moved, err := s.svc.Sweep(s.ctx(invocation)); err != nil || moved != 1 {
+		t.Fatalf("sweep after the deadline moved %d (%v), want 1", moved, err)
+	}
+	if tr := s.stored(id); tr.Status != handoff.StatusFailed || tr.Error == nil || tr.Error.VendorCode != "NO_CALLBACK" {
+		t.Fatalf("transfer %+v, want failed with NO_CALLBACK", tr)
+	}
 }
 
 // warm fetches the vendor's secret and, for LivePerson, logs in, as an earlier transfer of the
@@ -199,13 +257,29 @@ func TestEscalationVendorFaults(t *testing.T) {
 				s.warm(v.name)
 				v.server(s).spoilNext(f.after)
 				err := s.escalate(s.transfer, event, v.body, f.deadline)
+				if v.anyBody && f.code == handoff.CodeVendorProtocol {
+					// Accepted: recorded pending, nothing for Lambda to retry; a redelivery calls no one.
+					if err != nil {
+						t.Fatalf("the function returned %v, want the transfer accepted", err)
+					}
+					if err := s.escalate(s.transfer, event, v.body, invocation); err != nil {
+						t.Fatalf("a redelivery: %v", err)
+					}
+					if calls, done := v.server(s).jobs(); calls != 1 || done != 1 || s.only().Status != handoff.StatusPending {
+						t.Fatalf("vendor calls = %d, done = %d, transfer %s; want 1, 1, pending", calls, done, s.only().Status)
+					}
+					s.settle()
+					s.endAwaiting(s.only().ID, true)
+					s.settle()
+					return
+				}
 				if handoff.ErrorCode(err) != f.code || !retried(err) {
 					t.Fatalf("the function returned %v, want %s for Lambda to retry", err, f.code)
 				}
 				if err := s.escalate(s.transfer, event, v.body, invocation); err != nil {
 					t.Fatalf("the retry: %v", err)
 				}
-				if calls, done := v.server(s).jobs(); calls != 2 || done != 1 {
+				if calls, done := v.server(s).jobs(); calls != v.reconcileCalls(true) || done != 1 {
 					t.Fatalf("vendor calls = %d, done = %d; want the reconcile and the job done once", calls, done)
 				}
 				if code := s.only().Attempts[0].VendorCode; code != v.alreadyDone {

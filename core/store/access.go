@@ -15,7 +15,7 @@ import (
 //
 // A tenant name holds no '#' (handoff.ValidateTenant), so ACCESS#{tenant} never meets another
 // kind's key. Access records never expire: no expiresAt. An operator writes them (PutAccess,
-// DeleteAccess; scripts/access); the functions only read them (GetAccess), so the API can never
+// DeleteAccess; scripts/handoffctl tenant access); the functions only read them (GetAccess), so the API can never
 // grant itself access.
 
 // KindAccess is the kind of a tenant's access record.

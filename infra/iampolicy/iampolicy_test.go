@@ -62,7 +62,12 @@ func TestTheTemplatesRolesAreRead(t *testing.T) {
 		{"CallbackReceiverFunction", "secretsmanager:GetSecretValue", secret + "acme/webhook-AbCdEf", false},
 		{"CallbackReceiverFunction", "secretsmanager:GetSecretValue", secret + "acme/koreaix-AbCdEf", false},
 		{"CallbackReceiverFunction", "secretsmanager:PutSecretValue", secret + "acme/bitrix24-AbCdEf", false},
-		{"SkillCheckFunction", "dynamodb:GetItem", table, false},
+		// skill-check reads the tenant's access record, and nothing else of the table.
+		{"SkillCheckFunction", "dynamodb:GetItem", table, true},
+		{"SkillCheckFunction", "dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:123456789012:table/Other", false},
+		{"SkillCheckFunction", "dynamodb:PutItem", table, false},
+		{"SkillCheckFunction", "dynamodb:Query", table, false},
+		{"SkillCheckFunction", "dynamodb:Scan", table, false},
 		// bot-ack publishes on the stack's own bus, named after the stack, and nowhere else.
 		{"BotAckFunction", "events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/handoff-local", true},
 		{"BotAckFunction", "events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/default", false},
@@ -143,7 +148,10 @@ func TestCheckerFailsWhenTheTemplateLosesAnAction(t *testing.T) {
 
 func TestUnusedGrantsAreReported(t *testing.T) {
 	s := loadProject(t)
-	calls := []iampolicy.Call{{Function: "SkillCheckFunction", Action: "secretsmanager:GetSecretValue", Resource: secret + "demo/liveperson-AbCdEf"}}
+	calls := []iampolicy.Call{
+		{Function: "SkillCheckFunction", Action: "dynamodb:GetItem", Resource: table}, // the access record
+		{Function: "SkillCheckFunction", Action: "secretsmanager:GetSecretValue", Resource: secret + "demo/liveperson-AbCdEf"},
+	}
 	rep := s.Check(calls)
 	var skill []string
 	for _, g := range rep.Unused {

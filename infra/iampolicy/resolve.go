@@ -187,7 +187,7 @@ func (r *resolver) call(fn string, arg any) (any, error) {
 	case "Equals", "Not", "And", "Or", "Condition":
 		return r.condition(fn, arg)
 	}
-	return nil, fmt.Errorf("Fn::%s is not supported by the policy checker", fn)
+	return nil, fmt.Errorf("the policy checker does not support Fn::%s", fn)
 }
 
 func getAttParts(arg any) ([]string, error) {
@@ -347,7 +347,7 @@ func (r *resolver) condition(fn string, arg any) (bool, error) {
 		for i, item := range args {
 			m, _ := item.(map[string]any)
 			if len(m) != 1 {
-				return false, fmt.Errorf("Fn::%s: want conditions", fn)
+				return false, fmt.Errorf("conditions wanted in Fn::%s", fn)
 			}
 			for k, v := range m {
 				holds, err := r.condition(strings.TrimPrefix(k, "Fn::"), v)
@@ -376,5 +376,5 @@ func (r *resolver) condition(fn string, arg any) (bool, error) {
 			return false, nil
 		}
 	}
-	return false, fmt.Errorf("Fn::%s is not a condition", fn)
+	return false, fmt.Errorf("not a condition: Fn::%s", fn)
 }

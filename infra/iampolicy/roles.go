@@ -9,7 +9,7 @@ import (
 func (r *resolver) function(id string, res resource) (*Function, error) {
 	role, ok := refersTo(res.props["Role"])
 	if !ok || r.resources[role].kind != "AWS::IAM::Role" {
-		return nil, fmt.Errorf("Role %v is not a role of the template", res.props["Role"])
+		return nil, fmt.Errorf("the role %v is not a role of the template", res.props["Role"])
 	}
 	f := &Function{LogicalID: id, Role: role}
 	props := r.resources[role].props

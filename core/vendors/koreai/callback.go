@@ -123,18 +123,6 @@ func readPayload(fields map[string]json.RawMessage) payload {
 	return payload{sessionID: id("sessionId"), agentID: id("agentId"), queueID: id("queueId"), status: status}
 }
 
-// target is the agent or queue the callback names. [U] whether a queue transfer's report also
-// names the agent who took it: the queue, when named, is taken as what the report is about.
-func (p payload) target() *handoff.Target {
-	switch {
-	case p.queueID != "":
-		return &handoff.Target{Type: handoff.TargetQueue, ID: p.queueID}
-	case p.agentID != "":
-		return &handoff.Target{Type: handoff.TargetAgent, ID: p.agentID}
-	}
-	return nil
-}
-
 func (p payload) targetKind() string {
 	switch {
 	case p.agentID != "":

@@ -38,7 +38,9 @@ func newChatIndex() *chatIndex { return &chatIndex{turn: make(chan struct{}, 1)}
 // locate finds the agent session to address the chat under. A request that names the agent
 // session goes through it. Otherwise, and always on a reconcile, the chat is looked up with
 // Retrieve Chat Sessions: not held is CONVERSATION_NOT_FOUND, or on a reconcile (an earlier
-// attempt may have transferred it) done, since a transferred chat leaves the agent.
+// attempt may have transferred it) done, since a transferred chat leaves the agent. A reconcile
+// looks with an answer polled after it began: one from before may predate that earlier attempt
+// and still list the chat it moved.
 func (c *conn) locate(ctx context.Context, op string, conv handoff.Conversation, reconcile bool) (ref chatRef, done bool, err error) {
 	if conv.AgentSessionID != "" {
 		if err := handoff.ValidateID("conversation.agentSessionId", conv.AgentSessionID); err != nil {
@@ -48,7 +50,7 @@ func (c *conn) locate(ctx context.Context, op string, conv handoff.Conversation,
 			return chatRef{session: conv.AgentSessionID, chat: conv.ID}, false, nil
 		}
 	}
-	holder, found, err := c.findChat(ctx, op, conv.ID)
+	holder, found, err := c.findChat(ctx, op, conv.ID, reconcile)
 	switch {
 	case err != nil:
 		return chatRef{}, false, err
@@ -68,8 +70,10 @@ func (c *conn) locate(ctx context.Context, op string, conv handoff.Conversation,
 // findChat returns the agent session holding chatID, from a Retrieve Chat Sessions answer no
 // older than minPoll, or from one answered after this look-up began. When the last answer is too
 // recent to poll again and lacks the chat, it waits out the rest of minPoll if the deadline
-// allows (the chat may have just been routed to the bot), else answers from it.
-func (c *conn) findChat(ctx context.Context, op, chatID string) (string, bool, error) {
+// allows (the chat may have just been routed to the bot), else answers from it. fresh (a
+// reconcile) takes only an answer polled after the look-up began, waiting for it as needed:
+// without the time to wait it is VENDOR_TIMEOUT, since an older answer can tell neither way.
+func (c *conn) findChat(ctx context.Context, op, chatID string, fresh bool) (string, bool, error) {
 	start := c.a.now()
 	idx := c.s.chats
 	select {
@@ -81,12 +85,16 @@ func (c *conn) findChat(ctx context.Context, op, chatID string) (string, bool, e
 	if !idx.at.IsZero() {
 		holder, ok := idx.held[chatID]
 		age := c.a.now().Sub(idx.at)
-		if !idx.at.Before(start) || ok && age < minPoll {
+		if !idx.at.Before(start) || ok && age < minPoll && !fresh {
 			return holder, ok, nil
 		}
 		if age < minPoll {
 			wait := minPoll - age
 			if !c.a.fits(ctx, wait) {
+				if fresh {
+					return "", false, &handoff.Error{Code: handoff.CodeVendorTimeout, Op: op,
+						Message: "no time left to look where the chat is now"}
+				}
 				return "", false, nil
 			}
 			if err := c.a.sleep(ctx, wait); err != nil {

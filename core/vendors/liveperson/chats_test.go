@@ -1,10 +1,13 @@
 package liveperson_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,4 +204,66 @@ func paths(e *env) []string {
 		out = append(out, r.Method+" "+r.Path)
 	}
 	return out
+}
+
+// actThen500 lets the sandbox carry out the first transfer POST and answers it with a 500, as
+// a proxy failing after LivePerson acted would: the chat has left the bot, we never hear.
+func actThen500(next http.Handler) http.Handler {
+	var spoilt atomic.Bool
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/transfer") || spoilt.Swap(true) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(httptest.NewRecorder(), r)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"error":{"message":"x","internalCode":0,"responseStatus":"INTERNAL_SERVER_ERROR"}}`))
+	})
+}
+
+// A reconcile right after a transfer that acted but failed to answer does not trust the chat
+// sessions answer polled before that transfer (it still lists the chat): it polls again, after
+// the 2 s between polls, sees the chat gone and concludes done with no second POST. Test failed
+// before the fix (the stale answer sent a second POST, refused 404 CHAT_NOT_HELD).
+func TestReconcileRightAfterAnActingFailurePollsAgain(t *testing.T) {
+	e := newEnv(t, liveperson.SandboxConfig{}, actThen500)
+	_, err := e.transfer(t, "chat-1", agentTarget("6"))
+	wantCode(t, err, handoff.CodeVendorUnavailable, "SERVER_ERROR")
+	if got := e.sb.TransferredTo("chat-1"); got != "agent:6" {
+		t.Fatalf("the sandbox says the chat went to %q, want agent:6 (the fault is after acting)", got)
+	}
+	req := request("chat-1", agentTarget("6"))
+	req.Reconcile = true
+	res, err := e.adapter.Transfer(testCtx(t), req)
+	if err != nil || res.Outcome != handoff.OutcomeTransferred || res.VendorCode != "CHAT_LEFT_AGENT" {
+		t.Fatalf("reconciled transfer = %+v, %v; want transferred with vendor code CHAT_LEFT_AGENT", res, err)
+	}
+	if n, polls := e.sb.TransferCalls(), e.count("GET", "/chatSessions"); n != 1 || polls != 2 {
+		t.Errorf("transfer calls = %d, chat sessions polls = %d; want 1 and 2 (a fresh look, no second POST)", n, polls)
+	}
+	var waited time.Duration
+	for _, p := range e.pauses.get() {
+		waited += p
+	}
+	if waited <= 0 || waited > 2*time.Second {
+		t.Errorf("waited %v before polling again, want the rest of the 2 s between polls", waited)
+	}
+}
+
+// When the deadline leaves no time to poll again, a reconcile neither concludes done nor sends a
+// transfer from the earlier answer: it is VENDOR_TIMEOUT, for a later retry to decide.
+func TestReconcileWithoutTimeToLookAgainDecidesNothing(t *testing.T) {
+	e := newEnv(t, liveperson.SandboxConfig{}, actThen500)
+	_, err := e.transfer(t, "chat-1", agentTarget("6"))
+	wantCode(t, err, handoff.CodeVendorUnavailable, "SERVER_ERROR")
+	req := request("chat-1", agentTarget("6"))
+	req.Reconcile = true
+	ctx, cancel := context.WithTimeout(testCtx(t), 3*time.Second) // less than 2 s of wait + 2 s kept for the call
+	defer cancel()
+	_, err = e.adapter.Transfer(ctx, req)
+	wantCode(t, err, handoff.CodeVendorTimeout, "")
+	if n, polls := e.sb.TransferCalls(), e.count("GET", "/chatSessions"); n != 1 || polls != 1 {
+		t.Errorf("transfer calls = %d, chat sessions polls = %d; want 1 and 1", n, polls)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -43,6 +44,8 @@ type Config struct {
 	EscalationQueueURL, AckQueueURL, SweepQueueURL string
 	// DeadLettersFile is the local stack's dead-letter log, used instead of the queues.
 	DeadLettersFile string
+	// In is what "-" reads (tenant access put -); os.Stdin when nil.
+	In io.Reader
 }
 
 // Usage is the command's help.
@@ -51,6 +54,11 @@ const Usage = `handoffctl [--local | --stack NAME] COMMAND
   tenant put TENANT VENDOR --from-file FILE [--check]
       store the tenant's secret for VENDOR (bitrix24, liveperson, koreai, salesforce, webhook)
       after checking its fields; --check first proves the credentials with a read-only call
+  tenant access put FILE|-
+      write the tenant's access record (docs/tenant-access.md): who may act for it
+  tenant access get TENANT
+  tenant access delete TENANT
+      print, or remove (closing the tenant to every caller), its access record
   transfer show ID [--json]
       the transfer and its timeline
   ack retry ID
@@ -125,6 +133,23 @@ func Run(ctx context.Context, cfg Config, args []string, out io.Writer) error {
 			return fmt.Errorf("%w: tenant put TENANT VENDOR --from-file FILE [--check]", ErrUsage)
 		}
 		return t.tenantPut(ctx, pos[0], pos[1], *file, *check)
+	case "tenant access":
+		if len(rest) != 2 {
+			return fmt.Errorf("%w: tenant access put FILE|- | get TENANT | delete TENANT", ErrUsage)
+		}
+		switch rest[0] {
+		case "put":
+			in := cfg.In
+			if in == nil {
+				in = os.Stdin
+			}
+			return t.accessPut(ctx, rest[1], in)
+		case "get":
+			return t.accessGet(ctx, rest[1])
+		case "delete":
+			return t.accessDelete(ctx, rest[1])
+		}
+		return fmt.Errorf("%w: tenant access put FILE|- | get TENANT | delete TENANT", ErrUsage)
 	case "transfer show":
 		fs := flag.NewFlagSet("transfer show", flag.ContinueOnError)
 		asJSON := fs.Bool("json", false, "print JSON")

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"handoff/core/store"
 	"os"
 	"slices"
 	"strings"
@@ -212,11 +213,10 @@ func (t *tool) streamTransfers(ctx context.Context, arn, shard, from, to string)
 			if r.Dynamodb == nil {
 				continue
 			}
-			if pk, ok := r.Dynamodb.Keys["pk"].(*streamtypes.AttributeValueMemberS); ok {
-				if id, ok := strings.CutPrefix(pk.Value, "TRANSFER#"); ok && !seen[id] {
-					seen[id] = true
-					ids = append(ids, id)
-				}
+			// The item names its transfer: its key is the transfer's slot, not its id.
+			if id, ok := r.Dynamodb.NewImage[store.AttrTransferID].(*streamtypes.AttributeValueMemberS); ok && id.Value != "" && !seen[id.Value] {
+				seen[id.Value] = true
+				ids = append(ids, id.Value)
 			}
 			if seq := aws.ToString(r.Dynamodb.SequenceNumber); len(seq) > len(to) || (len(seq) == len(to) && seq >= to) {
 				return ids, nil
@@ -275,13 +275,14 @@ func readLocalDeadLetters(path string) ([]deadLetter, error) {
 			for _, r := range l.Records {
 				var rec struct {
 					Dynamodb struct {
-						Keys map[string]struct {
+						NewImage map[string]struct {
 							S string `json:"S"`
-						} `json:"Keys"`
+						} `json:"NewImage"`
 					} `json:"dynamodb"`
 				}
 				if json.Unmarshal(r, &rec) == nil {
-					if id, ok := strings.CutPrefix(rec.Dynamodb.Keys["pk"].S, "TRANSFER#"); ok && !slices.Contains(d.transfers, id) {
+					// The item names its transfer: its key is the transfer's slot, not its id.
+					if id := rec.Dynamodb.NewImage[store.AttrTransferID].S; id != "" && !slices.Contains(d.transfers, id) {
 						d.transfers = append(d.transfers, id)
 					}
 				}

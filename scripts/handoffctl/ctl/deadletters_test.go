@@ -19,7 +19,7 @@ import (
 
 const escalationLine = `{"time":"2026-11-21T09:20:11Z","source":"eventbus","rule":"TransferFunctionEscalationRequested","reason":"retries exhausted","attempts":3,"lastError":"VENDOR_UNAVAILABLE","event":{"version":"0","id":"ev-1","detail-type":"Escalation Requested","source":"com.example.chatbot","account":"123456789012","time":"2026-11-21T09:20:11Z","region":"us-east-1","resources":[],"detail":{"tenant":"demo","vendor":"liveperson"}}}`
 
-const streamLine = `{"time":"2026-11-21T09:20:11Z","source":"streams","table":"Table","reason":"retries exhausted","retries":5,"records":[{"eventName":"MODIFY","dynamodb":{"Keys":{"pk":{"S":"TRANSFER#tr-1"},"sk":{"S":"TRANSFER"}}}},{"eventName":"INSERT","dynamodb":{"Keys":{"pk":{"S":"TRANSFER#tr-2"},"sk":{"S":"TRANSFER"}}}},{"eventName":"MODIFY","dynamodb":{"Keys":{"pk":{"S":"TRANSFER#tr-1"},"sk":{"S":"TRANSFER"}}}}]}`
+const streamLine = `{"time":"2026-11-21T09:20:11Z","source":"streams","table":"Table","reason":"retries exhausted","retries":5,"records":[{"eventName":"MODIFY","dynamodb":{"Keys":{"pk":{"S":"TRANSFER#slot-1"},"sk":{"S":"TRANSFER"}},"NewImage":{"transferId":{"S":"tr-1"}}}},{"eventName":"INSERT","dynamodb":{"Keys":{"pk":{"S":"TRANSFER#slot-2"},"sk":{"S":"TRANSFER"}},"NewImage":{"transferId":{"S":"tr-2"}}}},{"eventName":"MODIFY","dynamodb":{"Keys":{"pk":{"S":"TRANSFER#slot-1"},"sk":{"S":"TRANSFER"}},"NewImage":{"transferId":{"S":"tr-1"}}}}]}`
 
 func TestLocalDeadLettersAreRead(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dead-letters.jsonl")

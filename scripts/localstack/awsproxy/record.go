@@ -227,7 +227,7 @@ func (q request) events(action string, in map[string]json.RawMessage) ([]target,
 	}
 	var entries []struct{ EventBusName string }
 	if err := json.Unmarshal(in["Entries"], &entries); err != nil {
-		return nil, fmt.Errorf("Entries: %v", err)
+		return nil, fmt.Errorf("PutEvents entries: %v", err)
 	}
 	var out []target
 	for _, e := range entries {

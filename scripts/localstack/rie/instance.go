@@ -54,7 +54,12 @@ func tryStart(cfg Config, out *lineOutput) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	invokeAddr, runtimeAddr := ports[0], ports[1]
+	return startOn(cfg, out, ports[0], ports[1])
+}
+
+// startOn starts an emulator taking invocations on invokeAddr and serving the Runtime API on
+// runtimeAddr, and waits until it listens on both.
+func startOn(cfg Config, out *lineOutput, invokeAddr, runtimeAddr string) (*instance, error) {
 	cmd := exec.Command(cfg.Emulator,
 		"--log-level", "error",
 		"--runtime-interface-emulator-address", invokeAddr,
@@ -81,7 +86,7 @@ func tryStart(cfg Config, out *lineOutput) (*instance, error) {
 		return nil, err
 	}
 	go inst.wait()
-	if err := inst.awaitListening(invokeAddr); err != nil {
+	if err := inst.awaitListening(invokeAddr, runtimeAddr); err != nil {
 		inst.stop()
 		return nil, err
 	}
@@ -112,13 +117,23 @@ func freePorts(n int) ([]string, error) {
 	return addrs, nil
 }
 
-// awaitListening waits until the emulator accepts connections; it binds the Runtime API first.
-func (i *instance) awaitListening(addr string) error {
+// awaitListening waits until the emulator itself listens on every one of addrs. The emulator
+// binds the two independently (the Runtime API from a goroutine of its own), so an invocation
+// that finds the first listening may reach an emulator whose other bind then fails: it panics,
+// and the invocation is reset. A connect cannot tell whose listener answered (another process
+// may have taken the port since we chose it, or a connect to a free loopback port may meet
+// itself), so the sockets are read from /proc instead: LISTEN sockets that are the emulator's.
+func (i *instance) awaitListening(addrs ...string) error {
 	deadline := time.Now().Add(i.cfg.StartTimeout)
-	for time.Now().Before(deadline) {
-		if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			conn.Close()
+	for {
+		ok, err := listensOn(i.cmd.Process.Pid, addrs)
+		switch {
+		case ok:
 			return nil
+		case err != nil:
+			return err
+		case !time.Now().Before(deadline):
+			return fmt.Errorf("the emulator did not listen on %s within %s", strings.Join(addrs, " and "), i.cfg.StartTimeout)
 		}
 		select {
 		case <-i.exited:
@@ -126,7 +141,53 @@ func (i *instance) awaitListening(addr string) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("the emulator did not listen on %s within %s", addr, i.cfg.StartTimeout)
+}
+
+// listensOn reports whether process pid holds a listening TCP socket on the port of each of
+// addrs (loopback IPv4 addresses, as freePorts gives): its socket inodes, from /proc/<pid>/fd,
+// against the LISTEN entries of /proc/<pid>/net/tcp. A process that is gone holds none.
+func listensOn(pid int, addrs []string) (bool, error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false, nil // exited, or not yet readable
+	}
+	own := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+			own[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	table, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		return false, nil
+	}
+	listening := map[uint64]bool{} // ports
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+		f := strings.Fields(line)
+		if len(f) < 10 || f[3] != "0A" || !own[f[9]] { // 0A: TCP_LISTEN
+			continue
+		}
+		_, hexPort, _ := strings.Cut(f[1], ":")
+		if port, err := strconv.ParseUint(hexPort, 16, 16); err == nil {
+			listening[port] = true
+		}
+	}
+	for _, addr := range addrs {
+		_, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			return false, err
+		}
+		port, err := strconv.ParseUint(p, 10, 16)
+		if err != nil {
+			return false, fmt.Errorf("rie: bad address %q", addr)
+		}
+		if !listening[port] {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // wait reaps the emulator.

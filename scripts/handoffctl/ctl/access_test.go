@@ -1,4 +1,4 @@
-package main
+package ctl
 
 import (
 	"bytes"
@@ -18,26 +18,19 @@ import (
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
-// TestPutGetDelete: the operator's record, written by the command, is what the functions' access
-// rules read; deleting it closes the tenant.
-func TestPutGetDelete(t *testing.T) {
+// TestTenantAccess: the operator's record, written by the command, is what the functions' access
+// rules read; a misspelt field or an invalid tenant is refused; deleting it closes the tenant.
+func TestTenantAccess(t *testing.T) {
 	env := awstest.New(t)
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL": env.URL, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-		"AWS_SESSION_TOKEN": "", "AWS_REGION": awstest.Region, "AWS_PROFILE": "",
-		"AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull, "AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		t.Setenv(k, v)
-	}
 	ctx := context.Background()
 	db := dynamodb.NewFromConfig(env.Config)
 	if err := store.CreateTable(ctx, db, "handoff"); err != nil {
 		t.Fatal(err)
 	}
-	getenv := func(k string) string { return map[string]string{"TABLE_NAME": "handoff"}[k] }
 	run := func(stdin string, args ...string) (string, error) {
 		var out bytes.Buffer
-		err := Main(ctx, args, strings.NewReader(stdin), &out, getenv)
+		cfg := Config{AWS: env.Config, Table: "handoff", SecretPrefix: "handoff/", In: strings.NewReader(stdin)}
+		err := Run(ctx, cfg, append([]string{"tenant", "access"}, args...), &out)
 		return out.String(), err
 	}
 	file := filepath.Join(t.TempDir(), "acme.json")
@@ -59,7 +52,7 @@ func TestPutGetDelete(t *testing.T) {
 	if _, err := run(`{"tenant":"acme","principal":["x"]}`, "put", "-"); err == nil {
 		t.Error("a misspelt field was accepted")
 	}
-	if _, err := run(`{"tenant":"a/b"}`, "-table", "handoff", "put", "-"); handoff.ErrorCode(err) != handoff.CodeInvalidRequest {
+	if _, err := run(`{"tenant":"a/b"}`, "put", "-"); handoff.ErrorCode(err) != handoff.CodeInvalidRequest {
 		t.Errorf("an invalid tenant: %v, want INVALID_REQUEST", err)
 	}
 	if _, err := run("", "delete", "acme"); err != nil {
@@ -70,5 +63,8 @@ func TestPutGetDelete(t *testing.T) {
 	}
 	if _, err := run("", "get", "acme"); handoff.ErrorCode(err) != handoff.CodeNotFound {
 		t.Errorf("get after delete: %v, want NOT_FOUND", err)
+	}
+	if _, err := run("", "list", "acme"); err == nil {
+		t.Error("an unknown verb was accepted")
 	}
 }
