@@ -24,31 +24,50 @@ func (s *Service) Drain(ctx context.Context, m Message) error {
 	if s.pacer == nil {
 		return handoff.E(handoff.CodeConfiguration, op, "no pacer: this function has no queue", nil)
 	}
+	for range drainRounds {
+		again, err := s.drainOnce(ctx, m)
+		if !again {
+			return err
+		}
+		// The vendor's 429 put it back: wait for the slowed bucket within this invocation
+		// rather than return the message, which would hold its whole group for the queue's
+		// visibility timeout.
+	}
+	return handoff.E(handoff.CodeRateLimited, op, "the vendor keeps answering 429", nil)
+}
+
+// drainRounds bounds how often one invocation tries a transfer the vendor answered 429.
+const drainRounds = 3
+
+// drainOnce is one try of Drain; again says the vendor's 429 put the transfer back in the
+// queue and it may be tried again now (err then is that 429).
+func (s *Service) drainOnce(ctx context.Context, m Message) (again bool, _ error) {
+	const op = "transfer.Drain"
 	t, err := s.store.Get(ctx, m.TransferID)
 	if handoff.ErrorCode(err) == handoff.CodeNotFound {
 		s.log.Warn("queued transfer not found; dropped", "op", op, "transfer", m.TransferID)
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if t.Status != handoff.StatusQueued {
-		return nil // started by an earlier delivery, or cancelled
+		return false, nil // started by an earlier delivery, or cancelled
 	}
 	tr, ok := s.vendors.Transferer(t.Vendor)
 	if !ok {
-		return handoff.E(handoff.CodeInternal, op, "no adapter for vendor "+t.Vendor, nil)
+		return false, handoff.E(handoff.CodeInternal, op, "no adapter for vendor "+t.Vendor, nil)
 	}
 	k := keyOf(t)
 	until := leaseUntil(ctx, s.now()).Add(-s.drainReserve)
 	g, err := s.pacer.Await(ctx, k, until)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !g.OK {
 		e := handoff.E(handoff.CodeRateLimited, op, "no token for "+k.String()+" within this invocation", nil)
 		e.RetryAfter = g.At.Sub(s.now())
-		return e
+		return false, e
 	}
 	now := s.now().UTC()
 	lease := leaseUntil(ctx, now)
@@ -57,16 +76,16 @@ func (s *Service) Drain(ctx context.Context, m Message) error {
 	started.Status, started.AwaitUntil, started.UpdatedAt = handoff.StatusPending, &lease, now
 	cur, err := s.store.Update(ctx, t, started, handoff.Event{At: now, Kind: "status", Status: handoff.StatusPending, Detail: "started"})
 	if handoff.ErrorCode(err) == handoff.CodeConflict {
-		return nil // cancelled, or started by another delivery, since it was read
+		return false, nil // cancelled, or started by another delivery, since it was read
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if _, err := s.drive(ctx, tr, cur, lease, m.CallbackBase); err != nil {
-		return err
+		return handoff.ErrorCode(err) == handoff.CodeRateLimited, err
 	}
 	s.dequeue(k, t.ID)
-	return nil
+	return false, nil
 }
 
 // drive runs started transfer cur's targets under its lease, recording each step with a

@@ -12,6 +12,7 @@ import (
 	"handoff/core/pacing"
 	"handoff/core/store/memstore"
 	"handoff/core/transfer"
+	"handoff/core/vendors"
 )
 
 // fakeQueue keeps the messages sent, in order.
@@ -246,5 +247,44 @@ func TestAVendor429RequeuesAndSlowsTheBucket(t *testing.T) {
 	}
 	if got, _ := p.st.Get(ctx(t), res.Transfer.ID); got.Status != handoff.StatusTransferred {
 		t.Fatalf("after the retry: %s", got.Status)
+	}
+}
+
+// limitedOnce answers 429 to its first call, then transfers.
+type limitedOnce struct{ scripted }
+
+func (l *limitedOnce) Transfer(ctx context.Context, req vendors.TransferRequest) (vendors.TransferResult, error) {
+	if l.calls.Load() == 0 {
+		l.calls.Add(1)
+		return vendors.TransferResult{}, &handoff.Error{Code: handoff.CodeRateLimited, Message: "slow down", RetryAfter: 2 * time.Second}
+	}
+	return l.scripted.Transfer(ctx, req)
+}
+
+// A single 429 is waited out within the invocation: the message is not returned (which would
+// hold its whole group for the queue's visibility timeout).
+func TestADrainerWaitsOutASingle429(t *testing.T) {
+	vendor := &limitedOnce{}
+	c := &clock{at: time.Now()}
+	pace := memstore.NewPacing()
+	p := pacing.New(pace, pace, pacing.DefaultLimits(), 0, pacing.WithClock(c.now),
+		pacing.WithSleep(func(ctx context.Context, d time.Duration) error { c.advance(d); return ctx.Err() }))
+	st, q := memstore.New(c.now), &fakeQueue{}
+	svc := transfer.New(st, registry{tr: vendor}, quiet(), transfer.WithClock(c.now), transfer.WithPacing(p, q))
+	in := keyed("k1")
+	in.Queue = true
+	res, err := svc.Start(ctx(t), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := c.now()
+	if err := svc.Drain(longCtx(t), q.sent[0]); err != nil {
+		t.Fatalf("Drain = %v, want the 429 waited out", err)
+	}
+	if got, _ := st.Get(ctx(t), res.Transfer.ID); got.Status != handoff.StatusTransferred || vendor.calls.Load() != 2 {
+		t.Fatalf("%s after %d calls", got.Status, vendor.calls.Load())
+	}
+	if waited := c.now().Sub(before); waited < 2*time.Second {
+		t.Errorf("retried after %v, want at least the vendor's Retry-After", waited)
 	}
 }

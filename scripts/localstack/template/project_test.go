@@ -34,6 +34,7 @@ func TestProjectTemplate(t *testing.T) {
 	wantRoutes := []string{
 		"POST /callbacks/{vendor} → callback-receiver (NONE)",
 		"GET /availability → skill-check (AWS_IAM)",
+		"DELETE /transfers/{id} → transfer (AWS_IAM)",
 		"POST /transfers → transfer (AWS_IAM)",
 		"GET /transfers/{id} → transfer (AWS_IAM)",
 	}
