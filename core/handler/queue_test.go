@@ -174,3 +174,16 @@ func TestEscalationCancelled(t *testing.T) {
 		})
 	}
 }
+
+// The sample batch of events/ reaches Drain with its transfer, callback base and group.
+func TestSampleQueueBatchIsDrained(t *testing.T) {
+	var got []transfer.Message
+	svc := &fakeTransfers{drain: func(m transfer.Message) error { got = append(got, m); return nil }}
+	out, err := invoke(t, handler.NewTransfer(svc, allowAll{}, quiet, ""), sample(t, "sqs-transfer-queue.json"))
+	if resp, ok := out.(events.SQSEventResponse); err != nil || !ok || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Invoke = %+v, %v", out, err)
+	}
+	if len(got) != 1 || got[0].TransferID != "7hq3m9x2c5v8k1n4p6r0t3w5yz" || got[0].Group != "demo#liveperson" || got[0].CallbackBase == "" {
+		t.Errorf("drained %+v", got)
+	}
+}
