@@ -52,7 +52,7 @@ func Main(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs.DurationVar(&cfg.Settle, "settle", 30*time.Second, "bound on the wait for callbacks and acks after the sending")
 	fs.StringVar(&cfg.Tenant, "tenant", "demo", "the tenant whose secrets point at the sandboxes")
 	withStack := fs.Bool("stack", false, "start a local stack on a free port first (go run ./scripts/localstack), and stop it after")
-	storm := load.StormConfig{Tenant: "demo", Source: "com.example.chatbot", Settle: 3 * time.Minute}
+	storm := load.StormConfig{Tenant: "demo", Source: "com.example.chatbot", Bus: "handoff-local", Settle: 3 * time.Minute}
 	withStorm := fs.Bool("storm", false, "the storm scenario instead (docs/pacing.md): -storm-n Kore.ai escalations within -storm-within, paced at -storm-rate a minute; with -stack the stack runs at that rate and the sandbox allows it")
 	fs.IntVar(&storm.Total, "storm-n", 500, "the storm's escalations")
 	fs.DurationVar(&storm.Within, "storm-within", 10*time.Second, "the window the storm's escalations are sent in")

@@ -18,15 +18,17 @@ import (
 // once. Total Kore.ai escalations are put on the local EventBridge within Within, all for one
 // tenant, so one message group; the stack paces them to the rate it was started with. The
 // checks: every escalation ends transferred, none lost, none doubled, in the order sent, and
-// the drain rate within a tenth of the configured one. Not yet wired to a flag of loadgen: it
-// needs the queue path of the transfer function.
+// the drain rate within a tenth of the configured one. loadgen -storm runs it.
 
 // StormConfig is one storm run.
 type StormConfig struct {
 	URL    string // the local stack's gateway; loopback only
 	Tenant string // the tenant whose secrets point at the sandboxes: demo
 	Source string // the events' source, one the tenant accepts
-	Total  int    // escalations, e.g. 500
+	// Bus is the event bus the escalation rule listens on: the local stack's own, named after
+	// its stack (handoff-local).
+	Bus    string
+	Total  int // escalations, e.g. 500
 	Within time.Duration
 	// PerMinute is the Kore.ai rate the stack runs at (its VENDOR_RATES), e.g. 600.
 	PerMinute int
@@ -45,8 +47,8 @@ func (c StormConfig) Check() error {
 		return errors.New("storm: the sending window and the settle bound must be positive")
 	case c.PerMinute < 1:
 		return errors.New("storm: the rate must be at least 1 a minute")
-	case c.Tenant == "" || c.Source == "":
-		return errors.New("storm: a tenant and an event source are required")
+	case c.Tenant == "" || c.Source == "" || c.Bus == "":
+		return errors.New("storm: a tenant, an event source and an event bus are required")
 	}
 	return nil
 }
@@ -90,7 +92,8 @@ func Storm(ctx context.Context, cfg StormConfig) (*StormRun, error) {
 				"note":         "Storm " + run + ", escalation " + strconv.Itoa(j) + ".",
 				"bot":          map[string]string{"vendor": "webhook"},
 			})
-			entries = append(entries, map[string]any{"Source": cfg.Source, "DetailType": "Escalation Requested", "Detail": string(detail)})
+			entries = append(entries, map[string]any{"Source": cfg.Source, "DetailType": "Escalation Requested",
+				"Detail": string(detail), "EventBusName": cfg.Bus})
 			r.sent = append(r.sent, e)
 		}
 		if err := r.put(ctx, entries); err != nil {

@@ -81,7 +81,7 @@ func TestStormSendsEscalationsInOrder(t *testing.T) {
 			json.NewEncoder(w).Encode(demo.Counters{})
 		case "/_local/events":
 			var req struct {
-				Entries []struct{ Source, DetailType, Detail string }
+				Entries []struct{ Source, DetailType, Detail, EventBusName string }
 			}
 			if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Entries) > 10 {
 				http.Error(w, "bad request", http.StatusBadRequest)
@@ -91,7 +91,7 @@ func TestStormSendsEscalationsInOrder(t *testing.T) {
 			for _, e := range req.Entries {
 				var d map[string]any
 				json.Unmarshal([]byte(e.Detail), &d)
-				if e.DetailType != "Escalation Requested" || e.Source != "com.example.chatbot" {
+				if e.DetailType != "Escalation Requested" || e.Source != "com.example.chatbot" || e.EventBusName != "handoff-local" {
 					d = nil
 				}
 				details = append(details, d)
@@ -103,7 +103,7 @@ func TestStormSendsEscalationsInOrder(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	cfg := StormConfig{URL: srv.URL, Tenant: "demo", Source: "com.example.chatbot", Total: 25, Within: 30 * time.Millisecond, PerMinute: 600, Settle: time.Second}
+	cfg := StormConfig{URL: srv.URL, Tenant: "demo", Source: "com.example.chatbot", Bus: "handoff-local", Total: 25, Within: 30 * time.Millisecond, PerMinute: 600, Settle: time.Second}
 	run, err := Storm(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestStormSendsEscalationsInOrder(t *testing.T) {
 	if len(keys) != 25 {
 		t.Errorf("%d distinct idempotency keys, want 25", len(keys))
 	}
-	if err := (StormConfig{URL: "http://example.com", Tenant: "demo", Source: "s", Total: 1, Within: 1, PerMinute: 1, Settle: 1}).Check(); err == nil {
+	if err := (StormConfig{URL: "http://example.com", Tenant: "demo", Source: "s", Bus: "b", Total: 1, Within: 1, PerMinute: 1, Settle: 1}).Check(); err == nil {
 		t.Error("a storm off this machine passed Check")
 	}
 }
