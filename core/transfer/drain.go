@@ -60,6 +60,11 @@ func (s *Service) drainOnce(ctx context.Context, m Message) (again bool, _ error
 	}
 	k := keyOf(t)
 	until := leaseUntil(ctx, s.now()).Add(-s.drainReserve)
+	if !s.now().Before(until) {
+		// Too little of the invocation is left to record a start and call the vendor: the
+		// message goes back rather than have its run cut short mid-call.
+		return false, handoff.E(handoff.CodeUnavailable, op, "too little time left in this invocation to start a transfer", nil)
+	}
 	g, err := s.pacer.Await(ctx, k, until)
 	if err != nil {
 		return false, err

@@ -288,3 +288,23 @@ func TestADrainerWaitsOutASingle429(t *testing.T) {
 		t.Errorf("retried after %v, want at least the vendor's Retry-After", waited)
 	}
 }
+
+// A drainer near its invocation's end starts nothing: the message goes back, the transfer stays
+// queued and the vendor is not called.
+func TestADrainerNearItsDeadlineStartsNothing(t *testing.T) {
+	p := setupPaced(t, &scripted{}, 0)
+	in := keyed("k1")
+	in.Queue = true
+	res, err := p.svc.Start(ctx(t), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 2*time.Second) // less than the reserve
+	defer cancel()
+	if err := p.svc.Drain(short, p.queue.sent[0]); handoff.ErrorCode(err) != handoff.CodeUnavailable {
+		t.Fatalf("Drain = %v, want UNAVAILABLE so the message returns", err)
+	}
+	if got, _ := p.st.Get(ctx(t), res.Transfer.ID); got.Status != handoff.StatusQueued || p.tr.calls.Load() != 0 {
+		t.Errorf("%s, %d vendor calls; want still queued, none", got.Status, p.tr.calls.Load())
+	}
+}
