@@ -153,6 +153,10 @@ type stormOutcome struct {
 	Attempts []struct {
 		At time.Time `json:"at"`
 	} `json:"attempts"`
+	// CreatedAt is when the transfer function took the escalation and queued it: the order of
+	// the queue. EventBridge delivers a storm's events concurrently, in no set order, so the
+	// order sent is not the order queued.
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 // outcomes reads the final transfers published so far.

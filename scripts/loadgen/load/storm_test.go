@@ -47,6 +47,22 @@ func TestAnalyseStorm(t *testing.T) {
 	if rep := analyseStorm(sent, swapped, calls, 600); rep.OutOfOrder != 1 || rep.OK() {
 		t.Errorf("c1 started after c2: %+v", rep)
 	}
+	// Queued (createdAt) in another order than sent, as EventBridge's concurrent delivery does:
+	// started in the order queued is in order; started against it is not.
+	queuedOrder := append([]stormOutcome(nil), good...)
+	for i, at := range []time.Duration{0, 20, 10, 30} {
+		queuedOrder[i].CreatedAt = start.Add(-time.Second + at*time.Millisecond)
+	}
+	if rep := analyseStorm(sent, queuedOrder, calls, 600); rep.OutOfOrder != 1 || rep.OK() {
+		t.Errorf("c2 queued before c1 but started after it: %+v", rep)
+	}
+	// (fresh outcomes: the copies share their attempts with good)
+	c1, c2 := outcome("t1", "c1", "transferred", start, 200*time.Millisecond), outcome("t2", "c2", "transferred", start, 100*time.Millisecond)
+	c1.CreatedAt, c2.CreatedAt = queuedOrder[1].CreatedAt, queuedOrder[2].CreatedAt
+	queuedOrder[1], queuedOrder[2] = c1, c2
+	if rep := analyseStorm(sent, queuedOrder, calls, 600); rep.OutOfOrder != 0 {
+		t.Errorf("started in the order queued: %+v", rep)
+	}
 	lost := good[:3]
 	if rep := analyseStorm(sent, lost, calls, 600); rep.Lost != 1 || rep.OK() {
 		t.Errorf("c3 has no outcome: %+v", rep)
