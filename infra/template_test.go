@@ -35,11 +35,12 @@ var routes = map[string]struct {
 	function string
 	signed   bool
 }{
-	"POST /transfers":          {"TransferFunction", true},
-	"GET /transfers/{id}":      {"TransferFunction", true},
-	"DELETE /transfers/{id}":   {"TransferFunction", true},
-	"GET /availability":        {"SkillCheckFunction", true},
-	"POST /callbacks/{vendor}": {"CallbackReceiverFunction", false},
+	"POST /transfers":                  {"TransferFunction", true},
+	"GET /transfers/{id}":              {"TransferFunction", true},
+	"DELETE /transfers/{id}":           {"TransferFunction", true},
+	"GET /availability":                {"SkillCheckFunction", true},
+	"POST /callbacks/{vendor}":         {"CallbackReceiverFunction", false},
+	"POST /callbacks/{vendor}/{token}": {"CallbackReceiverFunction", false},
 }
 
 func TestFunctionsAreBuiltFromTheirDirectories(t *testing.T) {

@@ -21,8 +21,8 @@ type Callbacks interface {
 	Callback(ctx context.Context, vendor string, req vendors.CallbackRequest) (handoff.Transfer, error)
 }
 
-// Callback handles POST /callbacks/{vendor}: vendor webhooks, authenticated by each vendor's
-// own proof inside the use case.
+// Callback handles POST /callbacks/{vendor} and POST /callbacks/{vendor}/{token}: vendor
+// webhooks, authenticated by each vendor's own proof inside the use case.
 type Callback struct {
 	svc Callbacks
 	log *slog.Logger
@@ -45,7 +45,17 @@ func (h *Callback) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 // answer is HTTP's work; the error result HTTP adds is what aws-lambda-go requires of a handler.
 func (h *Callback) answer(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	const op = "handler.Callback"
-	if routeOf(req) != "POST /callbacks/{vendor}" {
+	// The proof is in the query (?tenant=…&token=…) or is the path's last segment
+	// (/callbacks/{vendor}/{token}), which names its tenant itself and survives a platform that
+	// drops or re-encodes query strings.
+	var token string
+	switch routeOf(req) {
+	case "POST /callbacks/{vendor}":
+	case "POST /callbacks/{vendor}/{token}":
+		if token = req.PathParameters["token"]; token == "" {
+			return notFound(ctx, h.log, req)
+		}
+	default:
 		return notFound(ctx, h.log, req)
 	}
 	vendor := req.PathParameters["vendor"]
@@ -60,8 +70,12 @@ func (h *Callback) answer(ctx context.Context, req events.APIGatewayV2HTTPReques
 	if err != nil {
 		return errorResponse(ctx, h.log, op, err)
 	}
-	if err := handoff.ValidateTenant("tenant", tenant); err != nil {
-		return errorResponse(ctx, h.log, op, err)
+	// Without a token in the path the query must name the tenant; with one, a tenant given in
+	// the query must be well formed, and the vendor's parser checks it against the token's.
+	if token == "" || tenant != "" {
+		if err := handoff.ValidateTenant("tenant", tenant); err != nil {
+			return errorResponse(ctx, h.log, op, err)
+		}
 	}
 	body, err := requestBody(req, MaxCallbackBytes)
 	if err != nil {
@@ -76,11 +90,12 @@ func (h *Callback) answer(ctx context.Context, req events.APIGatewayV2HTTPReques
 		base = "https://" + req.RequestContext.DomainName
 	}
 	telemetry.Annotate(ctx, telemetry.Tenant(tenant), telemetry.Transfer(query.Get("transfer")))
-	t, err := h.svc.Callback(ctx, vendor, vendors.CallbackRequest{BaseURL: base, Tenant: tenant, Query: query, Header: hdr, Body: body})
+	t, err := h.svc.Callback(ctx, vendor, vendors.CallbackRequest{BaseURL: base, Tenant: tenant, Query: query, Header: hdr, Body: body, PathToken: token})
 	telemetry.CallbackAnswered(ctx, vendor, err)
 	if err != nil {
 		return errorResponse(ctx, h.log, op, err)
 	}
+	telemetry.Annotate(ctx, telemetry.Tenant(t.Tenant), telemetry.Transfer(t.ID))
 	h.log.Info("callback applied", "op", op, "vendor", vendor, "transfer", t.ID, "status", string(t.Status))
 	return jsonResponse(http.StatusOK, callbackAnswer{ID: t.ID, Status: t.Status})
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"handoff/core/handler"
 	"handoff/core/handoff"
 	"handoff/core/vendors"
@@ -166,5 +168,48 @@ func TestCallbackWrongRoute(t *testing.T) {
 	wantProblem(t, call(t, handler.NewCallback(svc, quiet), req), 404, handoff.CodeNotFound)
 	if len(svc.calls) != 0 {
 		t.Error("Callback called")
+	}
+}
+
+// pathCallbackReq is a callback by the route whose last segment is the vendor's proof.
+func pathCallbackReq(vendor, token, query string) events.APIGatewayV2HTTPRequest {
+	req := httpReq("POST", "POST /callbacks/{vendor}/{token}", "/callbacks/"+vendor+"/"+token, `{"status":"transferred"}`)
+	req.PathParameters = map[string]string{"vendor": vendor, "token": token}
+	req.RawQueryString = query
+	return req
+}
+
+// The proof in the path names its tenant: no ?tenant is needed, and one that is given is passed
+// on for the vendor's parser to check against the proof.
+func TestCallbackWithTheTokenInThePath(t *testing.T) {
+	for _, tc := range []struct{ query, tenant string }{{"", ""}, {"tenant=demo", "demo"}} {
+		svc := &fakeCallbacks{}
+		resp := call(t, handler.NewCallback(svc, quiet), pathCallbackReq("koreai", "khc1.abc.def", tc.query))
+		if resp.StatusCode != 200 || len(svc.calls) != 1 {
+			t.Fatalf("query %q: answer %d %s, calls %d", tc.query, resp.StatusCode, resp.Body, len(svc.calls))
+		}
+		c := svc.calls[0]
+		if c.vendor != "koreai" || c.req.PathToken != "khc1.abc.def" || c.req.Tenant != tc.tenant || string(c.req.Body) != `{"status":"transferred"}` {
+			t.Errorf("query %q: service got vendor %q %+v", tc.query, c.vendor, c.req)
+		}
+	}
+}
+
+func TestCallbackWithTheTokenInThePathRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name, vendor, token, query string
+		status                     int
+		code                       handoff.Code
+	}{
+		{"no token", "koreai", "", "", 404, handoff.CodeNotFound},
+		{"vendor invalid", "Kore", "khc1.abc.def", "", 404, handoff.CodeNotFound},
+		{"tenant invalid", "koreai", "khc1.abc.def", "tenant=a/b", 400, handoff.CodeInvalidRequest},
+		{"tenant twice", "koreai", "khc1.abc.def", "tenant=demo&tenant=acme", 400, handoff.CodeInvalidRequest},
+	} {
+		svc := &fakeCallbacks{}
+		wantProblem(t, call(t, handler.NewCallback(svc, quiet), pathCallbackReq(tc.vendor, tc.token, tc.query)), tc.status, tc.code)
+		if len(svc.calls) != 0 {
+			t.Errorf("%s: Callback called", tc.name)
+		}
 	}
 }

@@ -9,8 +9,8 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/store"
-	"handoff/core/vendors/bitrix24"
-	"handoff/core/vendors/salesforce"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
 )
 
 // TestDynamoDBThrottlesTheClaim: when DynamoDB throttles the claim (after the SDK's own
@@ -91,15 +91,15 @@ func (s *stack) throttledCompletion(v vendorCase, key string) {
 func TestDynamoDBThrottlesTheCompletionWhereTheVendorCannotTell(t *testing.T) {
 	s := newStack(t)
 	v := vendorCases[0]
-	v.body = `{"tenant": "acme", "vendor": "bitrix24", "conversation": {"id": "` + bitrix24.SandboxChatID + `"},
-		"target": {"type": "agent", "id": "` + bitrix24.SandboxUserID + `"}, ` + sfBot(salesforce.DemoSessionID) + `}`
+	v.body = `{"tenant": "acme", "vendor": "bitrix24", "conversation": {"id": "` + bitrix24sandbox.ChatID + `"},
+		"target": {"type": "agent", "id": "` + bitrix24sandbox.UserID + `"}, ` + sfBot(salesforcesandbox.DemoSessionID) + `}`
 	s.throttledCompletion(v, "k-1")
 	s.clock.Advance(invocation + time.Second)
 	s.post("k-1", v.body, invocation).want(t, http.StatusCreated, "")
 	if calls, done := s.b24.jobs(); calls != 2 || done != 2 {
 		t.Fatalf("vendor calls = %d, done = %d: Bitrix24 cannot tell a repeat, so the reconcile re-sends", calls, done)
 	}
-	if tr := s.only(); tr.Attempts[0].Target.ID != bitrix24.SandboxUserID || tr.Status != handoff.StatusTransferred {
+	if tr := s.only(); tr.Attempts[0].Target.ID != bitrix24sandbox.UserID || tr.Status != handoff.StatusTransferred {
 		t.Fatalf("transfer %+v, want transferred to the same operator", tr)
 	}
 	s.settle()

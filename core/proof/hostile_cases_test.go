@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 )
 
 const (
@@ -78,7 +78,7 @@ func hostileRequests() []hostile {
 	add("post/backslash in target.id", bad, post(with("target", `{"type": "agent", "id": "..\\12"}`)))
 	add("post/dot segment target.id", bad, post(with("target", `{"type": "agent", "id": ".."}`)))
 	add("post/%2F in conversation.id", bad, post(with("conversation", `{"id": "..%2F..%2F113"}`)))
-	add("post/%2F in a LivePerson agent id", bad, post(strings.NewReplacer(`"bitrix24"`, `"liveperson"`, `"113"`, `"`+liveperson.DemoChatID+`"`,
+	add("post/%2F in a LivePerson agent id", bad, post(strings.NewReplacer(`"bitrix24"`, `"liveperson"`, `"113"`, `"`+livepersonsandbox.DemoChatID+`"`,
 		`"12"`, `"6%2F..%2F7"`).Replace(validPost)))
 	add("post/257-character conversation.id", bad, post(with("conversation", `{"id": "`+strings.Repeat("1", 257)+`"}`)))
 	add("post/256-character Idempotency-Key", bad, post(validPost, "Idempotency-Key", strings.Repeat("k", 256)))
@@ -159,7 +159,7 @@ func hostileRequests() []hostile {
 	add("b24/chat without a transfer", notFound, b24(strings.Replace(b24Event(appToken), "CHAT_ID%5D=112", "CHAT_ID%5D=114", 1)))
 
 	// GET /availability.
-	lp := "&vendor=liveperson&conversationId=" + url.QueryEscape(liveperson.DemoChatID)
+	lp := "&vendor=liveperson&conversationId=" + url.QueryEscape(livepersonsandbox.DemoChatID)
 	add("avail/no query", bad, avail(""))
 	add("avail/homoglyph tenant", bad, avail("tenant=%D0%B0cme"+lp))
 	add("avail/unknown tenant", notFound, avail("tenant=globex"+lp))

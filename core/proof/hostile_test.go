@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"handoff/core/handoff"
-	"handoff/core/vendors/bitrix24"
-	"handoff/core/vendors/koreai"
-	"handoff/core/vendors/salesforce"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
 )
 
 // eventsRequest is an HTTP API request as the handlers receive it.
@@ -47,7 +47,7 @@ const (
 // appToken is the application token the Bitrix24 sandbox's events carry.
 var appToken = func() string {
 	var m map[string]string
-	_ = json.Unmarshal(bitrix24.DemoWebhookSecret("http://127.0.0.1:1"), &m)
+	_ = json.Unmarshal(bitrix24sandbox.DemoWebhookSecret("http://127.0.0.1:1"), &m)
 	return m["applicationToken"]
 }()
 
@@ -55,14 +55,14 @@ func newWorld(t *testing.T) *world {
 	s := newStack(t)
 	w := &world{stack: s}
 	kore := func(key, conversation string) url.Values {
-		body := strings.Replace(vendorCases[2].body, koreai.SandboxConversationID, conversation, 1)
+		body := strings.Replace(vendorCases[2].body, koreaisandbox.ConversationID, conversation, 1)
 		return s.koreCallbackQuery(s.post(key, body, invocation).want(t, http.StatusAccepted, "").Transfer.ID)
 	}
-	w.pending = kore("hk-1", koreai.SandboxConversationID)
+	w.pending = kore("hk-1", koreaisandbox.ConversationID)
 	w.reported = kore("hk-2", koreSecond)
 	w.koreCallback(w.reported.Get("transfer"), "transferred").want(t, http.StatusOK, "")
 	b24 := `{"tenant": "acme", "vendor": "bitrix24", "conversation": {"id": "112"}, "target": {"type": "agent", "id": "12"}, ` +
-		sfBot(salesforce.DemoSessionID) + `}`
+		sfBot(salesforcesandbox.DemoSessionID) + `}`
 	s.post("hk-3", b24, invocation).want(t, http.StatusCreated, "")
 	return w
 }
@@ -219,7 +219,7 @@ func b24Event(token string) string {
 }
 
 // koreBody is what Kore posts about the pending transfer.
-var koreBody = `{"sessionId": "` + koreai.SandboxConversationID + `", "agentId": "` + koreai.SandboxAgentID + `", "status": "transferred"}`
+var koreBody = `{"sessionId": "` + koreaisandbox.ConversationID + `", "agentId": "` + koreaisandbox.AgentID + `", "status": "transferred"}`
 
 // diffLines lists the items one snapshot has and the other lacks, shortened.
 func diffLines(before, after string) string {

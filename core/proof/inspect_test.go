@@ -17,11 +17,11 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/store"
-	"handoff/core/vendors/bitrix24"
-	"handoff/core/vendors/koreai"
-	"handoff/core/vendors/liveperson"
-	"handoff/core/vendors/salesforce"
-	"handoff/core/vendors/webhook"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
+	"handoff/core/vendors/webhook/webhooksandbox"
 )
 
 // item is one raw DynamoDB item.
@@ -176,7 +176,7 @@ func (s *stack) credentials() []string {
 			}
 		}
 	}
-	hook := bitrix24.DemoWebhookSecret(s.b24.URL())
+	hook := bitrix24sandbox.DemoWebhookSecret(s.b24.URL())
 	add(hook, "botClientId", "applicationToken")
 	var w struct {
 		WebhookURL string `json:"webhookUrl"`
@@ -186,16 +186,16 @@ func (s *stack) credentials() []string {
 		parts := strings.Split(strings.Trim(u.Path, "/"), "/")
 		out = append(out, parts[len(parts)-1]) // the webhook's code
 	}
-	add(liveperson.DemoSecret(s.lp.URL()), "password")
-	add(koreai.DemoSecret(s.kore.URL()), "clientSecret", "callbackSecret")
+	add(livepersonsandbox.DemoSecret(s.lp.URL()), "password")
+	add(koreaisandbox.DemoSecret(s.kore.URL()), "clientSecret", "callbackSecret")
 	var sf struct {
 		PrivateKey string `json:"privateKey"`
 	}
-	_ = json.Unmarshal(salesforce.DemoSecret(s.sf.URL()), &sf)
+	_ = json.Unmarshal(salesforcesandbox.DemoSecret(s.sf.URL()), &sf)
 	if lines := strings.Split(strings.TrimSpace(sf.PrivateKey), "\n"); len(lines) > 2 {
 		out = append(out, lines[1]) // a line of the key's body
 	}
-	add(webhook.DemoSecret(s.hook.URL()), "signingSecret")
+	add(webhooksandbox.DemoSecret(s.hook.URL()), "signingSecret")
 	return out
 }
 

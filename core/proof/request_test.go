@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -12,10 +13,11 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"handoff/core/handoff"
-	"handoff/core/vendors/bitrix24"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
 	"handoff/core/vendors/koreai"
-	"handoff/core/vendors/liveperson"
-	"handoff/core/vendors/salesforce"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
 	"handoff/core/vendors/sandbox"
 )
 
@@ -81,19 +83,22 @@ func (s *stack) escalate(h transferFunction, id, detail string, d time.Duration)
 }
 
 // koreCallback posts Kore's outcome for transfer id to the callback URL Kore was given for it,
-// as Kore would, and returns our answer.
+// as Kore would (the token as the path's last segment), and returns our answer.
 func (s *stack) koreCallback(id, status string) answer {
 	s.t.Helper()
 	body, _ := json.Marshal(map[string]any{
-		"sessionId": koreai.SandboxConversationID, "agentId": koreai.SandboxAgentID, "status": status,
+		"sessionId": koreaisandbox.ConversationID, "agentId": koreaisandbox.AgentID, "status": status,
 		"requestCompletedAt": time.Now().UnixMilli(),
 	})
-	return s.postCallback("koreai", s.koreCallbackQuery(id).Encode(), string(body), nil)
+	token := s.koreCallbackToken(id)
+	req := httpEvent(http.MethodPost, "POST /callbacks/{vendor}/{token}", "/callbacks/koreai/"+token, "", string(body), nil)
+	req.PathParameters = map[string]string{"vendor": "koreai", "token": token}
+	return call(s.t, s.callback, s.ctx(invocation), req)
 }
 
-// koreCallbackQuery is the query of the callback URL Kore was given for transfer id: tenant,
-// transfer and our token.
-func (s *stack) koreCallbackQuery(id string) url.Values {
+// koreCallbackToken is our token in the callback URL Kore was given for transfer id: its last
+// path segment.
+func (s *stack) koreCallbackToken(id string) string {
 	s.t.Helper()
 	for _, r := range s.koreSandbox.Requests() {
 		var b struct {
@@ -102,12 +107,26 @@ func (s *stack) koreCallbackQuery(id string) url.Values {
 		if !strings.HasSuffix(r.Path, "/assign-conversation") || json.Unmarshal(r.Body, &b) != nil {
 			continue
 		}
-		if u, err := url.Parse(b.CallbackURL); err == nil && u.Query().Get("transfer") == id {
-			return u.Query()
+		u, err := url.Parse(b.CallbackURL)
+		if err != nil {
+			continue
+		}
+		token := path.Base(u.Path)
+		if c, ok := koreai.CallbackTokenClaims(token); ok && c.Transfer == id {
+			return token
 		}
 	}
 	s.t.Fatalf("Kore was given no callback URL for transfer %s", id)
-	return nil
+	return ""
+}
+
+// koreCallbackQuery is the same proof in the query form the callback route also takes: tenant,
+// transfer and our token.
+func (s *stack) koreCallbackQuery(id string) url.Values {
+	s.t.Helper()
+	token := s.koreCallbackToken(id)
+	c, _ := koreai.CallbackTokenClaims(token)
+	return url.Values{"tenant": {c.Tenant}, "transfer": {id}, "token": {token}}
 }
 
 func (s *stack) postCallback(vendor, query, body string, headers map[string]string) answer {
@@ -205,23 +224,23 @@ type injector interface {
 }
 
 func sfBot(session string) string {
-	return `"bot": {"vendor": "salesforce", "sessionId": "` + session + `", "escalationMessageId": "` + salesforce.DemoEscalationMessageID + `"}`
+	return `"bot": {"vendor": "salesforce", "sessionId": "` + session + `", "escalationMessageId": "` + salesforcesandbox.DemoEscalationMessageID + `"}`
 }
 
 var vendorCases = []vendorCase{
 	{
 		name: "bitrix24",
 		// The next free operator: the one Bitrix24 method that tells a repeat (WRONG_CHAT).
-		body: `{"tenant": "acme", "vendor": "bitrix24", "conversation": {"id": "` + bitrix24.SandboxChatID + `"},
-			"target": {"type": "next"}, ` + sfBot(salesforce.DemoSessionID) + `}`,
+		body: `{"tenant": "acme", "vendor": "bitrix24", "conversation": {"id": "` + bitrix24sandbox.ChatID + `"},
+			"target": {"type": "next"}, ` + sfBot(salesforcesandbox.DemoSessionID) + `}`,
 		server:      func(s *stack) *vendorServer { return s.b24 },
 		sandbox:     func(s *stack) injector { return s.b24Sandbox },
 		alreadyDone: "WRONG_CHAT",
 	},
 	{
 		name: "liveperson",
-		body: `{"tenant": "acme", "vendor": "liveperson", "conversation": {"id": "` + liveperson.DemoChatID + `"},
-			"target": {"type": "agent", "id": "` + liveperson.AgentOnlineID + `"}, "note": "Refund.", ` + sfBot(salesforce.DemoSessionID) + `}`,
+		body: `{"tenant": "acme", "vendor": "liveperson", "conversation": {"id": "` + livepersonsandbox.DemoChatID + `"},
+			"target": {"type": "agent", "id": "` + livepersonsandbox.AgentOnlineID + `"}, "note": "Refund.", ` + sfBot(salesforcesandbox.DemoSessionID) + `}`,
 		server:      func(s *stack) *vendorServer { return s.lp },
 		sandbox:     func(s *stack) injector { return s.lpSandbox },
 		alreadyDone: "CHAT_LEFT_AGENT",
@@ -229,8 +248,8 @@ var vendorCases = []vendorCase{
 	},
 	{
 		name: "koreai",
-		body: `{"tenant": "acme", "vendor": "koreai", "conversation": {"id": "` + koreai.SandboxConversationID + `"},
-			"target": {"type": "agent", "id": "` + koreai.SandboxAgentID + `"}, ` + sfBot(salesforce.DemoSessionID) + `}`,
+		body: `{"tenant": "acme", "vendor": "koreai", "conversation": {"id": "` + koreaisandbox.ConversationID + `"},
+			"target": {"type": "agent", "id": "` + koreaisandbox.AgentID + `"}, ` + sfBot(salesforcesandbox.DemoSessionID) + `}`,
 		server:      func(s *stack) *vendorServer { return s.kore },
 		sandbox:     func(s *stack) injector { return s.koreSandbox },
 		async:       true,

@@ -23,12 +23,12 @@ import (
 	"handoff/core/transfer"
 	"handoff/core/vendors"
 	"handoff/core/vendors/all"
-	"handoff/core/vendors/bitrix24"
-	"handoff/core/vendors/koreai"
-	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"handoff/core/vendors/rest"
-	"handoff/core/vendors/salesforce"
-	"handoff/core/vendors/webhook"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
+	"handoff/core/vendors/webhook/webhooksandbox"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -58,11 +58,11 @@ type stack struct {
 	*container // the container every request goes to unless a test says otherwise
 
 	b24, lp, kore, sf, hook *vendorServer
-	b24Sandbox              *bitrix24.Sandbox
-	lpSandbox               *liveperson.Sandbox
-	koreSandbox             *koreai.Sandbox
-	sfSandbox               *salesforce.Sandbox
-	hookSandbox             *webhook.Sandbox
+	b24Sandbox              *bitrix24sandbox.Sandbox
+	lpSandbox               *livepersonsandbox.Sandbox
+	koreSandbox             *koreaisandbox.Sandbox
+	sfSandbox               *salesforcesandbox.Sandbox
+	hookSandbox             *webhooksandbox.Sandbox
 }
 
 // container is what one Lambda container holds in memory — its secrets cache, its vendor
@@ -123,17 +123,17 @@ func (s *stack) newContainer(st transfer.Store) *container {
 }
 
 func (s *stack) startVendors() {
-	s.b24Sandbox = bitrix24.NewSandbox(bitrix24.SandboxConfig{})
+	s.b24Sandbox = bitrix24sandbox.New(bitrix24sandbox.Config{})
 	s.b24 = serveVendor(s.t, s.b24Sandbox, bitrix24Job)
-	s.lpSandbox = liveperson.NewSandbox(liveperson.SandboxConfig{})
+	s.lpSandbox = livepersonsandbox.New(livepersonsandbox.Config{})
 	s.lp = serveVendor(s.t, s.lpSandbox, livepersonJob)
 	// Kore's outcome callbacks are delivered by the tests, when they choose.
-	s.koreSandbox = koreai.NewSandbox(koreai.SandboxConfig{NoCallbacks: true, RatePerMinute: -1})
+	s.koreSandbox = koreaisandbox.New(koreaisandbox.Config{NoCallbacks: true, RatePerMinute: -1})
 	s.t.Cleanup(s.koreSandbox.Close)
 	s.kore = serveVendor(s.t, s.koreSandbox, koreaiJob)
-	s.sfSandbox = salesforce.NewSandbox(salesforce.SandboxConfig{})
+	s.sfSandbox = salesforcesandbox.New(salesforcesandbox.Config{})
 	s.sf = serveVendor(s.t, s.sfSandbox, salesforceJob)
-	s.hookSandbox = webhook.NewSandbox(webhook.SandboxConfig{})
+	s.hookSandbox = webhooksandbox.New(webhooksandbox.Config{})
 	s.hook = serveVendor(s.t, s.hookSandbox, webhookJob)
 }
 
@@ -141,11 +141,11 @@ func (s *stack) startVendors() {
 func (s *stack) putSecrets(cfg aws.Config) {
 	sm := secretsmanager.NewFromConfig(cfg)
 	for vendor, value := range map[string][]byte{
-		"bitrix24":   bitrix24.DemoWebhookSecret(s.b24.URL()),
-		"liveperson": liveperson.DemoSecret(s.lp.URL()),
-		"koreai":     koreai.DemoSecret(s.kore.URL()),
-		"salesforce": salesforce.DemoSecret(s.sf.URL()),
-		"webhook":    webhook.DemoSecret(s.hook.URL()),
+		"bitrix24":   bitrix24sandbox.DemoWebhookSecret(s.b24.URL()),
+		"liveperson": livepersonsandbox.DemoSecret(s.lp.URL()),
+		"koreai":     koreaisandbox.DemoSecret(s.kore.URL()),
+		"salesforce": salesforcesandbox.DemoSecret(s.sf.URL()),
+		"webhook":    webhooksandbox.DemoSecret(s.hook.URL()),
 	} {
 		_, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
 			Name: aws.String(secretPrefix + tenant + "/" + vendor), SecretString: aws.String(string(value)),

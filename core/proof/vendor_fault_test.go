@@ -7,7 +7,7 @@ import (
 
 	"handoff/core/availability"
 	"handoff/core/handoff"
-	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"handoff/core/vendors/sandbox"
 )
 
@@ -205,7 +205,7 @@ func (s *stack) warm(vendor string) {
 	}
 	if vendor == "liveperson" {
 		svc := availability.New(s.vendors, 0)
-		if _, err := svc.Check(s.ctx(invocation), availability.Query{Tenant: tenant, Vendor: vendor, ConversationID: liveperson.DemoChatID}); err != nil {
+		if _, err := svc.Check(s.ctx(invocation), availability.Query{Tenant: tenant, Vendor: vendor, ConversationID: livepersonsandbox.DemoChatID}); err != nil {
 			s.t.Fatal(err)
 		}
 	}

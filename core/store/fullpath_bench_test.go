@@ -34,7 +34,7 @@ import (
 	usecase "handoff/core/transfer"
 	"handoff/core/vendors"
 	"handoff/core/vendors/all"
-	"handoff/core/vendors/bitrix24"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
 	"handoff/core/vendors/rest"
 )
 
@@ -50,7 +50,7 @@ const pathTable = "handoff-bench"
 // counted by operation.
 type path struct {
 	env     *awstest.Env
-	sandbox *bitrix24.Sandbox
+	sandbox *bitrix24sandbox.Sandbox
 	vendor  *httptest.Server
 	ops     *opCounter
 	db      *dynamodb.Client // counted
@@ -64,7 +64,7 @@ const keyWidth = 12
 func newPath(tb testing.TB, dbOpts ...func(*dynamodb.Options)) *path {
 	tb.Helper()
 	ctx := context.Background()
-	p := &path{env: awstest.New(tb), sandbox: bitrix24.NewSandbox(bitrix24.SandboxConfig{}), ops: &opCounter{ops: map[string]int{}}}
+	p := &path{env: awstest.New(tb), sandbox: bitrix24sandbox.New(bitrix24sandbox.Config{}), ops: &opCounter{ops: map[string]int{}}}
 	p.vendor = httptest.NewServer(p.sandbox)
 	tb.Cleanup(p.vendor.Close)
 
@@ -80,7 +80,7 @@ func newPath(tb testing.TB, dbOpts ...func(*dynamodb.Options)) *path {
 	}
 	sm := secretsmanager.NewFromConfig(p.env.Config)
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String("handoff/demo/bitrix24"), SecretString: aws.String(string(bitrix24.DemoSecret(p.vendor.URL))),
+		Name: aws.String("handoff/demo/bitrix24"), SecretString: aws.String(string(bitrix24sandbox.DemoSecret(p.vendor.URL))),
 	}); err != nil {
 		tb.Fatal(err)
 	}

@@ -22,11 +22,15 @@ func (s *Service) Callback(ctx context.Context, vendor string, req vendors.Callb
 	if err != nil {
 		return handoff.Transfer{}, err
 	}
-	t, err := s.find(ctx, vendor, req.Tenant, cb)
+	tenant, err := callbackTenant(req, cb)
 	if err != nil {
 		return handoff.Transfer{}, err
 	}
-	if t.Vendor != vendor || t.Tenant != req.Tenant {
+	t, err := s.find(ctx, vendor, tenant, cb)
+	if err != nil {
+		return handoff.Transfer{}, err
+	}
+	if t.Vendor != vendor || t.Tenant != tenant {
 		// The proof was for another tenant or vendor: answer as if the transfer did not exist.
 		return handoff.Transfer{}, handoff.E(handoff.CodeNotFound, op, "no such transfer", nil)
 	}
@@ -35,6 +39,25 @@ func (s *Service) Callback(ctx context.Context, vendor string, req vendors.Callb
 		base = req.BaseURL
 	}
 	return s.report(ctx, t, cb, base, false)
+}
+
+// callbackTenant is the tenant a callback is about: the one its proof names (a token in the
+// path carries it; the request then names none), which must agree with the one the request
+// was routed under when both are given. A callback that names no tenant at all proved nothing.
+func callbackTenant(req vendors.CallbackRequest, cb vendors.Callback) (string, error) {
+	const op = "transfer.Callback"
+	tenant := req.Tenant
+	if cb.Tenant != "" {
+		if tenant != "" && tenant != cb.Tenant {
+			// As for a transfer of another tenant: nothing is told about either.
+			return "", handoff.E(handoff.CodeNotFound, op, "no such transfer", nil)
+		}
+		tenant = cb.Tenant
+	}
+	if tenant == "" {
+		return "", handoff.E(handoff.CodeUnauthorized, op, "the callback names no tenant", nil)
+	}
+	return tenant, nil
 }
 
 // report applies one report about t: a vendor's callback, or the sweep's "no answer in time"
@@ -88,6 +111,12 @@ type step struct {
 // apply works out a report's effect without I/O; no events means nothing to write (a replay).
 func (s *Service) apply(t handoff.Transfer, cb vendors.Callback) (step, error) {
 	now := s.now().UTC()
+	if cb.Unrecognised {
+		// A status word the adapter does not know: whatever else it filled in, no outcome is
+		// read into it. Recorded, and the transfer keeps waiting for a known answer or its
+		// deadline: no fallback is asked on a guess, and the deadline stands.
+		cb.Outcome, cb.VendorCode = "", ""
+	}
 	note := handoff.Event{At: now, Kind: "callback", Detail: callbackDetail(cb)}
 	noted := step{inform: true, after: t, events: []handoff.Event{note}, next: -1}
 	var next handoff.Status

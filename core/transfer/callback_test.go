@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -199,5 +200,86 @@ func TestACallbackAheadOfTheRecordWaitsForIt(t *testing.T) {
 	p.cb = vendors.Callback{TransferID: "never-recorded", Outcome: handoff.OutcomeTransferred}
 	if _, err := quick.Callback(ctx(t), "acme", callback("t1", "ok")); handoff.ErrorCode(err) != handoff.CodeNotFound {
 		t.Fatalf("unknown transfer: err = %v, want NOT_FOUND", err)
+	}
+}
+
+// A status the vendor's adapter does not know is recorded and changes nothing: no state change,
+// no fallback asked on a guess, the same deadline. Core holds this itself, whatever else the
+// adapter filled in, so that no adapter can turn an unknown word into a refusal.
+func TestAnUnrecognisedStatusIsRecordedAndTheTransferKeepsWaiting(t *testing.T) {
+	for name, cb := range map[string]vendors.Callback{
+		"no outcome": {Unrecognised: true},
+		"an outcome beside it": {Unrecognised: true, Outcome: handoff.OutcomeRejected, VendorCode: "declined",
+			Target: &handoff.Target{Type: handoff.TargetAgent, ID: "a-1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			svc, st, p, tr, vendor := awaitingWith(t)
+			before, _ := st.Get(ctx(t), tr.ID)
+			p.cb = cb
+			p.cb.TransferID, p.cb.Detail = tr.ID, "Kore.ai callback with a status Handoff does not know: on_hold"
+			got, err := svc.Callback(ctx(t), "acme", callback("t1", "ok"))
+			if err != nil || got.Status != handoff.StatusPending {
+				t.Fatalf("callback = %+v, %v; want the pending transfer", got, err)
+			}
+			after, _ := st.Get(ctx(t), tr.ID)
+			if after.Status != handoff.StatusPending || after.Version != before.Version ||
+				len(after.Attempts) != len(before.Attempts) || after.AwaitUntil == nil || !after.AwaitUntil.Equal(*before.AwaitUntil) {
+				t.Errorf("stored after = %+v\nbefore = %+v; want it unchanged", after, before)
+			}
+			if n := vendor.calls.Load(); n != 1 {
+				t.Errorf("vendor calls = %d, want 1: no fallback on an unknown word", n)
+			}
+			events, _ := st.Timeline(ctx(t), tr.ID)
+			if last := events[len(events)-1]; last.Kind != "callback" || !strings.Contains(last.Detail, "on_hold") {
+				t.Errorf("last event = %+v, want the unknown status recorded", last)
+			}
+		})
+	}
+}
+
+// The callback URL a vendor is handed has no query: the adapter puts its proof in the path,
+// where a platform that drops or re-encodes query strings cannot lose it.
+func TestTheCallbackURLCarriesNoQuery(t *testing.T) {
+	vendor := &scripted{async: true}
+	svc := transfer.New(memstore.New(nil), registry{tr: vendor}, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
+	if _, err := svc.Start(ctx(t), transfer.Input{Request: request(), CallbackBase: "https://api.example.com/"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(vendor.urls) != 1 || vendor.urls[0] != "https://api.example.com/callbacks/acme" {
+		t.Errorf("callback URLs = %q, want [https://api.example.com/callbacks/acme]", vendor.urls)
+	}
+}
+
+// pathCallback is a callback that came by the path-token route: no tenant in the request, the
+// tenant named by the proof the parser read.
+func pathCallback() vendors.CallbackRequest {
+	return vendors.CallbackRequest{PathToken: "token", Query: map[string][]string{"proof": {"ok"}}}
+}
+
+func TestACallbackWithItsProofInThePathIsCheckedAgainstTheTenantTheProofNames(t *testing.T) {
+	svc, st, p, tr := awaiting(t)
+	cases := []struct {
+		name   string
+		req    vendors.CallbackRequest
+		tenant string // the tenant the proof names
+		want   handoff.Code
+	}{
+		{"the proof names another tenant", pathCallback(), "t2", handoff.CodeNotFound},
+		{"the request and the proof disagree", func() vendors.CallbackRequest { r := pathCallback(); r.Tenant = "t1"; return r }(), "t2", handoff.CodeNotFound},
+		{"no tenant anywhere", pathCallback(), "", handoff.CodeUnauthorized},
+	}
+	for _, c := range cases {
+		p.cb = vendors.Callback{TransferID: tr.ID, Tenant: c.tenant, Outcome: handoff.OutcomeTransferred}
+		if _, err := svc.Callback(ctx(t), "acme", c.req); handoff.ErrorCode(err) != c.want {
+			t.Errorf("%s: err = %v, want %s", c.name, err, c.want)
+		}
+	}
+	if stored, _ := st.Get(ctx(t), tr.ID); stored.Version != tr.Version {
+		t.Fatalf("refused callbacks changed the transfer: %+v", stored)
+	}
+	p.cb = vendors.Callback{TransferID: tr.ID, Tenant: "t1", Outcome: handoff.OutcomeTransferred}
+	got, err := svc.Callback(ctx(t), "acme", pathCallback())
+	if err != nil || got.Status != handoff.StatusTransferred {
+		t.Fatalf("genuine path callback = %+v, %v; want it applied", got, err)
 	}
 }

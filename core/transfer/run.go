@@ -98,7 +98,7 @@ func (s *Service) tryFrom(ctx context.Context, tr vendors.Transferer, t *handoff
 		res, err := tr.Transfer(ctx, vendors.TransferRequest{
 			Tenant: t.Tenant, TransferID: t.ID, Conversation: t.Conversation,
 			Target: target, Note: t.Note, Leave: t.Options.Leave,
-			CallbackURL: callbackURL(base, t.Vendor, t.Tenant, t.ID),
+			CallbackURL: callbackURL(base, t.Vendor),
 			Reconcile:   reconcile && i == 0,
 		})
 		at := s.now().UTC()
@@ -186,13 +186,15 @@ func problemMessage(e *handoff.Error) string {
 	return e.Message
 }
 
-// callbackURL is this transfer's callback route on our API; the vendor adapter adds its proof.
-func callbackURL(base, vendor, tenant, id string) string {
+// callbackURL is the vendor's callback route on our API, with no query: the vendor adapter adds
+// its proof, which names the tenant and the transfer, as a last path segment. A platform that
+// drops or re-encodes query strings (some do, and Kore.ai documents nothing either way)
+// delivers a path intact.
+func callbackURL(base, vendor string) string {
 	if base == "" {
 		return ""
 	}
-	q := url.Values{"tenant": {tenant}, "transfer": {id}}
-	return strings.TrimRight(base, "/") + "/callbacks/" + url.PathEscape(vendor) + "?" + q.Encode()
+	return strings.TrimRight(base, "/") + "/callbacks/" + url.PathEscape(vendor)
 }
 
 // attemptEvents are the timeline entries of attempts.

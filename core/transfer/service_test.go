@@ -22,6 +22,7 @@ type scripted struct {
 	async     bool
 	calls     atomic.Int32
 	reconcile []bool
+	urls      []string      // the callback URL of each call
 	gate      chan struct{} // when set, each call waits for it
 }
 
@@ -34,6 +35,7 @@ func (s *scripted) Transfer(_ context.Context, req vendors.TransferRequest) (ven
 	}
 	s.mu.Lock()
 	s.reconcile = append(s.reconcile, req.Reconcile)
+	s.urls = append(s.urls, req.CallbackURL)
 	err := s.answers[req.Target.ID]
 	s.mu.Unlock()
 	if err != nil {

@@ -55,12 +55,12 @@ type TransferRequest struct {
 	Target       handoff.Target
 	Note         string
 	Leave        bool
-	// CallbackURL is this transfer's callback route on our API
-	// ({base}/callbacks/{vendor}?tenant=…&transfer=…). Adapters whose vendor reports the outcome
-	// later add their own proof of origin (an HMAC token) before handing it to the vendor. A
-	// CallbackURL without a query ({base}/callbacks/{vendor}) asks for the proof in the path
-	// instead ({base}/callbacks/{vendor}/{token}), for platforms that drop or re-encode query
-	// strings; it needs the route POST /callbacks/{vendor}/{token+}.
+	// CallbackURL is the vendor's callback route on our API, {base}/callbacks/{vendor}, with no
+	// query. Adapters whose vendor reports the outcome later add their own proof of origin (an
+	// HMAC token naming the tenant and the transfer) as a last path segment,
+	// {base}/callbacks/{vendor}/{token} (the route POST /callbacks/{vendor}/{token}), which a
+	// platform that drops or re-encodes query strings still delivers. Given a URL with a query
+	// (?tenant=…&transfer=…), they add the proof to the query instead.
 	CallbackURL string
 	// Reconcile is set when an earlier attempt at this same transfer may already have reached
 	// the vendor (its lease lapsed or its outcome was ambiguous): an error that means "already
@@ -116,7 +116,8 @@ type CallbackParser interface {
 	ParseCallback(ctx context.Context, req CallbackRequest) (Callback, error)
 }
 
-// CallbackRequest is a webhook as it arrived. Tenant comes from the callback URL's query.
+// CallbackRequest is a webhook as it arrived. Tenant comes from the callback URL's query; it is
+// empty when the proof is in the path and the query names none.
 type CallbackRequest struct {
 	// BaseURL is our API's public base URL, where this webhook arrived; callback URLs for any
 	// further attempt are built on it.
@@ -126,7 +127,7 @@ type CallbackRequest struct {
 	Header  http.Header
 	Body    []byte
 	// PathToken is the path after /callbacks/{vendor}/, when the callback came by the route
-	// POST /callbacks/{vendor}/{token+}: a proof that names its tenant and transfer itself.
+	// POST /callbacks/{vendor}/{token}: a proof that names its tenant and transfer itself.
 	PathToken string
 }
 

@@ -8,7 +8,10 @@ import (
 
 	"handoff/core/awstest"
 	"handoff/core/handoff"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
+	"handoff/core/vendors/webhook/webhooksandbox"
 	"handoff/functions/internal/fntest"
+	"handoff/scripts/localstack/demo"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -77,7 +80,7 @@ func TestTransferredOutcomeIsAckedToSalesforceOnce(t *testing.T) {
 			t.Fatalf("Batch = %+v, %v", resp, err)
 		}
 	}
-	if n := env.Sandboxes.Salesforce.AckCalls(); n != 1 {
+	if n := demo.SandboxOf[*salesforcesandbox.Sandbox](env.Sandboxes, "salesforce").AckCalls(); n != 1 {
 		t.Errorf("Salesforce acks = %d, want 1", n)
 	}
 	var msg struct {
@@ -86,7 +89,7 @@ func TestTransferredOutcomeIsAckedToSalesforceOnce(t *testing.T) {
 			SequenceID int64  `json:"sequenceId"`
 		} `json:"message"`
 	}
-	for _, r := range env.Sandboxes.Salesforce.Requests() {
+	for _, r := range demo.SandboxOf[*salesforcesandbox.Sandbox](env.Sandboxes, "salesforce").Requests() {
 		if r.Method == "POST" && json.Unmarshal(r.Body, &msg) == nil && msg.Message.Type != "" {
 			break
 		}
@@ -117,7 +120,7 @@ func TestFailedOutcomeIsAckedByWebhookAndPublished(t *testing.T) {
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("Batch = %+v, %v", resp, err)
 	}
-	deliveries := env.Sandboxes.Webhook.Deliveries()
+	deliveries := demo.SandboxOf[*webhooksandbox.Sandbox](env.Sandboxes, "webhook").Deliveries()
 	if len(deliveries) != 1 || deliveries[0].Transfer.ID != tr.ID || deliveries[0].Transfer.Status != handoff.StatusFailed {
 		t.Fatalf("webhook deliveries %+v, want one failed transfer", deliveries)
 	}
@@ -132,7 +135,7 @@ func TestAnUnknownTransferInTheStreamIsSkipped(t *testing.T) {
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("Batch = %+v, %v: a record of a transfer that is gone cannot be retried into existence", resp, err)
 	}
-	if env.Sandboxes.Salesforce.AckCalls()+env.Sandboxes.Webhook.AckCalls() != 0 {
+	if demo.SandboxOf[*salesforcesandbox.Sandbox](env.Sandboxes, "salesforce").AckCalls()+demo.SandboxOf[*webhooksandbox.Sandbox](env.Sandboxes, "webhook").AckCalls() != 0 {
 		t.Error("an ack was sent for a transfer that does not exist")
 	}
 }
@@ -158,7 +161,7 @@ func TestHandleTellsTheScheduleFromTheStream(t *testing.T) {
 	if out, err := h.Handle(fntest.Ctx(t), tick); out != nil || err != nil {
 		t.Fatalf("tick = %v, %v; want nil, nil", out, err)
 	}
-	if n := env.Sandboxes.Webhook.AckCalls(); n != 0 {
+	if n := demo.SandboxOf[*webhooksandbox.Sandbox](env.Sandboxes, "webhook").AckCalls(); n != 0 {
 		t.Fatalf("a fresh ack was re-sent by the scan (%d)", n)
 	}
 	batch, _ := json.Marshal(streamOf(t, tr.ID))
@@ -166,7 +169,7 @@ func TestHandleTellsTheScheduleFromTheStream(t *testing.T) {
 	if resp, ok := out.(events.DynamoDBEventResponse); err != nil || !ok || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("stream batch = %+v, %v", out, err)
 	}
-	if n := env.Sandboxes.Webhook.AckCalls(); n != 1 {
+	if n := demo.SandboxOf[*webhooksandbox.Sandbox](env.Sandboxes, "webhook").AckCalls(); n != 1 {
 		t.Errorf("webhook acks = %d, want 1", n)
 	}
 }

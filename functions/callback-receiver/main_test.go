@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"path"
 	"strings"
 	"testing"
 
@@ -12,7 +13,10 @@ import (
 	"handoff/core/awstest"
 	"handoff/core/handler"
 	"handoff/core/handoff"
+	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/koreai/koreaisandbox"
 	"handoff/functions/internal/fntest"
+	"handoff/scripts/localstack/demo"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -36,7 +40,8 @@ func call(t *testing.T, h *handler.Callback, req events.APIGatewayV2HTTPRequest)
 	return fntest.Decode(t, resp)
 }
 
-// koreTransfer starts a Kore.ai transfer and returns it with the callback URL Kore.ai was handed.
+// koreTransfer starts a Kore.ai transfer and returns it with the callback URL Kore.ai was handed
+// (our token as its last path segment).
 func koreTransfer(t *testing.T, env *fntest.Env) (handoff.Transfer, *url.URL) {
 	t.Helper()
 	out, err := env.TransferHandler(t).Invoke(fntest.Ctx(t), fntest.Sample(t, "transfer-post-koreai.json"))
@@ -47,7 +52,7 @@ func koreTransfer(t *testing.T, env *fntest.Env) (handoff.Transfer, *url.URL) {
 	if a.Status != 202 {
 		t.Fatalf("Kore.ai transfer: %d %s", a.Status, a.Raw)
 	}
-	reqs := env.Sandboxes.KoreAI.Requests()
+	reqs := demo.SandboxOf[*koreaisandbox.Sandbox](env.Sandboxes, "koreai").Requests()
 	var sent struct {
 		CallbackURL string `json:"callbackUrl"`
 	}
@@ -59,6 +64,18 @@ func koreTransfer(t *testing.T, env *fntest.Env) (handoff.Transfer, *url.URL) {
 		t.Fatal(err)
 	}
 	return a.Transfer, u
+}
+
+// koreQuery is the proof of a callback URL in the query form the callback route also takes:
+// tenant, transfer and token.
+func koreQuery(t *testing.T, callbackURL *url.URL) url.Values {
+	t.Helper()
+	token := path.Base(callbackURL.Path)
+	c, ok := koreai.CallbackTokenClaims(token)
+	if !ok {
+		t.Fatalf("callback URL %s does not end in a token", callbackURL.Redacted())
+	}
+	return url.Values{"tenant": {c.Tenant}, "transfer": {c.Transfer}, "token": {token}}
 }
 
 // koreCallback is the sample callback event, addressed with the given query.
@@ -75,7 +92,7 @@ func koreCallback(t *testing.T, query url.Values) events.APIGatewayV2HTTPRequest
 func TestKoreCallbackSampleCompletesTheTransferOnce(t *testing.T) {
 	env, h := setup(t)
 	tr, callbackURL := koreTransfer(t, env)
-	a := call(t, h, koreCallback(t, callbackURL.Query()))
+	a := call(t, h, koreCallback(t, koreQuery(t, callbackURL)))
 	if a.Status != 200 {
 		t.Fatalf("callback: %d %s", a.Status, a.Raw)
 	}
@@ -84,11 +101,65 @@ func TestKoreCallbackSampleCompletesTheTransferOnce(t *testing.T) {
 		t.Fatalf("after the callback: %+v", done)
 	}
 	// A replay answers 200 and changes nothing.
-	if a := call(t, h, koreCallback(t, callbackURL.Query())); a.Status != 200 {
+	if a := call(t, h, koreCallback(t, koreQuery(t, callbackURL))); a.Status != 200 {
 		t.Fatalf("replay: %d %s", a.Status, a.Raw)
 	}
 	if again := env.Get(t, tr.ID); again.Version != done.Version {
 		t.Errorf("a replayed callback changed the transfer (version %d → %d)", done.Version, again.Version)
+	}
+}
+
+// Kore.ai posts to the URL it was handed: the token is the path's last segment, no query.
+func TestKoreCallbackByThePathItWasHanded(t *testing.T) {
+	env, h := setup(t)
+	tr, callbackURL := koreTransfer(t, env)
+	if callbackURL.RawQuery != "" || callbackURL.Path != "/callbacks/koreai/"+path.Base(callbackURL.Path) {
+		t.Fatalf("Kore.ai was handed %s, want /callbacks/koreai/{token} with no query", callbackURL.Redacted())
+	}
+	byPath := func(token string) events.APIGatewayV2HTTPRequest {
+		req := koreCallback(t, url.Values{})
+		req.RouteKey = "POST /callbacks/{vendor}/{token}"
+		req.RawPath = "/callbacks/koreai/" + token
+		req.RequestContext.HTTP.Path = req.RawPath
+		req.PathParameters = map[string]string{"vendor": "koreai", "token": token}
+		return req
+	}
+	token := path.Base(callbackURL.Path)
+	forged := token[:len(token)-4] + "AAAA"
+	if a := call(t, h, byPath(forged)); a.Status != 401 {
+		t.Fatalf("forged path token: %d %s, want 401", a.Status, a.Raw)
+	}
+	if got := env.Get(t, tr.ID); got.Status != handoff.StatusPending {
+		t.Fatalf("a forged callback changed the transfer: %+v", got)
+	}
+	if a := call(t, h, byPath(token)); a.Status != 200 {
+		t.Fatalf("callback: %d %s", a.Status, a.Raw)
+	}
+	if done := env.Get(t, tr.ID); done.Status != handoff.StatusTransferred {
+		t.Fatalf("after the callback: %+v", done)
+	}
+}
+
+// A status Kore.ai does not document is recorded and answered 200, so Kore.ai does not retry it,
+// and the transfer keeps waiting: same version, same deadline, no fallback asked.
+func TestAnUnknownKoreStatusIsRecordedAndTheTransferKeepsWaiting(t *testing.T) {
+	env, h := setup(t)
+	tr, callbackURL := koreTransfer(t, env)
+	before := env.Get(t, tr.ID)
+	assigns := len(demo.SandboxOf[*koreaisandbox.Sandbox](env.Sandboxes, "koreai").Requests())
+	req := koreCallback(t, koreQuery(t, callbackURL))
+	req.Body = strings.Replace(req.Body, `"status":"transferred"`, `"status":"on_hold"`, 1)
+	a := call(t, h, req)
+	if a.Status != 200 || !strings.Contains(a.Raw, `"status":"pending"`) {
+		t.Fatalf("unknown status: %d %s, want 200 pending", a.Status, a.Raw)
+	}
+	after := env.Get(t, tr.ID)
+	if after.Status != handoff.StatusPending || after.Version != before.Version || len(after.Attempts) != len(before.Attempts) ||
+		after.AwaitUntil == nil || !after.AwaitUntil.Equal(*before.AwaitUntil) {
+		t.Errorf("after an unknown status: %+v\nbefore: %+v; want it unchanged", after, before)
+	}
+	if n := len(demo.SandboxOf[*koreaisandbox.Sandbox](env.Sandboxes, "koreai").Requests()); n != assigns {
+		t.Errorf("Kore.ai received %d more requests: no fallback on an unknown word", n-assigns)
 	}
 }
 
@@ -97,7 +168,7 @@ func TestForgedAndUnknownCallbacksChangeNothing(t *testing.T) {
 	tr, callbackURL := koreTransfer(t, env)
 	before := env.Get(t, tr.ID)
 	items := env.Items(t)
-	genuine := callbackURL.Query()
+	genuine := koreQuery(t, callbackURL)
 	forge := func(change func(url.Values)) url.Values {
 		q := url.Values{}
 		for k, v := range genuine {

@@ -6,7 +6,9 @@ import (
 
 	"handoff/core/awstest"
 	"handoff/core/handoff"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"handoff/functions/internal/fntest"
+	"handoff/scripts/localstack/demo"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -34,7 +36,7 @@ func TestAvailabilitySample(t *testing.T) {
 		}
 	}
 	skillCalls := 0
-	for _, r := range env.Sandboxes.LivePerson.Requests() {
+	for _, r := range demo.SandboxOf[*livepersonsandbox.Sandbox](env.Sandboxes, "liveperson").Requests() {
 		if r.Method == "GET" && len(r.Path) > 9 && r.Path[len(r.Path)-9:] == "/transfer" {
 			skillCalls++
 		}

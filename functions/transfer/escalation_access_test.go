@@ -14,7 +14,9 @@ import (
 	"handoff/core/handler"
 	"handoff/core/handoff"
 	"handoff/core/store"
+	"handoff/core/vendors/koreai/koreaisandbox"
 	"handoff/functions/internal/fntest"
+	"handoff/scripts/localstack/demo"
 )
 
 // koreEscalation is the sample escalation, sent to Kore.ai instead.
@@ -53,7 +55,7 @@ func TestKoreAIEscalationWithoutCallbackBaseIsRecordedFailed(t *testing.T) {
 		tr.Ack.Status != handoff.AckPending || tr.Caller != "event:com.example.chatbot@123456789012" {
 		t.Fatalf("recorded %+v, want failed with CONFIGURATION, the ack pending and the event's caller", tr)
 	}
-	if n := len(env.Sandboxes.KoreAI.Requests()); n != 0 {
+	if n := len(demo.SandboxOf[*koreaisandbox.Sandbox](env.Sandboxes, "koreai").Requests()); n != 0 {
 		t.Errorf("Kore.ai received %d requests", n)
 	}
 }
@@ -70,7 +72,7 @@ func TestEscalationFromAnUnlistedSourceIsDeadLettered(t *testing.T) {
 	if after := env.Items(t); after != before {
 		t.Errorf("table went from %d to %d items", before, after)
 	}
-	if n := len(env.Sandboxes.KoreAI.Requests()); n != 0 {
+	if n := len(demo.SandboxOf[*koreaisandbox.Sandbox](env.Sandboxes, "koreai").Requests()); n != 0 {
 		t.Errorf("Kore.ai received %d requests", n)
 	}
 }

@@ -11,7 +11,11 @@ import (
 	"handoff/core/awstest"
 	"handoff/core/handler"
 	"handoff/core/handoff"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"handoff/functions/internal/fntest"
+	"handoff/scripts/localstack/demo"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -48,10 +52,10 @@ func TestSamplesTransferOnEveryVendor(t *testing.T) {
 		want   handoff.Status
 		calls  func() int
 	}{
-		{"transfer-post-bitrix24.json", 201, handoff.StatusTransferred, env.Sandboxes.Bitrix24.TransferCalls},
-		{"transfer-post-liveperson.json", 201, handoff.StatusTransferred, env.Sandboxes.LivePerson.TransferCalls},
+		{"transfer-post-bitrix24.json", 201, handoff.StatusTransferred, demo.SandboxOf[*bitrix24sandbox.Sandbox](env.Sandboxes, "bitrix24").TransferCalls},
+		{"transfer-post-liveperson.json", 201, handoff.StatusTransferred, demo.SandboxOf[*livepersonsandbox.Sandbox](env.Sandboxes, "liveperson").TransferCalls},
 		// Kore.ai confirms by callback: pending until callback-receiver hears it.
-		{"transfer-post-koreai.json", 202, handoff.StatusPending, env.Sandboxes.KoreAI.TransferCalls},
+		{"transfer-post-koreai.json", 202, handoff.StatusPending, demo.SandboxOf[*koreaisandbox.Sandbox](env.Sandboxes, "koreai").TransferCalls},
 	}
 	for _, c := range cases {
 		a := invoke(t, h, fntest.Sample(t, c.sample))
@@ -80,7 +84,8 @@ func TestEscalationSampleStartsATransferOnce(t *testing.T) {
 		}
 	}
 	// An escalation always goes through the queue: the vendor hears of it when it is drained.
-	if n := env.Sandboxes.LivePerson.TransferCalls(); n != 0 {
+	lp := demo.SandboxOf[*livepersonsandbox.Sandbox](env.Sandboxes, "liveperson")
+	if n := lp.TransferCalls(); n != 0 {
 		t.Errorf("vendor transfer calls before the queue is drained = %d, want 0", n)
 	}
 	batch := env.Queued(t)
@@ -90,7 +95,7 @@ func TestEscalationSampleStartsATransferOnce(t *testing.T) {
 	for range 2 { // SQS delivers at least once too
 		drainBatch(t, h, batch)
 	}
-	if n := env.Sandboxes.LivePerson.TransferCalls(); n != 1 {
+	if n := lp.TransferCalls(); n != 1 {
 		t.Errorf("vendor transfer calls = %d, want 1", n)
 	}
 	// created: one item, the transfer with its timeline, which is also its key's record
@@ -141,7 +146,7 @@ func TestDuplicatesReachTheVendorOnce(t *testing.T) {
 	if len(ids) != 1 {
 		t.Errorf("%d distinct transfers, want 1", len(ids))
 	}
-	if n := env.Sandboxes.LivePerson.TransferCalls(); n != 1 {
+	if n := demo.SandboxOf[*livepersonsandbox.Sandbox](env.Sandboxes, "liveperson").TransferCalls(); n != 1 {
 		t.Errorf("vendor transfer calls = %d, want 1", n)
 	}
 	again := invoke(t, h, event)
@@ -180,7 +185,7 @@ func TestBadInputIsA4xxAndChangesNothing(t *testing.T) {
 	if after := env.Items(t); after != before {
 		t.Errorf("table went from %d to %d items on refused input", before, after)
 	}
-	if n := env.Sandboxes.KoreAI.TransferCalls(); n != 0 {
+	if n := demo.SandboxOf[*koreaisandbox.Sandbox](env.Sandboxes, "koreai").TransferCalls(); n != 0 {
 		t.Errorf("vendor calls = %d on refused input", n)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,7 +47,7 @@ func Main(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs.IntVar(&cfg.Concurrency, "c", 2, "requests in flight at once (the local stack's moto serves one request at a time: more only queues)")
 	fs.IntVar(&cfg.Conversations, "conversations", 4, "conversations to spread transfers over where the vendor takes one again (Bitrix24: at most its 4 chats); LivePerson and Kore.ai transfers get one each")
 	fs.Float64Var(&cfg.DupShare, "dup", 0.2, "share of the requests that repeat an earlier one (same key, same body)")
-	fs.StringVar(&cfg.Vendor, "vendor", load.VendorMixed, "bitrix24, liveperson, koreai or mixed")
+	fs.StringVar(&cfg.Vendor, "vendor", load.VendorMixed, strings.Join(load.Vendors(), ", ")+" or "+load.VendorMixed)
 	fs.IntVar(&cfg.Availability, "availability", 0, "GET /availability requests to mix in")
 	fs.DurationVar(&cfg.Duration, "duration", 5*time.Minute, "bound on the sending; what is not sent by then is not sent")
 	fs.DurationVar(&cfg.Settle, "settle", 30*time.Second, "bound on the wait for callbacks and acks after the sending")

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"handoff/core/vendors/sandboxes"
+	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/gateway"
 	"handoff/scripts/localstack/stack"
 )
@@ -23,7 +25,7 @@ type example struct {
 
 // printBanner tells the user what runs where and what to try; escalationBus is the bus the
 // template's escalation rule listens on, where the example escalation is put.
-func printBanner(w io.Writer, s *stack.Stack, sandboxes map[string]string, secrets []string, deadLetters, root, escalationBus string) {
+func printBanner(w io.Writer, s *stack.Stack, running *demo.Sandboxes, secrets []string, deadLetters, root, escalationBus string) {
 	fmt.Fprintf(w, "\nHandoff runs at %s\n\n", s.URL)
 	fmt.Fprintln(w, "Routes (from template.yaml):")
 	for _, r := range s.Routes {
@@ -38,8 +40,8 @@ func printBanner(w io.Writer, s *stack.Stack, sandboxes map[string]string, secre
 		"%s (or the one an %s header names) as API Gateway's IAM authorizer\n"+
 		"would; each local tenant's access record allows it (docs/tenant-access.md).\n", gateway.LocalPrincipal, gateway.PrincipalHeader)
 	fmt.Fprintln(w, "\nVendor sandboxes:")
-	for _, name := range slices.Sorted(maps.Keys(sandboxes)) {
-		fmt.Fprintf(w, "  %-11s %s\n", strings.ToLower(strings.TrimPrefix(name, "SANDBOX_")), sandboxes[name])
+	for _, vendor := range running.Vendors() {
+		fmt.Fprintf(w, "  %-11s %s\n", vendor, running.URL(vendor))
 	}
 	fmt.Fprintf(w, "\nTenant secrets (local Secrets Manager): %s\nDead letters: %s\n\nTry:\n", strings.Join(secrets, ", "), deadLetters)
 	for _, e := range examples(s.URL, root, escalationBus) {
@@ -48,25 +50,23 @@ func printBanner(w io.Writer, s *stack.Stack, sandboxes map[string]string, secre
 	fmt.Fprintln(w, "\nCtrl-C stops everything.")
 }
 
-// examples builds one request per vendor from the sample events, so the banner and events/
-// never disagree; a sample that cannot be read is left out.
+// examples builds one request per registered sandbox that titles one (its Example), from the
+// sample event transfer-post-{vendor}.json of events/, so the banner and events/ never disagree; a
+// sample that cannot be read is left out.
 func examples(base, root, bus string) []example {
 	// Availability first: once the LivePerson example below has transferred the chat, it has
 	// left the bot's agent session and LivePerson no longer answers for it.
 	out := []example{{"Who can take a LivePerson conversation now", fmt.Sprintf("curl -s '%s/availability?tenant=demo&vendor=liveperson&conversationId=H6201348217'", base)}}
-	for _, s := range []struct{ file, title string }{
-		{"transfer-post-bitrix24.json", "Bitrix24: chat 112 to user 12, then open line 1; acked by a signed webhook"},
-		{"transfer-post-liveperson.json", "LivePerson: a chat to skill 2, then agent 6"},
-		{"transfer-post-koreai.json", "Kore.ai: to an agent, then a queue; the outcome comes by callback, then Salesforce's bot is told"},
-	} {
+	for _, vendor := range slices.Sorted(maps.Keys(sandboxes.All)) {
+		title := sandboxes.All[vendor].Example
 		var event struct {
 			Body    string            `json:"body"`
 			Headers map[string]string `json:"headers"`
 		}
-		if readJSON(filepath.Join(root, "events", s.file), &event) != nil {
+		if title == "" || readJSON(filepath.Join(root, "events", "transfer-post-"+vendor+".json"), &event) != nil {
 			continue
 		}
-		out = append(out, example{s.title, fmt.Sprintf("curl -s %s/transfers -H 'Content-Type: application/json' -H 'Idempotency-Key: %s' -d %s",
+		out = append(out, example{title, fmt.Sprintf("curl -s %s/transfers -H 'Content-Type: application/json' -H 'Idempotency-Key: %s' -d %s",
 			base, event.Headers["idempotency-key"], shellQuote(event.Body))})
 	}
 	var escalation struct {

@@ -148,7 +148,7 @@ func runStack(ctx context.Context, set settings, tmpl *template.Template, binari
 		AWS:  aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(gate.URL)},
 		Addr: "127.0.0.1:" + strconv.Itoa(set.port), SecretsFile: set.secretsFile,
 		DeadLetters: deadLetters, Output: stdout, Log: log,
-		Sandboxes:  demo.SandboxOptions{KoreAIRatePerMinute: set.koreaiRate},
+		Sandboxes:  demo.SandboxOptions{RatePerMinute: set.koreaiRate},
 		Parameters: vendorRates(set.vendorRates),
 	})
 	if err != nil {
@@ -161,7 +161,7 @@ func runStack(ctx context.Context, set settings, tmpl *template.Template, binari
 		return err
 	}
 	defer removeState()
-	printBanner(stdout, s.Stack, s.Sandboxes.URLs, s.Tenants, deadLetterPath, set.root, escalationBus(tmpl))
+	printBanner(stdout, s.Stack, s.Sandboxes, s.Tenants, deadLetterPath, set.root, escalationBus(tmpl))
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nStopping…")
 	return nil

@@ -9,19 +9,19 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors"
-	"handoff/core/vendors/bitrix24"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
 	"handoff/core/vendors/sandbox"
 )
 
 func TestAvailabilityListsOpenLines(t *testing.T) {
 	want := []handoff.Availability{
-		{Type: handoff.TargetQueue, ID: bitrix24.SandboxLineID, Name: "Support", Available: true},
-		{Type: handoff.TargetQueue, ID: bitrix24.SandboxInactiveLineID, Name: "After hours", Available: false},
+		{Type: handoff.TargetQueue, ID: bitrix24sandbox.LineID, Name: "Support", Available: true},
+		{Type: handoff.TargetQueue, ID: bitrix24sandbox.InactiveLineID, Name: "After hours", Available: false},
 	}
 	for _, m := range []mode{oauthMode, webhookMode} {
 		t.Run(string(m), func(t *testing.T) {
 			f := newFixture(t, m, nil)
-			got, err := f.adapter.Availability(context.Background(), vendors.AvailabilityRequest{Tenant: tenant, ConversationID: bitrix24.SandboxChatID})
+			got, err := f.adapter.Availability(context.Background(), vendors.AvailabilityRequest{Tenant: tenant, ConversationID: bitrix24sandbox.ChatID})
 			if err != nil {
 				t.Fatalf("Availability: %v", err)
 			}
@@ -44,12 +44,12 @@ func TestAvailabilityNarrowsToAskedQueues(t *testing.T) {
 	f := newFixture(t, oauthMode, nil)
 	got, err := f.adapter.Availability(context.Background(), vendors.AvailabilityRequest{
 		Tenant:  tenant,
-		Targets: []handoff.Target{{Type: handoff.TargetQueue, ID: bitrix24.SandboxInactiveLineID}, agent},
+		Targets: []handoff.Target{{Type: handoff.TargetQueue, ID: bitrix24sandbox.InactiveLineID}, agent},
 	})
 	if err != nil {
 		t.Fatalf("Availability: %v", err)
 	}
-	if len(got) != 1 || got[0].ID != bitrix24.SandboxInactiveLineID || got[0].Available {
+	if len(got) != 1 || got[0].ID != bitrix24sandbox.InactiveLineID || got[0].Available {
 		t.Errorf("got %+v, want only the inactive line", got)
 	}
 }
@@ -82,7 +82,7 @@ func TestAvailabilityErrors(t *testing.T) {
 	})
 	for _, body := range []string{`{"result":true}`, `{"result":[{"LINE_NAME":"no id","ACTIVE":"Y"}]}`, `{"result":[{"ID":"x1"}]}`} {
 		t.Run("undocumented "+body, func(t *testing.T) {
-			f := newFixture(t, oauthMode, func(sb *bitrix24.Sandbox) http.Handler {
+			f := newFixture(t, oauthMode, func(sb *bitrix24sandbox.Sandbox) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Content-Type", "application/json")
 					_, _ = w.Write([]byte(body))
@@ -93,7 +93,7 @@ func TestAvailabilityErrors(t *testing.T) {
 		})
 	}
 	t.Run("lines as an object with numeric ids", func(t *testing.T) {
-		f := newFixture(t, oauthMode, func(sb *bitrix24.Sandbox) http.Handler {
+		f := newFixture(t, oauthMode, func(sb *bitrix24sandbox.Sandbox) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = w.Write([]byte(`{"result":{"3":{"ID":3,"LINE_NAME":"C","ACTIVE":"Y"},"7":{"ID":"7","LINE_NAME":"D","ACTIVE":"N"}},"time":{}}`))

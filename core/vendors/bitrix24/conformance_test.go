@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"handoff/core/handoff"
-	"handoff/core/vendors/bitrix24"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
 	"handoff/core/vendors/vendortest"
 )
 
@@ -19,7 +19,7 @@ func TestConformance(t *testing.T) {
 }
 
 func harness(m mode) vendortest.Harness {
-	queue := handoff.Target{Type: handoff.TargetQueue, ID: bitrix24.SandboxLineID}
+	queue := handoff.Target{Type: handoff.TargetQueue, ID: bitrix24sandbox.LineID}
 	next := handoff.Target{Type: handoff.TargetNext}
 	rejected, unavailable, auth := handoff.CodeVendorRejected, handoff.CodeVendorUnavailable, handoff.CodeVendorAuthFailed
 	return vendortest.Harness{
@@ -28,9 +28,9 @@ func harness(m mode) vendortest.Harness {
 			return vendortest.Setup{Transferer: f.adapter, Sandbox: f.sandbox, Secrets: secretValues(t), Logs: f.logs}
 		},
 		Tenant:       tenant,
-		Conversation: handoff.Conversation{ID: bitrix24.SandboxChatID},
+		Conversation: handoff.Conversation{ID: bitrix24sandbox.ChatID},
 		Targets: []handoff.Target{
-			{Type: handoff.TargetAgent, ID: bitrix24.SandboxUserID},
+			{Type: handoff.TargetAgent, ID: bitrix24sandbox.UserID},
 			queue,
 			next,
 		},

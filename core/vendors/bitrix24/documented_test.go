@@ -9,12 +9,13 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/bitrix24"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
 )
 
 // TestAvailabilitySeesEveryPage: imopenlines.config.list.get answers at most 50 lines a page,
 // with "next" (list-methods-pecularities.md); a portal with 120 lines shows all 120.
 func TestAvailabilitySeesEveryPage(t *testing.T) {
-	f := newFixtureWith(t, bitrix24.SandboxConfig{Lines: 120}, oauthMode, nil)
+	f := newFixtureWith(t, bitrix24sandbox.Config{Lines: 120}, oauthMode, nil)
 	got, err := f.adapter.Availability(context.Background(), vendors.AvailabilityRequest{Tenant: tenant})
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func TestAvailabilitySeesEveryPage(t *testing.T) {
 // client_endpoint the token refresh answers (change-domen.md); the old address only
 // redirects. The secret keeps the new address for the next calls and containers.
 func TestRefreshKeepsTheClientEndpoint(t *testing.T) {
-	f := newFixtureWith(t, bitrix24.SandboxConfig{MovedTo: "/moved/rest/"}, oauthMode, nil)
+	f := newFixtureWith(t, bitrix24sandbox.Config{MovedTo: "/moved/rest/"}, oauthMode, nil)
 	f.sandbox.ExpireAccessToken()
 	if _, err := f.adapter.Transfer(context.Background(), transferRequest(agent)); err != nil {
 		t.Fatalf("Transfer that refreshed: %v", err)

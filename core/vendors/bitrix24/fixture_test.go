@@ -14,6 +14,7 @@ import (
 
 	"handoff/core/vendors"
 	"handoff/core/vendors/bitrix24"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
 	"handoff/core/vendors/rest"
 	"handoff/core/vendors/vendortest"
 )
@@ -22,7 +23,7 @@ const tenant = "acme"
 
 // fixture is a sandbox behind an httptest server and an adapter configured against it.
 type fixture struct {
-	sandbox *bitrix24.Sandbox
+	sandbox *bitrix24sandbox.Sandbox
 	server  *httptest.Server
 	secrets *vendortest.Secrets
 	adapter *bitrix24.Adapter
@@ -37,24 +38,24 @@ const (
 )
 
 // newFixture starts a default sandbox. wrap, when set, stands between the server and the sandbox.
-func newFixture(t *testing.T, m mode, wrap func(*bitrix24.Sandbox) http.Handler) *fixture {
+func newFixture(t *testing.T, m mode, wrap func(*bitrix24sandbox.Sandbox) http.Handler) *fixture {
 	t.Helper()
-	return newFixtureWith(t, bitrix24.SandboxConfig{}, m, wrap)
+	return newFixtureWith(t, bitrix24sandbox.Config{}, m, wrap)
 }
 
 // newFixtureWith is newFixture with a sandbox built from cfg.
-func newFixtureWith(t *testing.T, cfg bitrix24.SandboxConfig, m mode, wrap func(*bitrix24.Sandbox) http.Handler) *fixture {
+func newFixtureWith(t *testing.T, cfg bitrix24sandbox.Config, m mode, wrap func(*bitrix24sandbox.Sandbox) http.Handler) *fixture {
 	t.Helper()
-	sb := bitrix24.NewSandbox(cfg)
+	sb := bitrix24sandbox.New(cfg)
 	var h http.Handler = sb
 	if wrap != nil {
 		h = wrap(sb)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	secret := bitrix24.DemoSecret(srv.URL)
+	secret := bitrix24sandbox.DemoSecret(srv.URL)
 	if m == webhookMode {
-		secret = bitrix24.DemoWebhookSecret(srv.URL)
+		secret = bitrix24sandbox.DemoWebhookSecret(srv.URL)
 	}
 	f := &fixture{sandbox: sb, server: srv, secrets: vendortest.NewSecrets(tenant, "bitrix24", secret), logs: &bytes.Buffer{}}
 	f.adapter = bitrix24.New(f.deps(f.secrets))
@@ -80,10 +81,10 @@ func newLogger(w io.Writer) *slog.Logger {
 func secretValues(t *testing.T) []string {
 	t.Helper()
 	var oauth, hook map[string]string
-	if err := json.Unmarshal(bitrix24.DemoSecret("http://127.0.0.1:1"), &oauth); err != nil {
+	if err := json.Unmarshal(bitrix24sandbox.DemoSecret("http://127.0.0.1:1"), &oauth); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(bitrix24.DemoWebhookSecret("http://127.0.0.1:1"), &hook); err != nil {
+	if err := json.Unmarshal(bitrix24sandbox.DemoWebhookSecret("http://127.0.0.1:1"), &hook); err != nil {
 		t.Fatal(err)
 	}
 	u, err := url.Parse(hook["webhookUrl"])

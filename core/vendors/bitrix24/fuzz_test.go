@@ -19,6 +19,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/bitrix24"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
 	"handoff/core/vendors/rest"
 	"handoff/core/vendors/vendortest"
 )
@@ -104,17 +105,17 @@ func FuzzTransferAnswer(f *testing.F) {
 	f.Add(uint16(100), "", []byte(`{"result":"true"}`))
 	f.Add(uint16(400), "", []byte(`<html>Bad gateway</html>`))
 	f.Fuzz(func(t *testing.T, status uint16, retryAfter string, body []byte) {
-		srv := &fuzzServer{sandbox: bitrix24.NewSandbox(bitrix24.SandboxConfig{}),
+		srv := &fuzzServer{sandbox: bitrix24sandbox.New(bitrix24sandbox.Config{}),
 			match:  func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "imopenlines.bot.session.transfer") },
 			answer: fuzzed(status, retryAfter, body)}
-		secrets := vendortest.NewSecrets(tenant, "bitrix24", bitrix24.DemoWebhookSecret(fuzzBase))
+		secrets := vendortest.NewSecrets(tenant, "bitrix24", bitrix24sandbox.DemoWebhookSecret(fuzzBase))
 		res, err := fuzzAdapter(srv, secrets).Transfer(context.Background(), vendors.TransferRequest{
-			Tenant: tenant, TransferID: "tr-fuzz", Conversation: handoff.Conversation{ID: bitrix24.SandboxChatID},
-			Target: handoff.Target{Type: handoff.TargetAgent, ID: bitrix24.SandboxUserID},
+			Tenant: tenant, TransferID: "tr-fuzz", Conversation: handoff.Conversation{ID: bitrix24sandbox.ChatID},
+			Target: handoff.Target{Type: handoff.TargetAgent, ID: bitrix24sandbox.UserID},
 		})
 		if err != nil {
 			checkVendorError(t, err, secretValues(t))
-		} else if res.Outcome != handoff.OutcomeTransferred || res.VendorRef != bitrix24.SandboxChatID || (100+status%500)/100 != 2 {
+		} else if res.Outcome != handoff.OutcomeTransferred || res.VendorRef != bitrix24sandbox.ChatID || (100+status%500)/100 != 2 {
 			t.Fatalf("success %+v from a %d answer", res, 100+status%500)
 		}
 		if srv.matched > 6 {
@@ -130,10 +131,10 @@ func FuzzLinesAnswer(f *testing.F) {
 	f.Add(uint16(100), []byte(`{"result":[{"ID":"01"},{"ID":-1},{"ID":1e3}]}`))
 	f.Add(uint16(403), []byte(`{"error":"QUERY_LIMIT_EXCEEDED"}`))
 	f.Fuzz(func(t *testing.T, status uint16, body []byte) {
-		srv := &fuzzServer{sandbox: bitrix24.NewSandbox(bitrix24.SandboxConfig{}),
+		srv := &fuzzServer{sandbox: bitrix24sandbox.New(bitrix24sandbox.Config{}),
 			match:  func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "imopenlines.config.list.get") },
 			answer: fuzzed(status, "", body)}
-		secrets := vendortest.NewSecrets(tenant, "bitrix24", bitrix24.DemoWebhookSecret(fuzzBase))
+		secrets := vendortest.NewSecrets(tenant, "bitrix24", bitrix24sandbox.DemoWebhookSecret(fuzzBase))
 		lines, err := fuzzAdapter(srv, secrets).Availability(context.Background(), vendors.AvailabilityRequest{Tenant: tenant})
 		if err != nil {
 			checkVendorError(t, err, secretValues(t))
@@ -171,9 +172,9 @@ func FuzzRefreshAnswer(f *testing.F) {
 			}
 			return http.StatusOK, http.Header{}, []byte(`{"result":true}`)
 		}
-		secrets := vendortest.NewSecrets(tenant, "bitrix24", bitrix24.DemoSecret(fuzzBase))
+		secrets := vendortest.NewSecrets(tenant, "bitrix24", bitrix24sandbox.DemoSecret(fuzzBase))
 		_, err := fuzzAdapter(srv, secrets).Transfer(context.Background(), vendors.TransferRequest{
-			Tenant: tenant, TransferID: "tr-fuzz", Conversation: handoff.Conversation{ID: bitrix24.SandboxChatID},
+			Tenant: tenant, TransferID: "tr-fuzz", Conversation: handoff.Conversation{ID: bitrix24sandbox.ChatID},
 			Target: handoff.Target{Type: handoff.TargetNext},
 		})
 		var stored struct {
@@ -211,7 +212,7 @@ func FuzzParseEvent(f *testing.F) {
 	f.Add("event=ONIMBOTJOINCHAT&data[PARAMS][DIALOG_ID]=chat0112")
 	f.Add("event=onimbotv2messageadd&data[chat][id]=-1&data[message][chatId]=7")
 	srv := &fuzzServer{sandbox: http.NotFoundHandler(), match: func(*http.Request) bool { return false }}
-	secrets := vendortest.NewSecrets(tenant, "bitrix24", bitrix24.DemoWebhookSecret(fuzzBase))
+	secrets := vendortest.NewSecrets(tenant, "bitrix24", bitrix24sandbox.DemoWebhookSecret(fuzzBase))
 	adapter := fuzzAdapter(srv, secrets)
 	token := "&auth%5Bapplication_token%5D=" + url.QueryEscape(appTokenOf(f))
 	f.Fuzz(func(t *testing.T, body string) {
@@ -238,7 +239,7 @@ func FuzzParseEvent(f *testing.F) {
 
 func appTokenOf(f *testing.F) string {
 	var m map[string]string
-	if err := json.Unmarshal(bitrix24.DemoWebhookSecret(fuzzBase), &m); err != nil || m["applicationToken"] == "" {
+	if err := json.Unmarshal(bitrix24sandbox.DemoWebhookSecret(fuzzBase), &m); err != nil || m["applicationToken"] == "" {
 		f.Fatal("the demo secret has no application token")
 	}
 	return m["applicationToken"]

@@ -15,6 +15,7 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/bitrix24"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
 	"handoff/core/vendors/sandbox"
 	"handoff/core/vendors/vendortest"
 )
@@ -80,7 +81,7 @@ func (c *cachedSecrets) set(edit func(*cachedSecrets)) {
 // refreshElsewhere is another container refreshing the pair at the sandbox's token route.
 func refreshElsewhere(t *testing.T, f *fixture, refreshToken string) (access, refresh string) {
 	t.Helper()
-	creds := demo(t, bitrix24.DemoSecret(f.server.URL))
+	creds := demo(t, bitrix24sandbox.DemoSecret(f.server.URL))
 	q := url.Values{"grant_type": {"refresh_token"}, "client_id": {creds["appClientId"]},
 		"client_secret": {creds["appClientSecret"]}, "refresh_token": {refreshToken}}
 	resp, err := f.server.Client().Get(creds["oauthUrl"] + "?" + q.Encode())
@@ -111,7 +112,7 @@ func withPair(t *testing.T, raw []byte, access, refresh string) []byte {
 func TestRefreshWritesBackTheRotatedPair(t *testing.T) {
 	f := newFixture(t, oauthMode, nil)
 	var original map[string]any
-	_ = json.Unmarshal(bitrix24.DemoSecret(f.server.URL), &original)
+	_ = json.Unmarshal(bitrix24sandbox.DemoSecret(f.server.URL), &original)
 	original["note"] = "set by the operator; must survive a refresh"
 	raw, _ := json.Marshal(original)
 	_ = f.secrets.Put(context.Background(), tenant, "bitrix24", raw)
@@ -169,7 +170,7 @@ func TestRefreshWritesBackTheRotatedPair(t *testing.T) {
 // the same pair would fail. The sandbox holds the refresh until every call has been refused.
 func TestConcurrentExpiredCallsShareOneRefresh(t *testing.T) {
 	const calls = 8
-	f := newFixture(t, oauthMode, func(sb *bitrix24.Sandbox) http.Handler {
+	f := newFixture(t, oauthMode, func(sb *bitrix24sandbox.Sandbox) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasPrefix(r.URL.Path, "/oauth/") {
 				deadline := time.Now().Add(10 * time.Second) // an upper bound, not an assertion
@@ -310,7 +311,7 @@ func TestRefusedCredentialsAreReadAgain(t *testing.T) {
 // TestRefreshTransportFailureLeaksNothing: the refresh URL carries the client secret and the
 // refresh token in its query; a failed refresh must not quote it.
 func TestRefreshTransportFailureLeaksNothing(t *testing.T) {
-	f := newFixture(t, oauthMode, func(sb *bitrix24.Sandbox) http.Handler {
+	f := newFixture(t, oauthMode, func(sb *bitrix24sandbox.Sandbox) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasPrefix(r.URL.Path, "/oauth/") {
 				panic(http.ErrAbortHandler) // the connection drops without an answer

@@ -9,17 +9,17 @@ import (
 	"strings"
 	"testing"
 
-	"handoff/core/vendors/bitrix24"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
 )
 
 // TestSandboxIsStrict: the sandbox refuses what Bitrix24 would refuse, and what the adapter must
 // never send, in Bitrix24's error envelope; a test passing against it then means something.
 func TestSandboxIsStrict(t *testing.T) {
-	sb := bitrix24.NewSandbox(bitrix24.SandboxConfig{})
+	sb := bitrix24sandbox.New(bitrix24sandbox.Config{})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
-	hook := demo(t, bitrix24.DemoWebhookSecret(srv.URL))
-	oauth := demo(t, bitrix24.DemoSecret(srv.URL))
+	hook := demo(t, bitrix24sandbox.DemoWebhookSecret(srv.URL))
+	oauth := demo(t, bitrix24sandbox.DemoSecret(srv.URL))
 	hookURL, bot, token := hook["webhookUrl"], hook["botClientId"], oauth["accessToken"]
 	transfer := "imopenlines.bot.session.transfer"
 
@@ -86,10 +86,10 @@ func TestSandboxIsStrict(t *testing.T) {
 
 // TestSandboxTokenRoute: each refresh rotates the pair, and a spent refresh token is refused.
 func TestSandboxTokenRoute(t *testing.T) {
-	sb := bitrix24.NewSandbox(bitrix24.SandboxConfig{})
+	sb := bitrix24sandbox.New(bitrix24sandbox.Config{})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
-	creds := demo(t, bitrix24.DemoSecret(srv.URL))
+	creds := demo(t, bitrix24sandbox.DemoSecret(srv.URL))
 	get := func(params url.Values) (int, map[string]any) {
 		resp, err := srv.Client().Get(creds["oauthUrl"] + "?" + params.Encode())
 		if err != nil {

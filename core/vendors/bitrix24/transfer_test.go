@@ -14,6 +14,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/bitrix24"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
 	"handoff/core/vendors/rest"
 	"handoff/core/vendors/sandbox"
 )
@@ -21,13 +22,13 @@ import (
 func transferRequest(target handoff.Target) vendors.TransferRequest {
 	return vendors.TransferRequest{
 		Tenant: tenant, TransferID: "tr-0001",
-		Conversation: handoff.Conversation{ID: bitrix24.SandboxChatID}, Target: target,
+		Conversation: handoff.Conversation{ID: bitrix24sandbox.ChatID}, Target: target,
 	}
 }
 
 var (
-	agent = handoff.Target{Type: handoff.TargetAgent, ID: bitrix24.SandboxUserID}
-	queue = handoff.Target{Type: handoff.TargetQueue, ID: bitrix24.SandboxLineID}
+	agent = handoff.Target{Type: handoff.TargetAgent, ID: bitrix24sandbox.UserID}
+	queue = handoff.Target{Type: handoff.TargetQueue, ID: bitrix24sandbox.LineID}
 	next  = handoff.Target{Type: handoff.TargetNext}
 )
 
@@ -55,8 +56,8 @@ func asError(t *testing.T, err error, want handoff.Code) *handoff.Error {
 // TestRequestShapes: a webhook call goes to /rest/{userId}/{code}/{method} with CLIENT_ID and no
 // auth; an OAuth call goes to /rest/{method} with the token in the JSON body, never in the URL.
 func TestRequestShapes(t *testing.T) {
-	hook := demo(t, bitrix24.DemoWebhookSecret("http://127.0.0.1:1"))
-	oauth := demo(t, bitrix24.DemoSecret("http://127.0.0.1:1"))
+	hook := demo(t, bitrix24sandbox.DemoWebhookSecret("http://127.0.0.1:1"))
+	oauth := demo(t, bitrix24sandbox.DemoSecret("http://127.0.0.1:1"))
 	code := strings.Split(strings.TrimSuffix(hook["webhookUrl"], "/"), "/")[5]
 	tests := []struct {
 		name   string
@@ -88,7 +89,7 @@ func TestRequestShapes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Transfer: %v", err)
 			}
-			if res.Outcome != handoff.OutcomeTransferred || res.VendorRef != bitrix24.SandboxChatID {
+			if res.Outcome != handoff.OutcomeTransferred || res.VendorRef != bitrix24sandbox.ChatID {
 				t.Errorf("result = %+v, want transferred with the chat id as VendorRef", res)
 			}
 			reqs := f.sandbox.Requests()
@@ -148,9 +149,9 @@ func TestUnavailableTargets(t *testing.T) {
 		chat   string
 		target handoff.Target
 	}{
-		{"inactive operator", bitrix24.SandboxChatID, handoff.Target{Type: handoff.TargetAgent, ID: bitrix24.SandboxInactiveUserID}},
-		{"unknown operator", bitrix24.SandboxChatID, handoff.Target{Type: handoff.TargetAgent, ID: "4040"}},
-		{"inactive line", bitrix24.SandboxChatID, handoff.Target{Type: handoff.TargetQueue, ID: bitrix24.SandboxInactiveLineID}},
+		{"inactive operator", bitrix24sandbox.ChatID, handoff.Target{Type: handoff.TargetAgent, ID: bitrix24sandbox.InactiveUserID}},
+		{"unknown operator", bitrix24sandbox.ChatID, handoff.Target{Type: handoff.TargetAgent, ID: "4040"}},
+		{"inactive line", bitrix24sandbox.ChatID, handoff.Target{Type: handoff.TargetQueue, ID: bitrix24sandbox.InactiveLineID}},
 		{"unknown chat", "999", agent},
 	}
 	for _, tt := range tests {
@@ -184,7 +185,7 @@ func TestReconcile(t *testing.T) {
 	req := transferRequest(next)
 	req.Reconcile = true
 	res, err := f.adapter.Transfer(ctx, req)
-	if err != nil || res.Outcome != handoff.OutcomeTransferred || res.VendorCode != "WRONG_CHAT" || res.VendorRef != bitrix24.SandboxChatID {
+	if err != nil || res.Outcome != handoff.OutcomeTransferred || res.VendorCode != "WRONG_CHAT" || res.VendorRef != bitrix24sandbox.ChatID {
 		t.Fatalf("reconciling = %+v, %v; want transferred (already done)", res, err)
 	}
 
@@ -198,7 +199,7 @@ func TestReconcile(t *testing.T) {
 	})
 	t.Run("OPERATOR_WRONG is ambiguous when reconciling", func(t *testing.T) {
 		f := newFixture(t, webhookMode, nil)
-		req := transferRequest(handoff.Target{Type: handoff.TargetAgent, ID: bitrix24.SandboxInactiveUserID})
+		req := transferRequest(handoff.Target{Type: handoff.TargetAgent, ID: bitrix24sandbox.InactiveUserID})
 		req.Reconcile = true
 		_, err := f.adapter.Transfer(ctx, req)
 		e := asError(t, err, handoff.CodeVendorUnavailable)
@@ -214,7 +215,7 @@ func TestReconcile(t *testing.T) {
 // TestResultMustBeTrue: a 200 without "result": true is not a confirmation.
 func TestResultMustBeTrue(t *testing.T) {
 	for _, body := range []string{`{"result":false,"time":{}}`, `{"time":{}}`, `{"result":"true"}`, `[]`, `true`} {
-		f := newFixture(t, oauthMode, func(sb *bitrix24.Sandbox) http.Handler {
+		f := newFixture(t, oauthMode, func(sb *bitrix24sandbox.Sandbox) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if strings.HasSuffix(r.URL.Path, "transfer") {
 					w.Header().Set("Content-Type", "application/json")
@@ -267,7 +268,7 @@ func TestRateLimits(t *testing.T) {
 	})
 	t.Run("OPERATION_TIME_LIMIT waits for the bucket's reset", func(t *testing.T) {
 		now := time.Unix(1772000000, 0)
-		f := newFixture(t, oauthMode, func(sb *bitrix24.Sandbox) http.Handler {
+		f := newFixture(t, oauthMode, func(sb *bitrix24sandbox.Sandbox) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusTooManyRequests)

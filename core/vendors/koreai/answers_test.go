@@ -10,6 +10,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/koreai/koreaisandbox"
 )
 
 // fakeKore answers every call with status and body, to test answers the sandbox never gives.
@@ -26,7 +27,7 @@ func fakeKore(t *testing.T, status int, header http.Header, body string) (*korea
 	}))
 	t.Cleanup(srv.Close)
 	s := &stack{server: srv}
-	secrets := newSecrets(koreai.DemoSecret(srv.URL))
+	secrets := newSecrets(koreaisandbox.DemoSecret(srv.URL))
 	return koreai.New(vendors.Deps{Secrets: secrets, HTTP: restClient(s), Log: discard()}), &calls
 }
 

@@ -8,19 +8,19 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors"
-	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/koreai/koreaisandbox"
 	"handoff/core/vendors/sandbox"
 )
 
 func TestAvailabilityAgainstTheSandbox(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 	targets := []handoff.Target{
-		{Type: handoff.TargetQueue, ID: koreai.SandboxQueueID},
-		{Type: handoff.TargetAgent, ID: koreai.SandboxAgentID},
-		{Type: handoff.TargetAgent, ID: koreai.SandboxBusyAgentID},
-		{Type: handoff.TargetAgent, ID: koreai.SandboxOfflineAgentID},
-		{Type: handoff.TargetQueue, ID: koreai.SandboxClosedQueueID},
-		{Type: handoff.TargetSkill, ID: koreai.SandboxSkillID},
+		{Type: handoff.TargetQueue, ID: koreaisandbox.QueueID},
+		{Type: handoff.TargetAgent, ID: koreaisandbox.AgentID},
+		{Type: handoff.TargetAgent, ID: koreaisandbox.BusyAgentID},
+		{Type: handoff.TargetAgent, ID: koreaisandbox.OfflineAgentID},
+		{Type: handoff.TargetQueue, ID: koreaisandbox.ClosedQueueID},
+		{Type: handoff.TargetSkill, ID: koreaisandbox.SkillID},
 		{Type: handoff.TargetAgent, ID: "a-00000000-0000-0000-0000-000000000000"},
 	}
 	got, err := s.adapter.Availability(ctx(t), vendors.AvailabilityRequest{Tenant: tenant, ConversationID: conversation.ID, Targets: targets})
@@ -56,7 +56,7 @@ func TestAvailabilityAgainstTheSandbox(t *testing.T) {
 		if err := json.Unmarshal(r.Body, &body); err != nil {
 			t.Fatal(err)
 		}
-		if r.Header.Get("auth") == "" || r.Header.Get("accountid") != koreai.SandboxAccountID {
+		if r.Header.Get("auth") == "" || r.Header.Get("accountid") != koreaisandbox.AccountID {
 			t.Error("an availability call without auth or accountid")
 		}
 		calls = append(calls, body)
@@ -67,7 +67,7 @@ func TestAvailabilityAgainstTheSandbox(t *testing.T) {
 }
 
 func TestAvailabilityNeedsTargetIDs(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 	_, err := s.adapter.Availability(ctx(t), vendors.AvailabilityRequest{Tenant: tenant, ConversationID: conversation.ID})
 	if e := wantCode(t, err, handoff.CodeInvalidRequest); !strings.Contains(e.Message, "Kore.ai") {
 		t.Errorf("message %q does not say Kore needs ids", e.Message)
@@ -93,7 +93,7 @@ func TestAvailabilityReadsTheDocumentedSample(t *testing.T) {
 }
 
 func TestAvailabilityAnswersThatAreNotTheDocumentedOne(t *testing.T) {
-	agents := []handoff.Target{{Type: handoff.TargetAgent, ID: koreai.SandboxAgentID}}
+	agents := []handoff.Target{{Type: handoff.TargetAgent, ID: koreaisandbox.AgentID}}
 	for _, tc := range []struct {
 		name   string
 		status int
@@ -116,7 +116,7 @@ func TestAvailabilityAnswersThatAreNotTheDocumentedOne(t *testing.T) {
 }
 
 func TestAvailabilityIsRetriedWhenKoreIsBrieflyDown(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 	s.sandbox.InjectAvailability(sandbox.Fault{Kind: sandbox.Unavailable}, 1)
 	got, err := s.adapter.Availability(ctx(t), vendors.AvailabilityRequest{Tenant: tenant, Targets: []handoff.Target{agent}})
 	if err != nil || !got[0].Available {

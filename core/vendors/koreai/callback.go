@@ -71,7 +71,7 @@ func (a *Adapter) ParseCallback(ctx context.Context, req vendors.CallbackRequest
 	return cb, nil
 }
 
-// callbackIdentity takes the token from the path (the route /callbacks/koreai/{token+}) or else
+// callbackIdentity takes the token from the path (the route /callbacks/koreai/{token}) or else
 // from the query, and reads its claims. Query values that name the tenant or the transfer must
 // each appear once and agree with the token, as must the tenant the request was routed under,
 // so no two readers of the same URL can disagree on what it names.

@@ -12,6 +12,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/koreai/koreaisandbox"
 )
 
 // cbTarget is the attempt the test callbacks' tokens were made for.
@@ -21,7 +22,7 @@ var cbTarget = handoff.Target{Type: handoff.TargetAgent, ID: "a-220172c-856e-4db
 // for transfer tr-cb.
 func callbackParser(t testing.TB) (*koreai.Adapter, url.Values, string) {
 	t.Helper()
-	secret := koreai.DemoSecret("https://platform.kore.ai")
+	secret := koreaisandbox.DemoSecret("https://platform.kore.ai")
 	adapter := koreai.New(vendors.Deps{Secrets: newSecrets(secret), Log: discard()})
 	callbackSecret := mustField(t, secret, "callbackSecret")
 	q := url.Values{"tenant": {tenant}, "transfer": {"tr-cb"}, "token": {koreai.CallbackToken(callbackSecret, tenant, "tr-cb", cbTarget, time.Now())}}
@@ -172,7 +173,7 @@ func FuzzParseCallback(f *testing.F) {
 // (its target) and an expiry; it works alone as a path segment (a platform may drop or re-encode
 // the query); the previous callbackSecret is accepted during a rotation, and nothing else is.
 func TestCallbackTokenBindsAttemptAndExpiry(t *testing.T) {
-	secret := koreai.DemoSecret("https://platform.kore.ai")
+	secret := koreaisandbox.DemoSecret("https://platform.kore.ai")
 	callbackSecret := mustField(t, secret, "callbackSecret")
 	body := []byte(testdata(t, "callback_agent.json"))
 	now := time.Now()

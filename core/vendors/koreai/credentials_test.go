@@ -9,11 +9,12 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/koreai/koreaisandbox"
 )
 
 func TestCredentials(t *testing.T) {
 	valid := map[string]string{}
-	_ = json.Unmarshal(koreai.DemoSecret("https://platform.kore.ai/"), &valid)
+	_ = json.Unmarshal(koreaisandbox.DemoSecret("https://platform.kore.ai/"), &valid)
 	for _, tc := range []struct {
 		name  string
 		edit  func(map[string]string)

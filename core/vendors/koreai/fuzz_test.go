@@ -13,6 +13,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/koreai/koreaisandbox"
 	"handoff/core/vendors/rest"
 )
 
@@ -43,7 +44,7 @@ func fuzzAdapter(status uint16, retryAfter string, body []byte) (*koreai.Adapter
 		k.header.Set("Retry-After", retryAfter)
 	}
 	hc := &http.Client{Transport: k, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	secret := koreai.DemoSecret("http://127.0.0.1:1")
+	secret := koreaisandbox.DemoSecret("http://127.0.0.1:1")
 	return koreai.New(vendors.Deps{Secrets: newSecrets(secret), HTTP: rest.New(hc, rest.WithBackoff(0), rest.WithMaxWait(0)),
 		Log: discard(), Now: time.Now}), k, secret
 }
@@ -82,8 +83,8 @@ func FuzzAssignAnswer(f *testing.F) {
 		for _, reconcile := range []bool{false, true} {
 			a, k, secret := fuzzAdapter(status, retryAfter, body)
 			res, err := a.Transfer(context.Background(), vendors.TransferRequest{
-				Tenant: tenant, TransferID: "tr-fuzz", Conversation: handoff.Conversation{ID: koreai.SandboxConversationID},
-				Target:      handoff.Target{Type: handoff.TargetAgent, ID: koreai.SandboxAgentID},
+				Tenant: tenant, TransferID: "tr-fuzz", Conversation: handoff.Conversation{ID: koreaisandbox.ConversationID},
+				Target:      handoff.Target{Type: handoff.TargetAgent, ID: koreaisandbox.AgentID},
 				CallbackURL: "https://handoff.example/callbacks/koreai?tenant=acme&transfer=tr-fuzz", Reconcile: reconcile,
 			})
 			if err != nil {

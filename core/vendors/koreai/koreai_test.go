@@ -13,6 +13,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/koreai/koreaisandbox"
 	"handoff/core/vendors/rest"
 	"handoff/core/vendors/vendortest"
 )
@@ -20,28 +21,28 @@ import (
 const tenant = "acme"
 
 var (
-	agent        = handoff.Target{Type: handoff.TargetAgent, ID: koreai.SandboxAgentID}
-	queue        = handoff.Target{Type: handoff.TargetQueue, ID: koreai.SandboxQueueID}
-	conversation = handoff.Conversation{ID: koreai.SandboxConversationID}
+	agent        = handoff.Target{Type: handoff.TargetAgent, ID: koreaisandbox.AgentID}
+	queue        = handoff.Target{Type: handoff.TargetQueue, ID: koreaisandbox.QueueID}
+	conversation = handoff.Conversation{ID: koreaisandbox.ConversationID}
 )
 
 // stack is a sandbox served over HTTP and an adapter configured against it.
 type stack struct {
 	adapter *koreai.Adapter
-	sandbox *koreai.Sandbox
+	sandbox *koreaisandbox.Sandbox
 	server  *httptest.Server
 	secrets *vendortest.Secrets
 	creds   koreai.Credentials
 	logs    *bytes.Buffer
 }
 
-func newStack(t *testing.T, cfg koreai.SandboxConfig) *stack {
+func newStack(t *testing.T, cfg koreaisandbox.Config) *stack {
 	t.Helper()
-	sb := koreai.NewSandbox(cfg)
+	sb := koreaisandbox.New(cfg)
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
 	t.Cleanup(sb.Close) // runs first: no callback outlives the test
-	secret := koreai.DemoSecret(srv.URL)
+	secret := koreaisandbox.DemoSecret(srv.URL)
 	var creds koreai.Credentials
 	if err := json.Unmarshal(secret, &creds); err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestConformance(t *testing.T) {
 	vendortest.Run(t, vendortest.Harness{
 		Setup: func(t *testing.T) vendortest.Setup {
 			// The suite's callback URL leads nowhere: the sandbox must not post to it.
-			s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+			s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 			return vendortest.Setup{
 				Transferer: s.adapter,
 				Sandbox:    s.sandbox,

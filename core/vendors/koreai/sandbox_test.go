@@ -20,9 +20,10 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/koreai/koreaisandbox"
 )
 
-var assignPath = "/agentassist/api/v1/public/" + koreai.SandboxStreamID + "/assign-conversation"
+var assignPath = "/agentassist/api/v1/public/" + koreaisandbox.StreamID + "/assign-conversation"
 
 var sessionCounter atomic.Int64
 
@@ -30,7 +31,7 @@ var sessionCounter atomic.Int64
 func nextSession() string { return fmt.Sprintf("653a06c9aae89c5fbb%06d", sessionCounter.Add(1)) }
 
 func validClaims(now time.Time) jwt.MapClaims {
-	return jwt.MapClaims{"appId": koreai.SandboxClientID, "sub": "test", "iat": now.Unix(),
+	return jwt.MapClaims{"appId": koreaisandbox.ClientID, "sub": "test", "iat": now.Unix(),
 		"exp": now.Add(time.Minute).Unix(), "jti": rand.Text()}
 }
 
@@ -44,7 +45,7 @@ func sign(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims)
 }
 
 func agentBody(session string) string {
-	return `{"callbackUrl":"http://127.0.0.1:1/cb","orgId":"` + koreai.SandboxOrgID + `","aId":"` + koreai.SandboxAgentID + `","botSessionId":"` + session + `"}`
+	return `{"callbackUrl":"http://127.0.0.1:1/cb","orgId":"` + koreaisandbox.OrgID + `","aId":"` + koreaisandbox.AgentID + `","botSessionId":"` + session + `"}`
 }
 
 // call sends one raw request to the sandbox and returns the status and decoded error code.
@@ -71,11 +72,11 @@ func call(t *testing.T, s *stack, method, path string, header http.Header, body 
 }
 
 func headers(auth string) http.Header {
-	return http.Header{"Auth": {auth}, "Accountid": {koreai.SandboxAccountID}, "Content-Type": {"application/json"}}
+	return http.Header{"Auth": {auth}, "Accountid": {koreaisandbox.AccountID}, "Content-Type": {"application/json"}}
 }
 
 func TestSandboxChecksTheJWT(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 	secret := []byte(s.creds.ClientSecret)
 	now := time.Now()
 	with := func(edit func(jwt.MapClaims)) jwt.MapClaims {
@@ -118,8 +119,8 @@ func TestSandboxChecksTheJWT(t *testing.T) {
 }
 
 func TestSandboxChecksHeadersAndBody(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
-	org := koreai.SandboxOrgID
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
+	org := koreaisandbox.OrgID
 	for _, tc := range []struct {
 		name   string
 		method string
@@ -130,23 +131,23 @@ func TestSandboxChecksHeadersAndBody(t *testing.T) {
 		code   string
 	}{
 		{"agent form", "POST", assignPath, nil, "", 200, ""},
-		{"queue form", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"` + org + `","transferredType":"QUEUE","queueId":"` + koreai.SandboxQueueID + `","botSessionId":"%s"}`, 200, ""},
+		{"queue form", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"` + org + `","transferredType":"QUEUE","queueId":"` + koreaisandbox.QueueID + `","botSessionId":"%s"}`, 200, ""},
 		{"GET", "GET", assignPath, nil, "", 405, "METHOD_NOT_ALLOWED"},
-		{"unknown stream", "POST", strings.Replace(assignPath, koreai.SandboxStreamID, "st-other", 1), nil, "", 404, "NOT_FOUND"},
-		{"unknown endpoint", "POST", "/agentassist/api/v1/public/" + koreai.SandboxStreamID + "/transfer", nil, "", 404, "NOT_FOUND"},
+		{"unknown stream", "POST", strings.Replace(assignPath, koreaisandbox.StreamID, "st-other", 1), nil, "", 404, "NOT_FOUND"},
+		{"unknown endpoint", "POST", "/agentassist/api/v1/public/" + koreaisandbox.StreamID + "/transfer", nil, "", 404, "NOT_FOUND"},
 		{"no accountid", "POST", assignPath, func(h http.Header) { h.Del("Accountid") }, "", 400, "BAD_REQUEST"},
 		{"other account", "POST", assignPath, func(h http.Header) { h.Set("Accountid", "650d9eb6da96d0bc0d239999") }, "", 403, "FORBIDDEN"},
 		{"text body", "POST", assignPath, func(h http.Header) { h.Set("Content-Type", "text/plain") }, "", 400, "BAD_REQUEST"},
-		{"unknown field", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"` + org + `","aId":"` + koreai.SandboxAgentID + `","botSessionId":"%s","note":"hi"}`, 400, "BAD_REQUEST"},
-		{"misspelt field", "POST", assignPath, nil, `{"callbackURL":"https://x.example/cb","orgId":"` + org + `","aId":"` + koreai.SandboxAgentID + `","botSessionId":"%s"}`, 400, "BAD_REQUEST"},
+		{"unknown field", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"` + org + `","aId":"` + koreaisandbox.AgentID + `","botSessionId":"%s","note":"hi"}`, 400, "BAD_REQUEST"},
+		{"misspelt field", "POST", assignPath, nil, `{"callbackURL":"https://x.example/cb","orgId":"` + org + `","aId":"` + koreaisandbox.AgentID + `","botSessionId":"%s"}`, 400, "BAD_REQUEST"},
 		{"aId a number", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"` + org + `","aId":42,"botSessionId":"%s"}`, 400, "BAD_REQUEST"},
-		{"agent and queue", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"` + org + `","aId":"` + koreai.SandboxAgentID + `","transferredType":"QUEUE","queueId":"` + koreai.SandboxQueueID + `","botSessionId":"%s"}`, 400, "BAD_REQUEST"},
-		{"transferredType AGENT", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"` + org + `","transferredType":"AGENT","queueId":"` + koreai.SandboxQueueID + `","botSessionId":"%s"}`, 400, "BAD_REQUEST"},
-		{"queue without type", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"` + org + `","queueId":"` + koreai.SandboxQueueID + `","botSessionId":"%s"}`, 400, "BAD_REQUEST"},
-		{"other org", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"o-other","aId":"` + koreai.SandboxAgentID + `","botSessionId":"%s"}`, 400, "BAD_REQUEST"},
-		{"relative callbackUrl", "POST", assignPath, nil, `{"callbackUrl":"/cb","orgId":"` + org + `","aId":"` + koreai.SandboxAgentID + `","botSessionId":"%s"}`, 400, "BAD_REQUEST"},
-		{"no callbackUrl", "POST", assignPath, nil, `{"orgId":"` + org + `","aId":"` + koreai.SandboxAgentID + `","botSessionId":"%s"}`, 400, "BAD_REQUEST"},
-		{"session not 24-hex", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"` + org + `","aId":"` + koreai.SandboxAgentID + `","botSessionId":"conversation-%s"}`, 400, "BAD_REQUEST"},
+		{"agent and queue", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"` + org + `","aId":"` + koreaisandbox.AgentID + `","transferredType":"QUEUE","queueId":"` + koreaisandbox.QueueID + `","botSessionId":"%s"}`, 400, "BAD_REQUEST"},
+		{"transferredType AGENT", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"` + org + `","transferredType":"AGENT","queueId":"` + koreaisandbox.QueueID + `","botSessionId":"%s"}`, 400, "BAD_REQUEST"},
+		{"queue without type", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"` + org + `","queueId":"` + koreaisandbox.QueueID + `","botSessionId":"%s"}`, 400, "BAD_REQUEST"},
+		{"other org", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"o-other","aId":"` + koreaisandbox.AgentID + `","botSessionId":"%s"}`, 400, "BAD_REQUEST"},
+		{"relative callbackUrl", "POST", assignPath, nil, `{"callbackUrl":"/cb","orgId":"` + org + `","aId":"` + koreaisandbox.AgentID + `","botSessionId":"%s"}`, 400, "BAD_REQUEST"},
+		{"no callbackUrl", "POST", assignPath, nil, `{"orgId":"` + org + `","aId":"` + koreaisandbox.AgentID + `","botSessionId":"%s"}`, 400, "BAD_REQUEST"},
+		{"session not 24-hex", "POST", assignPath, nil, `{"callbackUrl":"https://x.example/cb","orgId":"` + org + `","aId":"` + koreaisandbox.AgentID + `","botSessionId":"conversation-%s"}`, 400, "BAD_REQUEST"},
 		{"trailing data", "POST", assignPath, nil, agentBody("%s") + `{}`, 400, "BAD_REQUEST"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -168,7 +169,7 @@ func TestSandboxChecksHeadersAndBody(t *testing.T) {
 
 func TestSandboxRateLimitsPerAccount(t *testing.T) {
 	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true, RatePerMinute: 2, Now: func() time.Time { return now }})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true, RatePerMinute: 2, Now: func() time.Time { return now }})
 	secret := []byte(s.creds.ClientSecret)
 	send := func() int {
 		status, _ := call(t, s, http.MethodPost, assignPath, headers(sign(t, jwt.SigningMethodHS256, secret, validClaims(now))), agentBody(nextSession()))
@@ -219,7 +220,7 @@ func awaitCallback(t *testing.T, got chan vendors.Callback) vendors.Callback {
 func TestSandboxPostsTheOutcomeToTheCallbackURL(t *testing.T) {
 	for _, target := range []handoff.Target{agent, queue} {
 		t.Run(string(target.Type), func(t *testing.T) {
-			s := newStack(t, koreai.SandboxConfig{})
+			s := newStack(t, koreaisandbox.Config{})
 			receiver, got := callbackReceiver(t, s.adapter)
 			if _, err := s.adapter.Transfer(ctx(t), transferRequest(target, receiver.URL)); err != nil {
 				t.Fatal(err)
@@ -242,7 +243,7 @@ func TestSandboxPostsTheOutcomeToTheCallbackURL(t *testing.T) {
 }
 
 func TestSandboxPostsAFailureStatusAndFreesTheSession(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{FailStatus: map[string]string{koreai.SandboxAgentID: "failed"}})
+	s := newStack(t, koreaisandbox.Config{FailStatus: map[string]string{koreaisandbox.AgentID: "failed"}})
 	receiver, got := callbackReceiver(t, s.adapter)
 	if _, err := s.adapter.Transfer(ctx(t), transferRequest(agent, receiver.URL)); err != nil {
 		t.Fatal(err)
@@ -258,7 +259,7 @@ func TestSandboxPostsAFailureStatusAndFreesTheSession(t *testing.T) {
 }
 
 func TestSandboxCanPostAnUnknownShape(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{UnknownShape: true})
+	s := newStack(t, koreaisandbox.Config{UnknownShape: true})
 	receiver, got := callbackReceiver(t, s.adapter)
 	if _, err := s.adapter.Transfer(ctx(t), transferRequest(agent, receiver.URL)); err != nil {
 		t.Fatal(err)
@@ -270,7 +271,7 @@ func TestSandboxCanPostAnUnknownShape(t *testing.T) {
 }
 
 func TestSandboxRecordsAFailedDeliveryWithoutTheToken(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{})
+	s := newStack(t, koreaisandbox.Config{})
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
 	if _, err := s.adapter.Transfer(ctx(t), transferRequest(agent, dead.URL)); err != nil {
@@ -285,7 +286,7 @@ func TestSandboxRecordsAFailedDeliveryWithoutTheToken(t *testing.T) {
 }
 
 func TestSandboxCloseDropsPendingCallbacks(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{CallbackDelay: time.Hour})
+	s := newStack(t, koreaisandbox.Config{CallbackDelay: time.Hour})
 	var posted atomic.Int64
 	receiver := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { posted.Add(1) }))
 	defer receiver.Close()
@@ -300,10 +301,10 @@ func TestSandboxCloseDropsPendingCallbacks(t *testing.T) {
 
 func TestDemoSecretIsAValidTenantSecret(t *testing.T) {
 	var creds koreai.Credentials
-	if err := vendors.DecodeCredentials("demo/koreai", koreai.DemoSecret("http://127.0.0.1:4010"), &creds); err != nil {
+	if err := vendors.DecodeCredentials("demo/koreai", koreaisandbox.DemoSecret("http://127.0.0.1:4010"), &creds); err != nil {
 		t.Fatal(err)
 	}
-	if creds.StreamID != koreai.SandboxStreamID || creds.ClientID != koreai.SandboxClientID || !bytes.Contains(koreai.DemoSecret("x"), []byte(`"callbackSecret"`)) {
+	if creds.StreamID != koreaisandbox.StreamID || creds.ClientID != koreaisandbox.ClientID || !bytes.Contains(koreaisandbox.DemoSecret("x"), []byte(`"callbackSecret"`)) {
 		t.Errorf("demo secret %+v does not name the sandbox", creds)
 	}
 }

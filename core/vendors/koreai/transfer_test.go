@@ -18,6 +18,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/koreai/koreaisandbox"
 	"handoff/core/vendors/sandbox"
 )
 
@@ -51,7 +52,7 @@ func sent(s *stack) []sandbox.Request {
 }
 
 func TestTransferSendsAFreshJWTPerCall(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 	for i, target := range []handoff.Target{agent, queue} {
 		req := transferRequest(target, "http://127.0.0.1:1")
 		req.Conversation.ID = []string{"653a06c9aae89c5fbb4e0001", "653a06c9aae89c5fbb4e0002"}[i]
@@ -69,8 +70,8 @@ func TestTransferSendsAFreshJWTPerCall(t *testing.T) {
 		if raw == "" || strings.HasPrefix(raw, "Bearer") {
 			t.Fatalf("auth header = %.20q, want a bare JWT", raw)
 		}
-		if got := r.Header.Get("accountid"); got != koreai.SandboxAccountID {
-			t.Errorf("accountid = %q, want %q", got, koreai.SandboxAccountID)
+		if got := r.Header.Get("accountid"); got != koreaisandbox.AccountID {
+			t.Errorf("accountid = %q, want %q", got, koreaisandbox.AccountID)
 		}
 		claims := jwt.MapClaims{}
 		tok, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return []byte(s.creds.ClientSecret), nil },
@@ -78,7 +79,7 @@ func TestTransferSendsAFreshJWTPerCall(t *testing.T) {
 		if err != nil || !tok.Valid {
 			t.Fatalf("the JWT does not verify with the client secret as HS256: %v", err)
 		}
-		if claims["appId"] != koreai.SandboxClientID {
+		if claims["appId"] != koreaisandbox.ClientID {
 			t.Errorf("appId claim = %v, want the client id", claims["appId"])
 		}
 		if sub, _ := claims["sub"].(string); sub == "" {
@@ -118,16 +119,16 @@ func TestTransferBodyIsTheDocumentedOne(t *testing.T) {
 		example string
 		want    map[string]string
 	}{
-		{agent, "testdata/assign_agent_request.json", map[string]string{"aId": koreai.SandboxAgentID}},
-		{queue, "testdata/assign_queue_request.json", map[string]string{"transferredType": "QUEUE", "queueId": koreai.SandboxQueueID}},
+		{agent, "testdata/assign_agent_request.json", map[string]string{"aId": koreaisandbox.AgentID}},
+		{queue, "testdata/assign_queue_request.json", map[string]string{"transferredType": "QUEUE", "queueId": koreaisandbox.QueueID}},
 	} {
 		t.Run(string(tc.target.Type), func(t *testing.T) {
-			s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+			s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 			if _, err := s.adapter.Transfer(ctx(t), transferRequest(tc.target, "https://handoff.example")); err != nil {
 				t.Fatal(err)
 			}
 			r := sent(s)[0]
-			if want := "/agentassist/api/v1/public/" + koreai.SandboxStreamID + "/assign-conversation"; r.Method != http.MethodPost || r.Path != want {
+			if want := "/agentassist/api/v1/public/" + koreaisandbox.StreamID + "/assign-conversation"; r.Method != http.MethodPost || r.Path != want {
 				t.Errorf("%s %s, want POST %s", r.Method, r.Path, want)
 			}
 			example, err := os.ReadFile(tc.example)
@@ -141,7 +142,7 @@ func TestTransferBodyIsTheDocumentedOne(t *testing.T) {
 			if err := json.Unmarshal(r.Body, &body); err != nil {
 				t.Fatal(err)
 			}
-			tc.want["orgId"], tc.want["botSessionId"] = koreai.SandboxOrgID, conversation.ID
+			tc.want["orgId"], tc.want["botSessionId"] = koreaisandbox.OrgID, conversation.ID
 			for k, v := range tc.want {
 				if body[k] != v {
 					t.Errorf("%s = %q, want %q", k, body[k], v)
@@ -152,7 +153,7 @@ func TestTransferBodyIsTheDocumentedOne(t *testing.T) {
 }
 
 func TestTransferAwaitsTheCallbackWithTheSessionAsRef(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 	res, err := s.adapter.Transfer(ctx(t), transferRequest(agent, "https://handoff.example"))
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +178,7 @@ func signedCallbackURL(t *testing.T, s *stack) *url.URL {
 }
 
 func TestCallbackURLCarriesAVerifiableToken(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 	if _, err := s.adapter.Transfer(ctx(t), transferRequest(agent, "https://handoff.example")); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func TestCallbackURLCarriesAVerifiableToken(t *testing.T) {
 	}
 
 	// The same secret for another tenant must not make the token valid there.
-	if err := s.secrets.Put(ctx(t), "acme2", koreai.Vendor, koreai.DemoSecret(s.server.URL)); err != nil {
+	if err := s.secrets.Put(ctx(t), "acme2", koreai.Vendor, koreaisandbox.DemoSecret(s.server.URL)); err != nil {
 		t.Fatal(err)
 	}
 	tampered := map[string]func(url.Values){
@@ -231,7 +232,7 @@ func TestCallbackURLCarriesAVerifiableToken(t *testing.T) {
 // in the path, where a platform that drops or re-encodes query strings leaves it intact; it
 // alone proves the tenant, the transfer and the attempt.
 func TestCallbackURLWithTheTokenInThePath(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 	req := transferRequest(agent, "https://handoff.example")
 	req.CallbackURL = "https://handoff.example/callbacks/koreai"
 	if _, err := s.adapter.Transfer(ctx(t), req); err != nil {
@@ -250,7 +251,7 @@ func TestCallbackURLWithTheTokenInThePath(t *testing.T) {
 }
 
 func TestTransferRefusesABadCallbackURLBeforeAnyCall(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 	req := transferRequest(agent, "")
 	req.CallbackURL = "/callbacks/koreai?tenant=acme"
 	_, err := s.adapter.Transfer(ctx(t), req)
@@ -266,14 +267,14 @@ func TestTransferToTargetsThatCannotTakeIt(t *testing.T) {
 		code   handoff.Code
 		vendor string
 	}{
-		{handoff.Target{Type: handoff.TargetAgent, ID: koreai.SandboxBusyAgentID}, handoff.CodeTargetUnavailable, "AGENT_NOT_AVAILABLE"},
-		{handoff.Target{Type: handoff.TargetAgent, ID: koreai.SandboxOfflineAgentID}, handoff.CodeTargetUnavailable, "AGENT_NOT_AVAILABLE"},
-		{handoff.Target{Type: handoff.TargetQueue, ID: koreai.SandboxClosedQueueID}, handoff.CodeTargetUnavailable, "QUEUE_NOT_AVAILABLE"},
+		{handoff.Target{Type: handoff.TargetAgent, ID: koreaisandbox.BusyAgentID}, handoff.CodeTargetUnavailable, "AGENT_NOT_AVAILABLE"},
+		{handoff.Target{Type: handoff.TargetAgent, ID: koreaisandbox.OfflineAgentID}, handoff.CodeTargetUnavailable, "AGENT_NOT_AVAILABLE"},
+		{handoff.Target{Type: handoff.TargetQueue, ID: koreaisandbox.ClosedQueueID}, handoff.CodeTargetUnavailable, "QUEUE_NOT_AVAILABLE"},
 		{handoff.Target{Type: handoff.TargetAgent, ID: "a-00000000-0000-0000-0000-000000000000"}, handoff.CodeVendorRejected, "AGENT_NOT_FOUND"},
 		{handoff.Target{Type: handoff.TargetQueue, ID: "qu-0000000-0000-0000-0000-000000000000"}, handoff.CodeVendorRejected, "QUEUE_NOT_FOUND"},
 	} {
 		t.Run(tc.target.ID, func(t *testing.T) {
-			s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+			s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 			_, err := s.adapter.Transfer(ctx(t), transferRequest(tc.target, "https://handoff.example"))
 			if e := wantCode(t, err, tc.code); e.VendorCode != tc.vendor {
 				t.Errorf("vendor code = %q, want %q", e.VendorCode, tc.vendor)
@@ -286,7 +287,7 @@ func TestTransferToTargetsThatCannotTakeIt(t *testing.T) {
 }
 
 func TestReconcileTakesAlreadyAssignedAsOurs(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 	first := transferRequest(agent, "https://handoff.example")
 	if _, err := s.adapter.Transfer(ctx(t), first); err != nil {
 		t.Fatal(err)
@@ -327,12 +328,12 @@ func (r *rotatingSecrets) Invalidate(string, string) {
 func (r *rotatingSecrets) Put(context.Context, string, string, []byte) error { return nil }
 
 func TestRotatedClientSecretIsRefetchedOnce(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 	var stale map[string]string
-	_ = json.Unmarshal(koreai.DemoSecret(s.server.URL), &stale)
+	_ = json.Unmarshal(koreaisandbox.DemoSecret(s.server.URL), &stale)
 	stale["clientSecret"] = "the-secret-before-rotation"
 	staleJSON, _ := json.Marshal(stale)
-	secrets := &rotatingSecrets{current: staleJSON, next: koreai.DemoSecret(s.server.URL)}
+	secrets := &rotatingSecrets{current: staleJSON, next: koreaisandbox.DemoSecret(s.server.URL)}
 	adapter := koreai.New(vendors.Deps{Secrets: secrets, HTTP: restClient(s), Log: discard()})
 
 	if _, err := adapter.Transfer(ctx(t), transferRequest(agent, "https://handoff.example")); err != nil {
@@ -344,7 +345,7 @@ func TestRotatedClientSecretIsRefetchedOnce(t *testing.T) {
 }
 
 func TestRefusedCredentialsAreRefetchedOnceOnly(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 	s.sandbox.Inject(sandbox.Fault{Kind: sandbox.AuthRejected}, 0)
 	_, err := s.adapter.Transfer(ctx(t), transferRequest(agent, "https://handoff.example"))
 	wantCode(t, err, handoff.CodeVendorAuthFailed)
@@ -356,7 +357,7 @@ func TestRefusedCredentialsAreRefetchedOnceOnly(t *testing.T) {
 }
 
 func TestUnknownTenantIsNotAVendorCall(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 	req := transferRequest(agent, "https://handoff.example")
 	req.Tenant = "nobody"
 	_, err := s.adapter.Transfer(ctx(t), req)
@@ -367,7 +368,7 @@ func TestUnknownTenantIsNotAVendorCall(t *testing.T) {
 }
 
 func TestNoCredentialInLogsOrErrors(t *testing.T) {
-	s := newStack(t, koreai.SandboxConfig{NoCallbacks: true})
+	s := newStack(t, koreaisandbox.Config{NoCallbacks: true})
 	var texts []string
 	record := func(err error) {
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"handoff/core/handoff"
-	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"handoff/core/vendors/sandbox"
 )
 
@@ -20,11 +20,11 @@ import (
 // Chat Sessions from Handoff's own session; test failed before the fix (the chat was addressed
 // under Handoff's own agent session, which the sandbox now refuses).
 func TestTransferGoesThroughTheSessionHoldingTheChat(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 	if _, err := e.transfer(t, "chat-1", skillTarget("2")); err != nil {
 		t.Fatal(err)
 	}
-	want := "/agentSession/" + liveperson.BotAgentSessionID + "/chat/chat-1/transfer"
+	want := "/agentSession/" + livepersonsandbox.BotAgentSessionID + "/chat/chat-1/transfer"
 	if e.count("GET", want) != 1 || e.count("POST", want) != 1 || e.count("GET", "/chatSessions") != 1 {
 		t.Errorf("requests %v: want the chat sessions, then the skills GET and the POST under the bot's session", paths(e))
 	}
@@ -34,7 +34,7 @@ func TestTransferGoesThroughTheSessionHoldingTheChat(t *testing.T) {
 // is sent about it; test failed before the fix.
 func TestChatNotHeldIsConversationNotFound(t *testing.T) {
 	for _, target := range []handoff.Target{skillTarget("2"), agentTarget("6")} {
-		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		e := newEnv(t, livepersonsandbox.Config{}, nil)
 		_, err := e.transfer(t, "not-routed-to-the-bot", target)
 		if e := wantCode(t, err, handoff.CodeConversationNotFound, "CHAT_NOT_HELD"); e.Field != "conversation.id" {
 			t.Errorf("field = %q, want conversation.id", e.Field)
@@ -48,18 +48,18 @@ func TestChatNotHeldIsConversationNotFound(t *testing.T) {
 // conversation.agentSessionId names the session holding the chat: the transfer goes through it,
 // without polling the chat sessions.
 func TestNamedAgentSession(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 	req := request("chat-1", agentTarget("6"))
-	req.Conversation.AgentSessionID = liveperson.BotAgentSessionID
+	req.Conversation.AgentSessionID = livepersonsandbox.BotAgentSessionID
 	if _, err := e.adapter.Transfer(testCtx(t), req); err != nil {
 		t.Fatal(err)
 	}
-	if e.count("GET", "/chatSessions") != 0 || e.count("POST", "/agentSession/"+liveperson.BotAgentSessionID+"/chat/chat-1/transfer") != 1 {
+	if e.count("GET", "/chatSessions") != 0 || e.count("POST", "/agentSession/"+livepersonsandbox.BotAgentSessionID+"/chat/chat-1/transfer") != 1 {
 		t.Errorf("requests %v: want one POST under the named session, no chat sessions poll", paths(e))
 	}
 
 	// A named session that does not hold the chat: the skills check says so, no transfer call.
-	e = newEnv(t, liveperson.SandboxConfig{}, nil)
+	e = newEnv(t, livepersonsandbox.Config{}, nil)
 	req = request("chat-1", skillTarget("2"))
 	req.Conversation.AgentSessionID = "4711"
 	_, err := e.adapter.Transfer(testCtx(t), req)
@@ -73,7 +73,7 @@ func TestNamedAgentSession(t *testing.T) {
 // look-ups share an answer; a chat missing from a fresh answer is looked for again once 2 s
 // have passed.
 func TestChatSessionsArePolledAtMostEveryTwoSeconds(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 	for _, chat := range []string{"chat-1", "chat-2", "chat-3"} {
 		if _, err := e.transfer(t, chat, agentTarget("6")); err != nil {
 			t.Fatal(err)
@@ -98,7 +98,7 @@ func TestChatSessionsArePolledAtMostEveryTwoSeconds(t *testing.T) {
 // The login is kept alive with the Login Service's refresh, not replaced; test failed before
 // the fix (no refresh was ever sent).
 func TestLoginIsKeptAliveWithRefresh(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 	if _, err := e.transfer(t, "chat-1", agentTarget("6")); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestLoginIsKeptAliveWithRefresh(t *testing.T) {
 
 // Concurrent transfers that find the login due for its keep-alive send one refresh.
 func TestConcurrentTransfersShareOneRefresh(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 	if _, err := e.transfer(t, "chat-0", agentTarget("6")); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestConcurrentTransfersShareOneRefresh(t *testing.T) {
 // Our agent session unknown to LivePerson (404 on its chat sessions): one new login and agent
 // session, then the chat is found.
 func TestEndedAgentSessionIsReplaced(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 	if _, err := e.transfer(t, "chat-1", agentTarget("6")); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestEndedAgentSessionIsReplaced(t *testing.T) {
 
 // Handoff never logs out: a logout would send the agent's chats back to the queue.
 func TestNeverLogsOut(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 	e.sb.Inject(sandbox.Fault{Kind: sandbox.AuthExpired}, 1)
 	for i, chat := range []string{"chat-1", "chat-2"} {
 		if _, err := e.transfer(t, chat, agentTarget("6")); err != nil {
@@ -171,7 +171,7 @@ func TestNeverLogsOut(t *testing.T) {
 	}
 	e.sb.Inject(sandbox.Fault{Kind: sandbox.AuthRejected}, 0)
 	_, _ = e.transfer(t, "chat-3", agentTarget("6"))
-	if e.count("POST", "/logout") != 0 || e.sb.Requeued(liveperson.DemoChatID) {
+	if e.count("POST", "/logout") != 0 || e.sb.Requeued(livepersonsandbox.DemoChatID) {
 		t.Errorf("Handoff logged out (%d) or the bot's chats were requeued", e.count("POST", "/logout"))
 	}
 }
@@ -190,7 +190,7 @@ func TestLoginBadRequestKeepsTheSecret(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	}
-	e := newEnv(t, liveperson.SandboxConfig{}, badRequest)
+	e := newEnv(t, livepersonsandbox.Config{}, badRequest)
 	_, err := e.transfer(t, "chat-1", agentTarget("6"))
 	wantCode(t, err, handoff.CodeConfiguration, "LOGIN_BAD_REQUEST")
 	if e.secrets.Invalidates != 0 {
@@ -227,7 +227,7 @@ func actThen500(next http.Handler) http.Handler {
 // the 2 s between polls, sees the chat gone and concludes done with no second POST. Test failed
 // before the fix (the stale answer sent a second POST, refused 404 CHAT_NOT_HELD).
 func TestReconcileRightAfterAnActingFailurePollsAgain(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, actThen500)
+	e := newEnv(t, livepersonsandbox.Config{}, actThen500)
 	_, err := e.transfer(t, "chat-1", agentTarget("6"))
 	wantCode(t, err, handoff.CodeVendorUnavailable, "SERVER_ERROR")
 	if got := e.sb.TransferredTo("chat-1"); got != "agent:6" {
@@ -254,7 +254,7 @@ func TestReconcileRightAfterAnActingFailurePollsAgain(t *testing.T) {
 // When the deadline leaves no time to poll again, a reconcile neither concludes done nor sends a
 // transfer from the earlier answer: it is VENDOR_TIMEOUT, for a later retry to decide.
 func TestReconcileWithoutTimeToLookAgainDecidesNothing(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, actThen500)
+	e := newEnv(t, livepersonsandbox.Config{}, actThen500)
 	_, err := e.transfer(t, "chat-1", agentTarget("6"))
 	wantCode(t, err, handoff.CodeVendorUnavailable, "SERVER_ERROR")
 	req := request("chat-1", agentTarget("6"))

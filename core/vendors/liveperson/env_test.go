@@ -20,6 +20,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"handoff/core/vendors/rest"
 	"handoff/core/vendors/sandbox"
 	"handoff/core/vendors/vendortest"
@@ -29,7 +30,7 @@ const tenant = "acme"
 
 // env is a sandbox served over HTTP and an adapter configured against it.
 type env struct {
-	sb      *liveperson.Sandbox
+	sb      *livepersonsandbox.Sandbox
 	srv     *httptest.Server
 	adapter *liveperson.Adapter
 	secrets *vendortest.Secrets
@@ -53,19 +54,19 @@ func (p *pauses) get() []time.Duration {
 // newEnv starts a sandbox with cfg; wrap, when set, stands in front of it (to answer some
 // calls with recorded payloads). The tenant's secret is the demo one. The bot holds chat-0 to
 // chat-29 besides the demo chats.
-func newEnv(t *testing.T, cfg liveperson.SandboxConfig, wrap func(http.Handler) http.Handler) *env {
+func newEnv(t *testing.T, cfg livepersonsandbox.Config, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
 	for i := range 30 {
 		cfg.BotChats = append(cfg.BotChats, fmt.Sprintf("chat-%d", i))
 	}
-	e := &env{sb: liveperson.NewSandbox(cfg), logs: &bytes.Buffer{}}
+	e := &env{sb: livepersonsandbox.New(cfg), logs: &bytes.Buffer{}}
 	var h http.Handler = e.sb
 	if wrap != nil {
 		h = wrap(h)
 	}
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
-	e.secrets = vendortest.NewSecrets(tenant, liveperson.Vendor, liveperson.DemoSecret(e.srv.URL))
+	e.secrets = vendortest.NewSecrets(tenant, liveperson.Vendor, livepersonsandbox.DemoSecret(e.srv.URL))
 	e.adapter = liveperson.NewWithOptions(vendors.Deps{
 		Secrets: e.secrets,
 		HTTP:    rest.New(e.srv.Client(), rest.WithBackoff(5*time.Millisecond)),

@@ -86,17 +86,6 @@ func TestEveryConditionHasARule(t *testing.T) {
 	}
 }
 
-// The sandbox's fault answers must be recognised as the codes they are named after, or the
-// conformance suite would test a sandbox that disagrees with the adapter.
-func TestSandboxFaultsClassifyAsNamed(t *testing.T) {
-	for code, f := range sandboxFaults {
-		resp := &rest.Response{Status: f.status, Header: http.Header{}, Body: lpBody(f.message, "X")}
-		if got := classify(phaseTransfer, resp); got != code {
-			t.Errorf("sandbox fault %s classifies as %s", code, got)
-		}
-	}
-}
-
 func TestRateLimitWait(t *testing.T) {
 	now := time.Now()
 	bare := &rest.Response{Status: 429, Header: http.Header{}}

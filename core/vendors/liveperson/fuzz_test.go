@@ -19,6 +19,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"handoff/core/vendors/rest"
 	"handoff/core/vendors/vendortest"
 )
@@ -61,14 +62,14 @@ func (f *fuzzServer) RoundTrip(r *http.Request) (*http.Response, error) {
 func run(t *testing.T, match func(*http.Request) bool, status uint16, retryAfter string, body []byte,
 	do func(*liveperson.Adapter) error) *fuzzServer {
 	t.Helper()
-	srv := &fuzzServer{sandbox: liveperson.NewSandbox(liveperson.SandboxConfig{}), match: match,
+	srv := &fuzzServer{sandbox: livepersonsandbox.New(livepersonsandbox.Config{}), match: match,
 		status: 100 + int(status)%500, header: http.Header{"Content-Type": {"application/json"}}, body: body}
 	if retryAfter != "" {
 		srv.header.Set("Retry-After", retryAfter)
 	}
 	hc := &http.Client{Transport: srv, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	a := liveperson.NewWithOptions(vendors.Deps{
-		Secrets: vendortest.NewSecrets(tenant, liveperson.Vendor, liveperson.DemoSecret(fuzzBase)),
+		Secrets: vendortest.NewSecrets(tenant, liveperson.Vendor, livepersonsandbox.DemoSecret(fuzzBase)),
 		HTTP:    rest.New(hc, rest.WithBackoff(0), rest.WithMaxWait(0)),
 		Log:     slog.New(slog.DiscardHandler), Now: time.Now,
 	}, liveperson.Options{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
@@ -81,11 +82,11 @@ func run(t *testing.T, match func(*http.Request) bool, status uint16, retryAfter
 		if e.RetryAfter < 0 || e.RetryAfter > time.Hour || len(e.VendorCode) > 64 {
 			t.Fatalf("error %+v: wait or vendor code out of bounds", e)
 		}
-		if strings.Contains(err.Error(), liveperson.DemoPassword) {
+		if strings.Contains(err.Error(), livepersonsandbox.DemoPassword) {
 			t.Fatalf("the password reached the error: %v", err)
 		}
 	}
-	prefix := "/api/account/" + liveperson.DemoAccountID + "/"
+	prefix := "/api/account/" + livepersonsandbox.DemoAccountID + "/"
 	for _, u := range srv.urls {
 		if u.Scheme+"://"+u.Host != fuzzBase || !strings.HasPrefix(u.EscapedPath(), prefix) {
 			t.Fatalf("a request went to %s", u)
@@ -102,7 +103,7 @@ func run(t *testing.T, match func(*http.Request) bool, status uint16, retryAfter
 func transfer(target handoff.Target) func(*liveperson.Adapter) error {
 	return func(a *liveperson.Adapter) error {
 		res, err := a.Transfer(context.Background(), vendors.TransferRequest{
-			Tenant: tenant, TransferID: "tr-fuzz", Conversation: handoff.Conversation{ID: liveperson.DemoChatID}, Target: target,
+			Tenant: tenant, TransferID: "tr-fuzz", Conversation: handoff.Conversation{ID: livepersonsandbox.DemoChatID}, Target: target,
 		})
 		if err == nil && res.Outcome != handoff.OutcomeTransferred {
 			return errors.New("success without the transferred outcome")
@@ -122,7 +123,7 @@ func FuzzLoginAnswer(f *testing.F) {
 	f.Add(uint16(100), "", []byte(`{"bearer":"","sessionTTl":"-1"}`))
 	f.Add(uint16(329), "5", []byte(`{}`))
 	f.Fuzz(func(t *testing.T, status uint16, retryAfter string, body []byte) {
-		run(t, ends(http.MethodPost, "/login"), status, retryAfter, body, transfer(agentTarget(liveperson.AgentOnlineID)))
+		run(t, ends(http.MethodPost, "/login"), status, retryAfter, body, transfer(agentTarget(livepersonsandbox.AgentOnlineID)))
 	})
 }
 
@@ -135,7 +136,7 @@ func FuzzAgentSessionAnswer(f *testing.F) {
 	f.Add(uint16(101), []byte(`{"agentSessionLocation":{"link":{"@href":"../../account/9/agentSession/a%2Fb"}}}`))
 	f.Add(uint16(101), []byte(`{"agentSessionLocation":{"link":{"@href":"//127.0.0.1:1/api/account/123456/agentSession/s?x#y"}}}`))
 	f.Fuzz(func(t *testing.T, status uint16, body []byte) {
-		run(t, ends(http.MethodPost, "/agentSession"), status, "", body, transfer(agentTarget(liveperson.AgentOnlineID)))
+		run(t, ends(http.MethodPost, "/agentSession"), status, "", body, transfer(agentTarget(livepersonsandbox.AgentOnlineID)))
 	})
 }
 
@@ -153,7 +154,7 @@ func FuzzSkillsAnswer(f *testing.F) {
 		var got []handoff.Availability
 		run(t, ends(http.MethodGet, "/transfer"), status, "", body, func(a *liveperson.Adapter) error {
 			var err error
-			got, err = a.Availability(context.Background(), vendors.AvailabilityRequest{Tenant: tenant, ConversationID: liveperson.DemoChatID})
+			got, err = a.Availability(context.Background(), vendors.AvailabilityRequest{Tenant: tenant, ConversationID: livepersonsandbox.DemoChatID})
 			return err
 		})
 		for _, s := range got {
@@ -176,7 +177,7 @@ func FuzzTransferAnswer(f *testing.F) {
 	f.Add(uint16(329), "2", []byte(`{}`))
 	f.Add(uint16(401), "", []byte(`{}`))
 	f.Fuzz(func(t *testing.T, status uint16, retryAfter string, body []byte) {
-		srv := run(t, ends(http.MethodPost, "/transfer"), status, retryAfter, body, transfer(agentTarget(liveperson.AgentOnlineID)))
+		srv := run(t, ends(http.MethodPost, "/transfer"), status, retryAfter, body, transfer(agentTarget(livepersonsandbox.AgentOnlineID)))
 		if srv.matched > 8 || srv.status >= 500 && srv.matched > 1 {
 			t.Fatalf("the transfer was sent %d times", srv.matched)
 		}
@@ -195,10 +196,10 @@ func fuzzTestdata(f *testing.F, name string) []byte {
 // session every later chat call goes to: none may leave the tenant's origin and account.
 func FuzzChatSessionsAnswer(f *testing.F) {
 	f.Add(uint16(100), bytes.ReplaceAll(fuzzTestdata(f, "chat_sessions_response.json"), []byte("https://{domain}"), []byte(fuzzBase)))
-	f.Add(uint16(100), []byte(`{"chatSessions":{"chatSession":{"link":{"@href":"https://evil.example/api/account/123456/agentSession/1/chat/`+liveperson.DemoChatID+`"}}}}`))
-	f.Add(uint16(100), []byte(`{"chatSessions":{"chatSession":[{"link":{"href":"/api/account/123456/agentSession/%2e%2e/chat/`+liveperson.DemoChatID+`"}}]}}`))
+	f.Add(uint16(100), []byte(`{"chatSessions":{"chatSession":{"link":{"@href":"https://evil.example/api/account/123456/agentSession/1/chat/`+livepersonsandbox.DemoChatID+`"}}}}`))
+	f.Add(uint16(100), []byte(`{"chatSessions":{"chatSession":[{"link":{"href":"/api/account/123456/agentSession/%2e%2e/chat/`+livepersonsandbox.DemoChatID+`"}}]}}`))
 	f.Add(uint16(100), []byte(`{"chatSessions":""}`))
 	f.Fuzz(func(t *testing.T, status uint16, body []byte) {
-		run(t, ends(http.MethodGet, "/chatSessions"), status, "", body, transfer(agentTarget(liveperson.AgentOnlineID)))
+		run(t, ends(http.MethodGet, "/chatSessions"), status, "", body, transfer(agentTarget(livepersonsandbox.AgentOnlineID)))
 	})
 }

@@ -11,21 +11,22 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"handoff/core/vendors/rest"
 	"handoff/core/vendors/vendortest"
 )
 
 func TestConformance(t *testing.T) {
-	agent := agentTarget(liveperson.AgentOnlineID)
+	agent := agentTarget(livepersonsandbox.AgentOnlineID)
 	vendortest.Run(t, vendortest.Harness{
 		Setup: func(t *testing.T) vendortest.Setup {
-			e := newEnv(t, liveperson.SandboxConfig{}, nil)
+			e := newEnv(t, livepersonsandbox.Config{}, nil)
 			return vendortest.Setup{Transferer: e.adapter, Sandbox: e.sb, Logs: e.logs,
-				Secrets: []string{liveperson.DemoPassword}}
+				Secrets: []string{livepersonsandbox.DemoPassword}}
 		},
 		Tenant:       tenant,
-		Conversation: handoff.Conversation{ID: liveperson.DemoChatID},
-		Targets:      []handoff.Target{skillTarget(liveperson.SkillSupportID), agent},
+		Conversation: handoff.Conversation{ID: livepersonsandbox.DemoChatID},
+		Targets:      []handoff.Target{skillTarget(livepersonsandbox.SkillSupportID), agent},
 		Unsupported:  []handoff.TargetType{handoff.TargetQueue, handoff.TargetNext},
 		// LivePerson documents no Transfer a Chat error, only that a 4xx is a client error
 		// (retry policy page): the vendor codes are our names for the statuses (errors.go).
@@ -42,8 +43,8 @@ func TestConformance(t *testing.T) {
 func TestTransferSendsTheDocumentedRequest(t *testing.T) {
 	for _, target := range []handoff.Target{skillTarget("2"), agentTarget("6")} {
 		t.Run(string(target.Type), func(t *testing.T) {
-			e := newEnv(t, liveperson.SandboxConfig{}, nil)
-			if _, err := e.transfer(t, liveperson.DemoChatID, target); err != nil {
+			e := newEnv(t, livepersonsandbox.Config{}, nil)
+			if _, err := e.transfer(t, livepersonsandbox.DemoChatID, target); err != nil {
 				t.Fatal(err)
 			}
 			var post *struct {
@@ -51,7 +52,7 @@ func TestTransferSendsTheDocumentedRequest(t *testing.T) {
 				Body          []byte
 			}
 			for _, r := range e.sb.Requests() {
-				if r.Method == "POST" && strings.HasSuffix(r.Path, "/chat/"+liveperson.DemoChatID+"/transfer") {
+				if r.Method == "POST" && strings.HasSuffix(r.Path, "/chat/"+livepersonsandbox.DemoChatID+"/transfer") {
 					post = &struct {
 						Query, Header map[string][]string
 						Body          []byte
@@ -84,7 +85,7 @@ func TestTransferSendsTheDocumentedRequest(t *testing.T) {
 			if len(body["transfer"]) != 2 {
 				t.Errorf("transfer holds %d fields, want exactly the target and text: %s", len(body["transfer"]), post.Body)
 			}
-			if got := e.sb.TransferredTo(liveperson.DemoChatID); got != string(target.Type)+":"+target.ID {
+			if got := e.sb.TransferredTo(livepersonsandbox.DemoChatID); got != string(target.Type)+":"+target.ID {
 				t.Errorf("sandbox says the chat went to %q", got)
 			}
 		})
@@ -93,7 +94,7 @@ func TestTransferSendsTheDocumentedRequest(t *testing.T) {
 
 func TestChatIDIsEscapedIntoOnePathSegment(t *testing.T) {
 	chat := "H1?v=2&NC=false#x%2F.."
-	e := newEnv(t, liveperson.SandboxConfig{BotChats: []string{chat}}, nil)
+	e := newEnv(t, livepersonsandbox.Config{BotChats: []string{chat}}, nil)
 	if _, err := e.transfer(t, chat, agentTarget("6")); err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +106,8 @@ func TestChatIDIsEscapedIntoOnePathSegment(t *testing.T) {
 func TestNonNumericTargetIsRefusedBeforeAnyCall(t *testing.T) {
 	for _, id := range []string{"Sales", "-5", "0", "2.5", "+2", "1e3", "99999999999999999999"} {
 		t.Run(id, func(t *testing.T) {
-			e := newEnv(t, liveperson.SandboxConfig{}, nil)
-			_, err := e.transfer(t, liveperson.DemoChatID, skillTarget(id))
+			e := newEnv(t, livepersonsandbox.Config{}, nil)
+			_, err := e.transfer(t, livepersonsandbox.DemoChatID, skillTarget(id))
 			if e := wantCode(t, err, handoff.CodeInvalidRequest, ""); e.Field != "target.id" {
 				t.Errorf("field = %q, want target.id", e.Field)
 			}
@@ -118,10 +119,10 @@ func TestNonNumericTargetIsRefusedBeforeAnyCall(t *testing.T) {
 }
 
 func TestOfflineTargets(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 
 	// The offline skill is not listed by Retrieve Available Skills: no transfer is tried.
-	_, err := e.transfer(t, "chat-1", skillTarget(liveperson.SkillOfflineID))
+	_, err := e.transfer(t, "chat-1", skillTarget(livepersonsandbox.SkillOfflineID))
 	wantCode(t, err, handoff.CodeTargetUnavailable, "SKILL_NOT_LISTED")
 	if n := e.sb.TransferCalls(); n != 0 {
 		t.Errorf("transfer calls = %d for an unlisted skill, want 0", n)
@@ -129,7 +130,7 @@ func TestOfflineTargets(t *testing.T) {
 
 	// Agents have no pre-check, and the refusal's status and text are undocumented: it is a
 	// refusal (the next fallback is tried), whatever its text says.
-	_, err = e.transfer(t, "chat-1", agentTarget(liveperson.AgentOfflineID))
+	_, err = e.transfer(t, "chat-1", agentTarget(livepersonsandbox.AgentOfflineID))
 	wantCode(t, err, handoff.CodeVendorRejected, "BAD_REQUEST")
 	_, err = e.transfer(t, "chat-1", agentTarget("999"))
 	wantCode(t, err, handoff.CodeVendorRejected, "BAD_REQUEST")
@@ -144,7 +145,7 @@ func TestReconcile(t *testing.T) {
 		return req
 	}
 	t.Run("the chat left the agent: done, without a transfer call", func(t *testing.T) {
-		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		e := newEnv(t, livepersonsandbox.Config{}, nil)
 		if _, err := e.transfer(t, "chat-1", skillTarget("2")); err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +158,7 @@ func TestReconcile(t *testing.T) {
 		}
 	})
 	t.Run("the chat is still held: it is transferred now", func(t *testing.T) {
-		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		e := newEnv(t, livepersonsandbox.Config{}, nil)
 		res, err := e.adapter.Transfer(testCtx(t), reconcile("chat-2", agentTarget("6")))
 		if err != nil || res.Outcome != handoff.OutcomeTransferred || res.VendorCode != "" {
 			t.Fatalf("reconciled transfer = %+v, %v; want transferred by this call", res, err)
@@ -167,24 +168,24 @@ func TestReconcile(t *testing.T) {
 		}
 	})
 	t.Run("a 404 on the transfer is not done", func(t *testing.T) {
-		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		e := newEnv(t, livepersonsandbox.Config{}, nil)
 		e.sb.Inject(vendorFault("CHAT_NOT_HELD"), 1)
 		_, err := e.adapter.Transfer(testCtx(t), reconcile("chat-3", agentTarget("6")))
 		wantCode(t, err, handoff.CodeConversationNotFound, "CHAT_NOT_HELD")
 	})
 	t.Run("other refusals stay refusals", func(t *testing.T) {
-		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		e := newEnv(t, livepersonsandbox.Config{}, nil)
 		e.sb.Inject(vendorFault("REJECTED"), 1)
 		_, err := e.adapter.Transfer(testCtx(t), reconcile("chat-4", agentTarget("6")))
 		wantCode(t, err, handoff.CodeVendorRejected, "REJECTED")
 	})
 	t.Run("with the agent session named, the chat sessions still decide", func(t *testing.T) {
-		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		e := newEnv(t, livepersonsandbox.Config{}, nil)
 		if _, err := e.transfer(t, "chat-5", agentTarget("6")); err != nil {
 			t.Fatal(err)
 		}
 		req := reconcile("chat-5", agentTarget("6"))
-		req.Conversation.AgentSessionID = liveperson.BotAgentSessionID
+		req.Conversation.AgentSessionID = livepersonsandbox.BotAgentSessionID
 		res, err := e.adapter.Transfer(testCtx(t), req)
 		if err != nil || res.VendorCode != "CHAT_LEFT_AGENT" || e.sb.TransferCalls() != 1 {
 			t.Fatalf("reconciled transfer = %+v, %v (transfer calls %d); want done, no new call", res, err, e.sb.TransferCalls())
@@ -222,9 +223,9 @@ func TestDocumentedPayloads(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	secrets := vendortest.NewSecrets(tenant, liveperson.Vendor, liveperson.DemoSecret(srv.URL))
+	secrets := vendortest.NewSecrets(tenant, liveperson.Vendor, livepersonsandbox.DemoSecret(srv.URL))
 	a := liveperson.New(vendors.Deps{Secrets: secrets, HTTP: rest.New(srv.Client())})
-	if _, err := a.Transfer(testCtx(t), request(liveperson.DemoChatID, skillTarget("26060413"))); err != nil {
+	if _, err := a.Transfer(testCtx(t), request(livepersonsandbox.DemoChatID, skillTarget("26060413"))); err != nil {
 		t.Fatal(err)
 	}
 	if len(chatCalls) != 2 {
@@ -232,7 +233,7 @@ func TestDocumentedPayloads(t *testing.T) {
 	}
 	for _, r := range chatCalls {
 		if r.Header.Get("Authorization") != "Bearer 9cf6ee24b6a1031e202f292a0ad20c8f52bfd9f01abc8b9489365995052c6603" ||
-			r.URL.Path != "/api/account/123456/agentSession/1027882276/chat/"+liveperson.DemoChatID+"/transfer" {
+			r.URL.Path != "/api/account/123456/agentSession/1027882276/chat/"+livepersonsandbox.DemoChatID+"/transfer" {
 			t.Errorf("%s %s with %q", r.Method, r.URL.Path, r.Header.Get("Authorization"))
 		}
 	}

@@ -14,11 +14,12 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"handoff/core/vendors/sandbox"
 )
 
 func TestLoginAndAgentSessionAreReused(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 	for i := range 5 {
 		if _, err := e.transfer(t, fmt.Sprintf("chat-%d", i), skillTarget("25975313")); err != nil {
 			t.Fatalf("transfer %d: %v", i, err)
@@ -30,7 +31,7 @@ func TestLoginAndAgentSessionAreReused(t *testing.T) {
 }
 
 func TestConcurrentFirstTransfersShareOneLogin(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 	const n = 20
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -54,7 +55,7 @@ func TestConcurrentFirstTransfersShareOneLogin(t *testing.T) {
 }
 
 func TestExpiredBearerLogsInAgainOnce(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 	if _, err := e.transfer(t, "chat-1", skillTarget("2")); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestExpiredBearerLogsInAgainOnce(t *testing.T) {
 }
 
 func TestUnauthorizedTwiceIsAuthFailed(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 	e.sb.Inject(sandbox.Fault{Kind: sandbox.AuthExpired}, 2)
 	_, err := e.transfer(t, "chat-1", agentTarget("6"))
 	wantCode(t, err, handoff.CodeVendorAuthFailed, "UNAUTHORIZED")
@@ -101,8 +102,8 @@ func TestUnauthorizedTwiceIsAuthFailed(t *testing.T) {
 
 func TestRefusedCredentials(t *testing.T) {
 	t.Run("wrong password", func(t *testing.T) {
-		e := newEnv(t, liveperson.SandboxConfig{}, nil)
-		e.setSecret(t, liveperson.Credentials{AccountID: liveperson.DemoAccountID, Username: liveperson.DemoUsername, Password: "not-the-password"})
+		e := newEnv(t, livepersonsandbox.Config{}, nil)
+		e.setSecret(t, liveperson.Credentials{AccountID: livepersonsandbox.DemoAccountID, Username: livepersonsandbox.DemoUsername, Password: "not-the-password"})
 		_, err := e.transfer(t, "chat-1", skillTarget("2"))
 		wantCode(t, err, handoff.CodeVendorAuthFailed, "LOGIN_REFUSED")
 		if e.secrets.Invalidates != 1 || e.sb.AgentSessions() != 0 || e.sb.TransferCalls() != 0 {
@@ -111,7 +112,7 @@ func TestRefusedCredentials(t *testing.T) {
 		}
 	})
 	t.Run("revoked after login", func(t *testing.T) {
-		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		e := newEnv(t, livepersonsandbox.Config{}, nil)
 		e.sb.Inject(sandbox.Fault{Kind: sandbox.AuthRejected}, 0)
 		_, err := e.transfer(t, "chat-1", agentTarget("6"))
 		wantCode(t, err, handoff.CodeVendorAuthFailed, "LOGIN_REFUSED")
@@ -120,18 +121,18 @@ func TestRefusedCredentials(t *testing.T) {
 		}
 	})
 	t.Run("unknown account", func(t *testing.T) {
-		e := newEnv(t, liveperson.SandboxConfig{}, nil)
-		e.setSecret(t, liveperson.Credentials{AccountID: "999", Username: liveperson.DemoUsername, Password: liveperson.DemoPassword})
+		e := newEnv(t, livepersonsandbox.Config{}, nil)
+		e.setSecret(t, liveperson.Credentials{AccountID: "999", Username: livepersonsandbox.DemoUsername, Password: livepersonsandbox.DemoPassword})
 		_, err := e.transfer(t, "chat-1", skillTarget("2"))
 		wantCode(t, err, handoff.CodeVendorAuthFailed, "LOGIN_REFUSED")
 	})
 }
 
 func TestApplicationLogin(t *testing.T) {
-	cfg := liveperson.SandboxConfig{AppKey: "sandbox-app-key-0001", Secret: "sandbox-app-secret-0001",
+	cfg := livepersonsandbox.Config{AppKey: "sandbox-app-key-0001", Secret: "sandbox-app-secret-0001",
 		AccessToken: "sandbox-access-token-0001", AccessTokenSecret: "sandbox-token-secret-0001"}
 	e := newEnv(t, cfg, nil)
-	e.setSecret(t, liveperson.Credentials{AccountID: liveperson.DemoAccountID, Username: liveperson.DemoUsername,
+	e.setSecret(t, liveperson.Credentials{AccountID: livepersonsandbox.DemoAccountID, Username: livepersonsandbox.DemoUsername,
 		AppKey: cfg.AppKey, Secret: cfg.Secret, AccessToken: cfg.AccessToken, AccessTokenSecret: cfg.AccessTokenSecret})
 	if _, err := e.transfer(t, "chat-1", skillTarget("2")); err != nil {
 		t.Fatal(err)
@@ -158,7 +159,7 @@ func TestApplicationLogin(t *testing.T) {
 }
 
 func TestCookiesOfTheAgentSessionAreSentBack(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 	if _, err := e.transfer(t, "chat-1", skillTarget("2")); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func TestCookiesOfTheAgentSessionAreSentBack(t *testing.T) {
 func TestAgentSessionLinkMustStayOnTheBaseURL(t *testing.T) {
 	for _, origin := range []string{"https://evil.example", "http://127.0.0.1:1", "http://localhost.evil.example"} {
 		t.Run(origin, func(t *testing.T) {
-			e := newEnv(t, liveperson.SandboxConfig{SessionLinkOrigin: origin}, nil)
+			e := newEnv(t, livepersonsandbox.Config{SessionLinkOrigin: origin}, nil)
 			_, err := e.transfer(t, "chat-1", skillTarget("2"))
 			wantCode(t, err, handoff.CodeVendorProtocol, "")
 			if n := e.count("GET", "/transfer") + e.sb.TransferCalls(); n != 0 {
@@ -202,7 +203,7 @@ func TestAgentSessionLinkMustStayOnTheBaseURL(t *testing.T) {
 }
 
 func TestSessionIsRenewedAfterItsTTL(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 	if _, err := e.transfer(t, "chat-1", skillTarget("2")); err != nil {
 		t.Fatal(err)
 	}
@@ -216,13 +217,13 @@ func TestSessionIsRenewedAfterItsTTL(t *testing.T) {
 }
 
 func TestChangedSecretLogsInWithTheNewOne(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
-	other := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
+	other := newEnv(t, livepersonsandbox.Config{}, nil)
 	if _, err := e.transfer(t, "chat-1", skillTarget("2")); err != nil {
 		t.Fatal(err)
 	}
-	e.setSecret(t, liveperson.Credentials{AccountID: liveperson.DemoAccountID, BaseURL: other.srv.URL,
-		Username: liveperson.DemoUsername, Password: liveperson.DemoPassword})
+	e.setSecret(t, liveperson.Credentials{AccountID: livepersonsandbox.DemoAccountID, BaseURL: other.srv.URL,
+		Username: livepersonsandbox.DemoUsername, Password: livepersonsandbox.DemoPassword})
 	if _, err := e.transfer(t, "chat-2", skillTarget("2")); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +249,7 @@ func TestServerErrorsAreRetriedAsThePolicySays(t *testing.T) {
 		}
 	}
 	t.Run("three 503s, then an answer", func(t *testing.T) {
-		e := newEnv(t, liveperson.SandboxConfig{}, failing(3))
+		e := newEnv(t, livepersonsandbox.Config{}, failing(3))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if _, err := e.adapter.Transfer(ctx, request("chat-1", skillTarget("2"))); err != nil {
@@ -262,7 +263,7 @@ func TestServerErrorsAreRetriedAsThePolicySays(t *testing.T) {
 		}
 	})
 	t.Run("never past the deadline", func(t *testing.T) {
-		e := newEnv(t, liveperson.SandboxConfig{}, failing(10))
+		e := newEnv(t, livepersonsandbox.Config{}, failing(10))
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		deadline, _ := ctx.Deadline()
@@ -277,7 +278,7 @@ func TestServerErrorsAreRetriedAsThePolicySays(t *testing.T) {
 		}
 	})
 	t.Run("a transfer POST answered 5xx is not re-sent", func(t *testing.T) {
-		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		e := newEnv(t, livepersonsandbox.Config{}, nil)
 		e.sb.Inject(sandbox.Fault{Kind: sandbox.ServerError}, 0)
 		_, err := e.transfer(t, "chat-1", agentTarget("6"))
 		wantCode(t, err, handoff.CodeVendorUnavailable, "")
@@ -290,7 +291,7 @@ func TestServerErrorsAreRetriedAsThePolicySays(t *testing.T) {
 // After a 429, at least a second before the same request goes again, even without Retry-After;
 // test failed before the fix (a bare 429 was returned at once).
 func TestRateLimitWaitsAtLeastASecond(t *testing.T) {
-	e := newEnv(t, liveperson.SandboxConfig{}, nil)
+	e := newEnv(t, livepersonsandbox.Config{}, nil)
 	e.sb.Inject(sandbox.Fault{Kind: sandbox.RateLimited}, 1)
 	if _, err := e.transfer(t, "chat-1", agentTarget("6")); err != nil {
 		t.Fatalf("transfer after one bare 429: %v", err)
@@ -301,7 +302,7 @@ func TestRateLimitWaitsAtLeastASecond(t *testing.T) {
 }
 
 func TestNoCredentialInLogsOrErrors(t *testing.T) {
-	cfg := liveperson.SandboxConfig{Password: "password-never-shown", AppKey: "app-key-never-shown",
+	cfg := livepersonsandbox.Config{Password: "password-never-shown", AppKey: "app-key-never-shown",
 		Secret: "secret-never-shown", AccessToken: "token-never-shown", AccessTokenSecret: "token-secret-never-shown"}
 	e := newEnv(t, cfg, nil)
 	var texts []string
@@ -310,18 +311,18 @@ func TestNoCredentialInLogsOrErrors(t *testing.T) {
 			texts = append(texts, fmt.Sprintf("%v | %+v | %#v", err, err, err))
 		}
 	}
-	creds := liveperson.Credentials{AccountID: liveperson.DemoAccountID, Username: liveperson.DemoUsername,
+	creds := liveperson.Credentials{AccountID: livepersonsandbox.DemoAccountID, Username: livepersonsandbox.DemoUsername,
 		AppKey: cfg.AppKey, Secret: cfg.Secret, AccessToken: cfg.AccessToken, AccessTokenSecret: cfg.AccessTokenSecret}
 	e.setSecret(t, creds)
 	_, err := e.transfer(t, "chat-1", skillTarget("2"))
 	record(err)
 	e.sb.ExpireBearers()
-	_, err = e.transfer(t, "chat-2", skillTarget(liveperson.SkillOfflineID))
+	_, err = e.transfer(t, "chat-2", skillTarget(livepersonsandbox.SkillOfflineID))
 	record(err)
 	e.sb.Inject(sandbox.Fault{Kind: sandbox.AuthExpired}, 2)
 	_, err = e.transfer(t, "chat-3", agentTarget("6"))
 	record(err)
-	e.setSecret(t, liveperson.Credentials{AccountID: liveperson.DemoAccountID, Username: liveperson.DemoUsername, Password: "wrong-password-never-shown"})
+	e.setSecret(t, liveperson.Credentials{AccountID: livepersonsandbox.DemoAccountID, Username: livepersonsandbox.DemoUsername, Password: "wrong-password-never-shown"})
 	_, err = e.transfer(t, "chat-4", agentTarget("6"))
 	record(err)
 	creds.BaseURL = e.srv.URL

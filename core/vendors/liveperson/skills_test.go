@@ -6,7 +6,7 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors"
-	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 )
 
 // The skills answer in every shape we expect from LivePerson's XML-mapped JSON.
@@ -35,7 +35,7 @@ func TestSkillsCheckReadsEveryShape(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file+"/"+c.skill, func(t *testing.T) {
-			e := newEnv(t, liveperson.SandboxConfig{}, answerSkills(testdata(t, c.file)))
+			e := newEnv(t, livepersonsandbox.Config{}, answerSkills(testdata(t, c.file)))
 			res, err := e.transfer(t, "chat-1", skillTarget(c.skill))
 			if c.code == "" {
 				if err != nil || res.Outcome != handoff.OutcomeTransferred {
@@ -57,8 +57,8 @@ func TestSkillsCheckReadsEveryShape(t *testing.T) {
 func TestAvailability(t *testing.T) {
 	ptr := func(n int) *int { return &n }
 	t.Run("all listed skills", func(t *testing.T) {
-		e := newEnv(t, liveperson.SandboxConfig{}, nil)
-		got, err := e.adapter.Availability(testCtx(t), vendors.AvailabilityRequest{Tenant: tenant, ConversationID: liveperson.DemoChatID})
+		e := newEnv(t, livepersonsandbox.Config{}, nil)
+		got, err := e.adapter.Availability(testCtx(t), vendors.AvailabilityRequest{Tenant: tenant, ConversationID: livepersonsandbox.DemoChatID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +72,7 @@ func TestAvailability(t *testing.T) {
 		}
 	})
 	t.Run("targets asked about", func(t *testing.T) {
-		e := newEnv(t, liveperson.SandboxConfig{}, answerSkills(testdata(t, "skills_offline.json")))
+		e := newEnv(t, livepersonsandbox.Config{}, answerSkills(testdata(t, "skills_offline.json")))
 		got, err := e.adapter.Availability(testCtx(t), vendors.AvailabilityRequest{Tenant: tenant, ConversationID: "chat-1",
 			Targets: []handoff.Target{skillTarget("25975313"), skillTarget("2"), agentTarget("6"), skillTarget("26060500")}})
 		if err != nil {
@@ -88,7 +88,7 @@ func TestAvailability(t *testing.T) {
 		}
 	})
 	t.Run("chat the agent no longer holds", func(t *testing.T) {
-		e := newEnv(t, liveperson.SandboxConfig{}, nil)
+		e := newEnv(t, livepersonsandbox.Config{}, nil)
 		if _, err := e.transfer(t, "chat-1", agentTarget("6")); err != nil {
 			t.Fatal(err)
 		}

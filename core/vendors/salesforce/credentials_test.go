@@ -9,6 +9,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/salesforce"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
 )
 
 func TestCredentials(t *testing.T) {
@@ -20,7 +21,7 @@ func TestCredentials(t *testing.T) {
 		{"demo secret", nil, ""},
 		{"apiVersion defaults", func(m map[string]any) { delete(m, "apiVersion") }, ""},
 		{"key with literal \\n", func(m map[string]any) {
-			m["privateKey"] = strings.ReplaceAll(salesforce.DemoPrivateKeyPEM, "\n", `\n`)
+			m["privateKey"] = strings.ReplaceAll(salesforcesandbox.DemoPrivateKeyPEM, "\n", `\n`)
 		}, ""},
 		{"runtimeUrl missing", func(m map[string]any) { delete(m, "runtimeUrl") }, "runtimeUrl"},
 		{"orgId missing", func(m map[string]any) { delete(m, "orgId") }, "orgId"},
@@ -42,7 +43,7 @@ func TestCredentials(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var m map[string]any
-			_ = json.Unmarshal(salesforce.DemoSecret("https://runtime-api-na-west.prod.chatbots.sfdc.sh"), &m)
+			_ = json.Unmarshal(salesforcesandbox.DemoSecret("https://runtime-api-na-west.prod.chatbots.sfdc.sh"), &m)
 			if tc.edit != nil {
 				tc.edit(m)
 			}
@@ -71,7 +72,7 @@ func TestCredentials(t *testing.T) {
 
 func TestCredentialsDoNotPrintTheKey(t *testing.T) {
 	var c salesforce.Credentials
-	if err := vendors.DecodeCredentials("acme/salesforce", salesforce.DemoSecret("http://127.0.0.1:1"), &c); err != nil {
+	if err := vendors.DecodeCredentials("acme/salesforce", salesforcesandbox.DemoSecret("http://127.0.0.1:1"), &c); err != nil {
 		t.Fatal(err)
 	}
 	if s := c.String(); strings.Contains(s, "PRIVATE KEY") {

@@ -20,6 +20,7 @@ import (
 	"handoff/core/vendors"
 	"handoff/core/vendors/rest"
 	"handoff/core/vendors/salesforce"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
 	"handoff/core/vendors/vendortest"
 )
 
@@ -65,17 +66,17 @@ func ackWith(t *testing.T, match func(*http.Request) bool, status uint16, retryA
 // ackResultWith is ackWith with the ack's result.
 func ackResultWith(t *testing.T, match func(*http.Request) bool, status uint16, retryAfter string, body []byte) (*fuzzRuntime, handoff.Transfer, vendors.AckResult, error) {
 	t.Helper()
-	f := &fuzzRuntime{sandbox: salesforce.NewSandbox(salesforce.SandboxConfig{}), match: match,
+	f := &fuzzRuntime{sandbox: salesforcesandbox.New(salesforcesandbox.Config{}), match: match,
 		status: 100 + int(status)%500, header: http.Header{"Content-Type": {"application/json"}}, body: body}
 	if retryAfter != "" {
 		f.header.Set("Retry-After", retryAfter)
 	}
 	hc := &http.Client{Transport: f, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	a := salesforce.New(vendors.Deps{
-		Secrets: vendortest.NewSecrets(tenant, salesforce.VendorKey, salesforce.DemoSecret("http://127.0.0.1:1")),
+		Secrets: vendortest.NewSecrets(tenant, salesforce.VendorKey, salesforcesandbox.DemoSecret("http://127.0.0.1:1")),
 		HTTP:    rest.New(hc, rest.WithBackoff(0), rest.WithMaxWait(0)), Log: slog.New(slog.DiscardHandler), Now: time.Now,
 	})
-	tr := transfer(handoff.StatusTransferred, salesforce.DemoSessionID, fuzzSeq)
+	tr := transfer(handoff.StatusTransferred, salesforcesandbox.DemoSessionID, fuzzSeq)
 	res, err := a.Ack(context.Background(), tr)
 	if err != nil {
 		var e *handoff.Error

@@ -17,6 +17,7 @@ import (
 	"handoff/core/vendors"
 	"handoff/core/vendors/rest"
 	"handoff/core/vendors/salesforce"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
 	"handoff/core/vendors/sandbox"
 	"handoff/core/vendors/vendortest"
 )
@@ -25,7 +26,7 @@ const tenant = "acme"
 
 // fixture is a sandbox served over HTTP and an adapter whose tenant's secret points at it.
 type fixture struct {
-	sb      *salesforce.Sandbox
+	sb      *salesforcesandbox.Sandbox
 	srv     *httptest.Server
 	adapter *salesforce.Adapter
 	secrets *vendortest.Secrets
@@ -33,7 +34,7 @@ type fixture struct {
 }
 
 type options struct {
-	cfg    salesforce.SandboxConfig
+	cfg    salesforcesandbox.Config
 	wrap   func(http.Handler) http.Handler // e.g. to slow the token endpoint down
 	secret func(map[string]any)            // edits the demo secret
 	now    func() time.Time                // the adapter's clock
@@ -41,14 +42,14 @@ type options struct {
 
 func newFixture(t *testing.T, o options) *fixture {
 	t.Helper()
-	f := &fixture{sb: salesforce.NewSandbox(o.cfg), logs: &bytes.Buffer{}}
+	f := &fixture{sb: salesforcesandbox.New(o.cfg), logs: &bytes.Buffer{}}
 	var h http.Handler = f.sb
 	if o.wrap != nil {
 		h = o.wrap(h)
 	}
 	f.srv = httptest.NewServer(h)
 	t.Cleanup(f.srv.Close)
-	secret := salesforce.DemoSecret(f.srv.URL)
+	secret := salesforcesandbox.DemoSecret(f.srv.URL)
 	if o.secret != nil {
 		var m map[string]any
 		if err := json.Unmarshal(secret, &m); err != nil {
@@ -69,8 +70,8 @@ func newFixture(t *testing.T, o options) *fixture {
 
 // secretValues are what must never show in an error or a log line.
 func secretValues() []string {
-	lines := strings.Split(salesforce.DemoPrivateKeyPEM, "\n")
-	return []string{salesforce.DemoPrivateKeyPEM, lines[3], lines[len(lines)-3], salesforce.DemoTokenPrefix}
+	lines := strings.Split(salesforcesandbox.DemoPrivateKeyPEM, "\n")
+	return []string{salesforcesandbox.DemoPrivateKeyPEM, lines[3], lines[len(lines)-3], salesforcesandbox.DemoTokenPrefix}
 }
 
 func TestConformance(t *testing.T) {
@@ -80,8 +81,8 @@ func TestConformance(t *testing.T) {
 			return vendortest.AckSetup{Acker: f.adapter, Sandbox: f.sb, Secrets: secretValues(), Logs: f.logs}
 		},
 		Tenant: tenant,
-		Bot: handoff.Bot{Vendor: salesforce.VendorKey, SessionID: salesforce.DemoSessionID,
-			EscalationMessageID: salesforce.DemoEscalationMessageID},
+		Bot: handoff.Bot{Vendor: salesforce.VendorKey, SessionID: salesforcesandbox.DemoSessionID,
+			EscalationMessageID: salesforcesandbox.DemoEscalationMessageID},
 		Errors: []vendortest.ErrorCase{
 			{VendorCode: "BadRequestError", Want: handoff.CodeVendorRejected},
 			{VendorCode: "UnauthorizedError", Want: handoff.CodeVendorAuthFailed},
@@ -107,7 +108,7 @@ func transfer(status handoff.Status, session string, seq int64) handoff.Transfer
 		Target:       handoff.Target{Type: handoff.TargetQueue, ID: "qu-b5d3bb4-a1ac-4caa-9be6-55a5abc30001"},
 		Ack:          handoff.Ack{Status: handoff.AckPending, SequenceID: seq},
 		Bot: &handoff.Bot{Vendor: salesforce.VendorKey, SessionID: session,
-			EscalationMessageID: salesforce.DemoEscalationMessageID},
+			EscalationMessageID: salesforcesandbox.DemoEscalationMessageID},
 		CreatedAt: at.Add(-time.Minute), UpdatedAt: at,
 	}
 	if status == handoff.StatusFailed {
@@ -123,7 +124,7 @@ func testCtx(t *testing.T) context.Context {
 }
 
 // messages returns the ack messages the sandbox received, oldest first.
-func messages(sb *salesforce.Sandbox) []sandbox.Request {
+func messages(sb *salesforcesandbox.Sandbox) []sandbox.Request {
 	var out []sandbox.Request
 	for _, r := range sb.Requests() {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/messages") {
@@ -136,15 +137,15 @@ func messages(sb *salesforce.Sandbox) []sandbox.Request {
 // The schemas have additionalProperties: false, so a field more is likely a 400 [I]: the bodies
 // must be byte for byte the golden files, which follow docs/vendors/salesforce.md.
 func TestMessagesAreExactlyTheSpecShapes(t *testing.T) {
-	failedWithError := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1712345678903)
+	failedWithError := transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 1712345678903)
 	failedWithError.Error = &handoff.Problem{Code: handoff.CodeVendorUnavailable, Message: "Kore.ai said: <html>upstream secret</html>"}
 	failedWithError.Bot.EscalationMessageID = ""
 	tests := []struct {
 		golden string
 		t      handoff.Transfer
 	}{
-		{"transfer_succeeded.json", transfer(handoff.StatusTransferred, salesforce.DemoSessionID, 1712345678901)},
-		{"transfer_failed.json", transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1712345678902)},
+		{"transfer_succeeded.json", transfer(handoff.StatusTransferred, salesforcesandbox.DemoSessionID, 1712345678901)},
+		{"transfer_failed.json", transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 1712345678902)},
 		{"transfer_failed_error.json", failedWithError},
 	}
 	for _, tc := range tests {
@@ -165,7 +166,7 @@ func TestMessagesAreExactlyTheSpecShapes(t *testing.T) {
 				t.Errorf("body\n got %s\nwant %s", got[0].Body, bytes.TrimSpace(want))
 			}
 			h := got[0].Header
-			if h.Get("X-Org-Id") != salesforce.DemoOrgID || h.Get("Content-Type") != "application/json" ||
+			if h.Get("X-Org-Id") != salesforcesandbox.DemoOrgID || h.Get("Content-Type") != "application/json" ||
 				!strings.HasPrefix(h.Get("Authorization"), "Bearer ") || h.Get("X-Request-ID") == "" {
 				t.Errorf("headers = %v, want X-Org-Id, Content-Type, Authorization and X-Request-ID", h)
 			}
@@ -175,7 +176,7 @@ func TestMessagesAreExactlyTheSpecShapes(t *testing.T) {
 
 func TestRetryResendsTheSameMessage(t *testing.T) {
 	f := newFixture(t, options{})
-	tr := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1712345678902)
+	tr := transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 1712345678902)
 	f.sb.Inject(sandbox.Fault{Kind: sandbox.Hang}, 1)
 	c, cancel := context.WithTimeout(testCtx(t), 500*time.Millisecond)
 	defer cancel()
@@ -201,7 +202,7 @@ func TestRetryResendsTheSameMessage(t *testing.T) {
 // does [I], and the adapter then needs processedSequenceIds to list it.
 func TestRetryAfterALostAnswerIsConfirmedByProcessedSequenceIDs(t *testing.T) {
 	f := newFixture(t, options{})
-	tr := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1712345678902)
+	tr := transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 1712345678902)
 	if err := errOf(f.adapter.Ack(testCtx(t), tr)); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +218,7 @@ func TestRetryAfterALostAnswerIsConfirmedByProcessedSequenceIDs(t *testing.T) {
 
 func TestWarmRetrySkipsAConfirmedMessage(t *testing.T) {
 	f := newFixture(t, options{})
-	tr := transfer(handoff.StatusTransferred, salesforce.DemoSessionID, 1712345678901)
+	tr := transfer(handoff.StatusTransferred, salesforcesandbox.DemoSessionID, 1712345678901)
 	f.sb.InjectEnd(sandbox.Fault{Kind: sandbox.ServerError}, 1)
 	err := errOf(f.adapter.Ack(testCtx(t), tr))
 	if !handoff.Retryable(err) {
@@ -229,14 +230,14 @@ func TestWarmRetrySkipsAConfirmedMessage(t *testing.T) {
 	if got := f.sb.AckCalls(); got != 1 {
 		t.Errorf("ack calls = %d, want 1: the bot had confirmed the message", got)
 	}
-	if !f.sb.SessionEnded(salesforce.DemoSessionID) {
+	if !f.sb.SessionEnded(salesforcesandbox.DemoSessionID) {
 		t.Error("the retry did not end the session")
 	}
 }
 
 func TestZeroSequenceIDFallsBackToUpdatedAt(t *testing.T) {
 	f := newFixture(t, options{})
-	tr := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 0)
+	tr := transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 0)
 	if err := errOf(f.adapter.Ack(testCtx(t), tr)); err != nil {
 		t.Fatal(err)
 	}
@@ -250,10 +251,10 @@ func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestLowerSequenceIDIsRejected(t *testing.T) {
 	f := newFixture(t, options{})
-	if err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 200))); err != nil {
+	if err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 200))); err != nil {
 		t.Fatal(err)
 	}
-	older := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 100)
+	older := transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 100)
 	older.ID = "tr-0002"
 	err := errOf(f.adapter.Ack(testCtx(t), older))
 	var e *handoff.Error
@@ -264,7 +265,7 @@ func TestLowerSequenceIDIsRejected(t *testing.T) {
 
 func TestEndedSessionIsRejected(t *testing.T) {
 	f := newFixture(t, options{})
-	err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusTransferred, salesforce.DemoEndedSessionID, 1)))
+	err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusTransferred, salesforcesandbox.DemoEndedSessionID, 1)))
 	var e *handoff.Error
 	if !errors.As(err, &e) || e.Code != handoff.CodeVendorRejected || e.VendorCode != "NotFoundError" {
 		t.Errorf("Ack to an ended session = %v, want VENDOR_REJECTED NotFoundError", err)
@@ -274,8 +275,8 @@ func TestEndedSessionIsRejected(t *testing.T) {
 func TestAnswersTheSpecDoesNotDescribeAreBadResponses(t *testing.T) {
 	tests := map[string]string{
 		"not JSON":                       `{"unexpected": [1, 2, `,
-		"no processedSequenceIds":        `{"sessionId":"` + salesforce.DemoSessionID + `","messages":[]}`,
-		"sequenceId not among processed": `{"sessionId":"` + salesforce.DemoSessionID + `","processedSequenceIds":[7],"messages":[]}`,
+		"no processedSequenceIds":        `{"sessionId":"` + salesforcesandbox.DemoSessionID + `","messages":[]}`,
+		"sequenceId not among processed": `{"sessionId":"` + salesforcesandbox.DemoSessionID + `","processedSequenceIds":[7],"messages":[]}`,
 	}
 	for name, answer := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -289,7 +290,7 @@ func TestAnswersTheSpecDoesNotDescribeAreBadResponses(t *testing.T) {
 					_, _ = w.Write([]byte(answer))
 				})
 			}})
-			err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1)))
+			err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 1)))
 			if handoff.ErrorCode(err) != handoff.CodeVendorProtocol {
 				t.Errorf("Ack = %v, want VENDOR_BAD_RESPONSE", err)
 			}
@@ -307,11 +308,11 @@ func TestRuntimeCRCIsEchoed(t *testing.T) {
 			}
 		})
 	}})
-	if err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1))); err != nil {
+	if err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 1))); err != nil {
 		t.Fatal(err)
 	}
 	first := lastCRC
-	second := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 2)
+	second := transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 2)
 	second.ID = "tr-0002"
 	if err := errOf(f.adapter.Ack(testCtx(t), second)); err != nil {
 		t.Fatal(err)
@@ -332,15 +333,15 @@ func errOf(_ vendors.AckResult, err error) error { return err }
 // carries messages): the result keeps them, so bot-ack can store them on the transfer.
 func TestAckKeepsTheBotsReply(t *testing.T) {
 	f := newFixture(t, options{})
-	res, err := f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1))
+	res, err := f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []handoff.BotMessage{{Type: "text", Message: salesforce.DemoFailedReply}}
+	want := []handoff.BotMessage{{Type: "text", Message: salesforcesandbox.DemoFailedReply}}
 	if len(res.BotMessages) != 1 || res.BotMessages[0].Type != want[0].Type || res.BotMessages[0].Message != want[0].Message {
 		t.Errorf("bot messages = %+v, want %+v", res.BotMessages, want)
 	}
-	res, err = f.adapter.Ack(testCtx(t), transfer(handoff.StatusTransferred, salesforce.DemoSessionIDs[1], 1))
+	res, err = f.adapter.Ack(testCtx(t), transfer(handoff.StatusTransferred, salesforcesandbox.DemoSessionIDs[1], 1))
 	if err != nil || len(res.BotMessages) != 0 || res.Uncertain != "" {
 		t.Errorf("after transferSucceeded: %+v, %v; want no messages (the bot's text output is empty)", res, err)
 	}
@@ -351,7 +352,7 @@ func TestAckKeepsTheBotsReply(t *testing.T) {
 func TestServiceUnavailableIsUncertainAndNeverResent(t *testing.T) {
 	f := newFixture(t, options{})
 	f.sb.Inject(sandbox.Fault{Kind: sandbox.Unavailable}, 1)
-	tr := transfer(handoff.StatusTransferred, salesforce.DemoSessionID, 1712345678901)
+	tr := transfer(handoff.StatusTransferred, salesforcesandbox.DemoSessionID, 1712345678901)
 	res, err := f.adapter.Ack(testCtx(t), tr)
 	if err != nil {
 		t.Fatalf("Ack = %v, want no error: an error is retried, and the bot already ran", err)
@@ -367,7 +368,7 @@ func TestServiceUnavailableIsUncertainAndNeverResent(t *testing.T) {
 // bot.sequenceId is the channel's own counter: when the request gave one, the ack carries it.
 func TestAckUsesTheChannelsSequenceID(t *testing.T) {
 	f := newFixture(t, options{})
-	tr := transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1712345678902)
+	tr := transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 1712345678902)
 	tr.Bot.SequenceID = 7
 	if err := errOf(f.adapter.Ack(testCtx(t), tr)); err != nil {
 		t.Fatal(err)

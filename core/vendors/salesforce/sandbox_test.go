@@ -15,7 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"handoff/core/vendors/salesforce"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
 )
 
 func TestDemoKeyMatchesTestdata(t *testing.T) {
@@ -23,7 +23,7 @@ func TestDemoKeyMatchesTestdata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(b) != salesforce.DemoPrivateKeyPEM {
+	if string(b) != salesforcesandbox.DemoPrivateKeyPEM {
 		t.Error("DemoPrivateKeyPEM and testdata/demo_private_key.pem differ")
 	}
 }
@@ -31,11 +31,11 @@ func TestDemoKeyMatchesTestdata(t *testing.T) {
 // demoAssertion signs an assertion with the demo key, with claims edited by edit.
 func demoAssertion(t *testing.T, aud string, edit func(jwt.MapClaims)) string {
 	t.Helper()
-	key, err := jwt.ParseRSAPrivateKeyFromPEM([]byte(salesforce.DemoPrivateKeyPEM))
+	key, err := jwt.ParseRSAPrivateKeyFromPEM([]byte(salesforcesandbox.DemoPrivateKeyPEM))
 	if err != nil {
 		t.Fatal(err)
 	}
-	claims := jwt.MapClaims{"iss": salesforce.DemoClientID, "sub": salesforce.DemoUsername, "aud": aud,
+	claims := jwt.MapClaims{"iss": salesforcesandbox.DemoClientID, "sub": salesforcesandbox.DemoUsername, "aud": aud,
 		"exp": time.Now().Add(2 * time.Minute).Unix()}
 	if edit != nil {
 		edit(claims)
@@ -69,10 +69,10 @@ func TestSandboxVerifiesAssertions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign, _ := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": salesforce.DemoClientID,
-		"sub": salesforce.DemoUsername, "aud": login, "exp": time.Now().Add(time.Minute).Unix()}).SignedString(other)
-	hs256, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": salesforce.DemoClientID,
-		"sub": salesforce.DemoUsername, "aud": login, "exp": time.Now().Add(time.Minute).Unix()}).SignedString([]byte("k"))
+	foreign, _ := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": salesforcesandbox.DemoClientID,
+		"sub": salesforcesandbox.DemoUsername, "aud": login, "exp": time.Now().Add(time.Minute).Unix()}).SignedString(other)
+	hs256, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": salesforcesandbox.DemoClientID,
+		"sub": salesforcesandbox.DemoUsername, "aud": login, "exp": time.Now().Add(time.Minute).Unix()}).SignedString([]byte("k"))
 	tests := []struct {
 		name      string
 		assertion string
@@ -94,7 +94,7 @@ func TestSandboxVerifiesAssertions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := postToken(t, f.srv.URL, tc.assertion)
 			if tc.wantOK {
-				if status != http.StatusOK || !strings.HasPrefix(body["access_token"], salesforce.DemoTokenPrefix) {
+				if status != http.StatusOK || !strings.HasPrefix(body["access_token"], salesforcesandbox.DemoTokenPrefix) {
 					t.Errorf("status %d, body %v, want 200 with a token", status, body)
 				}
 				return
@@ -113,7 +113,7 @@ func runtimeCall(t *testing.T, f *fixture, method, path, body string, edit func(
 	_, tok := postToken(t, f.srv.URL, demoAssertion(t, login, nil))
 	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+tok["access_token"])
-	req.Header.Set("X-Org-Id", salesforce.DemoOrgID)
+	req.Header.Set("X-Org-Id", salesforcesandbox.DemoOrgID)
 	req.Header.Set("X-Request-ID", "3f1c4c2e-8d6b-4a4e-9f0a-1b2c3d4e5f60")
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Session-End-Reason", "Transfer")
@@ -132,7 +132,7 @@ func runtimeCall(t *testing.T, f *fixture, method, path, body string, edit func(
 }
 
 func TestSandboxValidatesMessagesStrictly(t *testing.T) {
-	path := "/v5.3.0/sessions/" + salesforce.DemoSessionID + "/messages"
+	path := "/v5.3.0/sessions/" + salesforcesandbox.DemoSessionID + "/messages"
 	tests := []struct {
 		name   string
 		body   string
@@ -159,7 +159,7 @@ func TestSandboxValidatesMessagesStrictly(t *testing.T) {
 		{"no request id", `{"message":{"type":"transferSucceeded","sequenceId":5}}`, func(h http.Header) { h.Del("X-Request-ID") }, "", 400},
 		{"not json", `{"message":{"type":"transferSucceeded","sequenceId":5}}`, func(h http.Header) { h.Set("Content-Type", "text/plain") }, "", 400},
 		{"unknown session", `{"message":{"type":"transferSucceeded","sequenceId":5}}`, nil, "/v5.3.0/sessions/nope/messages", 404},
-		{"v4 path", `{"message":{"type":"transferSucceeded","sequenceId":5}}`, nil, "/v4.0.0/sessions/" + salesforce.DemoSessionID + "/messages", 404},
+		{"v4 path", `{"message":{"type":"transferSucceeded","sequenceId":5}}`, nil, "/v4.0.0/sessions/" + salesforcesandbox.DemoSessionID + "/messages", 404},
 	}
 	wantKeys := errorKeys(t)
 	for _, tc := range tests {
@@ -182,7 +182,7 @@ func TestSandboxValidatesMessagesStrictly(t *testing.T) {
 
 func TestSandboxSequenceIDs(t *testing.T) {
 	f := newFixture(t, options{})
-	path := "/v5.3.0/sessions/" + salesforce.DemoSessionID + "/messages"
+	path := "/v5.3.0/sessions/" + salesforcesandbox.DemoSessionID + "/messages"
 	msg := func(seq string) string {
 		return `{"message":{"type":"transferFailed","sequenceId":` + seq + `,"reason":"Error"}}`
 	}
@@ -205,7 +205,7 @@ func TestSandboxSequenceIDs(t *testing.T) {
 
 func TestSandboxSessionEnd(t *testing.T) {
 	f := newFixture(t, options{})
-	path := "/v5.3.0/sessions/" + salesforce.DemoSessionID
+	path := "/v5.3.0/sessions/" + salesforcesandbox.DemoSessionID
 	if status, body := runtimeCall(t, f, http.MethodDelete, path, "", func(h http.Header) { h.Set("X-Session-End-Reason", "Because") }); status != 400 {
 		t.Errorf("end reason out of enum: status %d (%v), want 400", status, body)
 	}

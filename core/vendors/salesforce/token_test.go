@@ -13,13 +13,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"handoff/core/handoff"
-	"handoff/core/vendors/salesforce"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
 	"handoff/core/vendors/sandbox"
 )
 
 func TestAssertionClaims(t *testing.T) {
 	f := newFixture(t, options{})
-	if err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1))); err != nil {
+	if err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 1))); err != nil {
 		t.Fatal(err)
 	}
 	var form url.Values
@@ -40,7 +40,7 @@ func TestAssertionClaims(t *testing.T) {
 		t.Errorf("alg = %v, want RS256", tok.Header["alg"])
 	}
 	// The audience is Salesforce's login server, not the URL the token is asked from.
-	want := map[string]any{"iss": salesforce.DemoClientID, "sub": salesforce.DemoUsername, "aud": "https://login.salesforce.com"}
+	want := map[string]any{"iss": salesforcesandbox.DemoClientID, "sub": salesforcesandbox.DemoUsername, "aud": "https://login.salesforce.com"}
 	for k, v := range want {
 		if claims[k] != v {
 			t.Errorf("%s = %v, want %v", k, claims[k], v)
@@ -55,7 +55,7 @@ func TestAssertionClaims(t *testing.T) {
 func TestTokenIsReusedAcrossAcks(t *testing.T) {
 	f := newFixture(t, options{})
 	for i := range 5 {
-		tr := transfer(handoff.StatusFailed, salesforce.DemoSessionID, int64(100+i))
+		tr := transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, int64(100+i))
 		tr.ID = fmt.Sprintf("tr-%04d", i)
 		if err := errOf(f.adapter.Ack(testCtx(t), tr)); err != nil {
 			t.Fatalf("ack %d: %v", i, err)
@@ -72,10 +72,10 @@ func TestTokenIsMintedAgainAfterItsAssumedLifetime(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	f := newFixture(t, options{cfg: salesforce.SandboxConfig{Now: clock}, now: clock})
+	f := newFixture(t, options{cfg: salesforcesandbox.Config{Now: clock}, now: clock})
 	ack := func(seq int64) {
 		t.Helper()
-		tr := transfer(handoff.StatusFailed, salesforce.DemoSessionID, seq)
+		tr := transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, seq)
 		tr.ID = fmt.Sprintf("tr-%04d", seq)
 		if err := errOf(f.adapter.Ack(testCtx(t), tr)); err != nil {
 			t.Fatal(err)
@@ -113,7 +113,7 @@ func TestConcurrentAcksShareOneTokenFetch(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	}
-	f := newFixture(t, options{cfg: salesforce.SandboxConfig{Sessions: sessions}, wrap: slow})
+	f := newFixture(t, options{cfg: salesforcesandbox.Config{Sessions: sessions}, wrap: slow})
 	var wg sync.WaitGroup
 	errs := make([]error, len(sessions))
 	for i, s := range sessions {
@@ -135,7 +135,7 @@ func TestConcurrentAcksShareOneTokenFetch(t *testing.T) {
 func TestTokenIsMintedAgainAfterA401(t *testing.T) {
 	f := newFixture(t, options{})
 	f.sb.Inject(sandbox.Fault{Kind: sandbox.AuthExpired}, 1)
-	if err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1))); err != nil {
+	if err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 1))); err != nil {
 		t.Fatalf("Ack after an expired token: %v", err)
 	}
 	if got := f.sb.TokenCalls(); got != 2 {
@@ -148,8 +148,8 @@ func TestTokenIsMintedAgainAfterA401(t *testing.T) {
 }
 
 func TestRefusedAssertionIsAuthFailed(t *testing.T) {
-	f := newFixture(t, options{cfg: salesforce.SandboxConfig{ClientID: "3MVG9another.connected.app"}})
-	err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1)))
+	f := newFixture(t, options{cfg: salesforcesandbox.Config{ClientID: "3MVG9another.connected.app"}})
+	err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 1)))
 	var e *handoff.Error
 	if !errors.As(err, &e) || e.Code != handoff.CodeVendorAuthFailed || e.VendorCode != "invalid_grant" || handoff.Retryable(err) {
 		t.Fatalf("Ack with a refused assertion = %v, want final VENDOR_AUTH_FAILED invalid_grant", err)
@@ -170,7 +170,7 @@ func TestRefusedAssertionIsAuthFailed(t *testing.T) {
 func TestTokenEndpointDownIsRetryable(t *testing.T) {
 	f := newFixture(t, options{})
 	f.sb.InjectToken(sandbox.Fault{Kind: sandbox.Unavailable}, 0)
-	err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforce.DemoSessionID, 1)))
+	err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusFailed, salesforcesandbox.DemoSessionID, 1)))
 	if handoff.ErrorCode(err) != handoff.CodeVendorUnavailable || !handoff.Retryable(err) {
 		t.Errorf("Ack with the login endpoint down = %v, want retryable VENDOR_UNAVAILABLE", err)
 	}
@@ -178,13 +178,13 @@ func TestTokenEndpointDownIsRetryable(t *testing.T) {
 
 func TestTransferredEndsTheSession(t *testing.T) {
 	f := newFixture(t, options{})
-	if err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusTransferred, salesforce.DemoSessionID, 1))); err != nil {
+	if err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusTransferred, salesforcesandbox.DemoSessionID, 1))); err != nil {
 		t.Fatal(err)
 	}
 	var end, msg http.Header
 	for _, r := range f.sb.Requests() {
 		switch {
-		case r.Method == http.MethodDelete && r.Path == "/v5.3.0/sessions/"+salesforce.DemoSessionID:
+		case r.Method == http.MethodDelete && r.Path == "/v5.3.0/sessions/"+salesforcesandbox.DemoSessionID:
 			end = r.Header
 		case r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/messages"):
 			msg = r.Header
@@ -199,7 +199,7 @@ func TestTransferredEndsTheSession(t *testing.T) {
 	if end.Get("X-Request-ID") == msg.Get("X-Request-ID") {
 		t.Error("the session end reused the message's X-Request-ID")
 	}
-	if !f.sb.SessionEnded(salesforce.DemoSessionID) {
+	if !f.sb.SessionEnded(salesforcesandbox.DemoSessionID) {
 		t.Error("the sandbox's session is still live")
 	}
 }
@@ -216,7 +216,7 @@ func TestSessionStaysOpen(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, options{secret: tc.secret})
-			if err := errOf(f.adapter.Ack(testCtx(t), transfer(tc.status, salesforce.DemoSessionID, 1))); err != nil {
+			if err := errOf(f.adapter.Ack(testCtx(t), transfer(tc.status, salesforcesandbox.DemoSessionID, 1))); err != nil {
 				t.Fatal(err)
 			}
 			if got := f.sb.EndCalls(); got != 0 {
@@ -241,7 +241,7 @@ func TestSessionEndAnswers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, options{})
 			f.sb.InjectEnd(tc.fault, 0)
-			err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusTransferred, salesforce.DemoSessionID, 1)))
+			err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusTransferred, salesforcesandbox.DemoSessionID, 1)))
 			if handoff.ErrorCode(err) != tc.wantError {
 				t.Errorf("Ack = %v, want code %q", err, tc.wantError)
 			}

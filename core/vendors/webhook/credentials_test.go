@@ -9,6 +9,7 @@ import (
 	"handoff/core/handoff"
 	"handoff/core/vendors"
 	"handoff/core/vendors/webhook"
+	"handoff/core/vendors/webhook/webhooksandbox"
 )
 
 func TestCredentials(t *testing.T) {
@@ -22,12 +23,12 @@ func TestCredentials(t *testing.T) {
 		// A reference library base64-decodes every secret: a raw one would never verify.
 		{"raw secret", "https://bot.example.com/acks", "a raw secret of at least 24 bytes", "signingSecret"},
 		{"base64 too short", "https://bot.example.com/acks", "whsec_c2hvcnQ=", "signingSecret"},
-		{"loopback http", "http://127.0.0.1:8080/acks", webhook.DemoSigningSecret, ""},
-		{"no url", "", webhook.DemoSigningSecret, "url"},
+		{"loopback http", "http://127.0.0.1:8080/acks", webhooksandbox.DemoSigningSecret, ""},
+		{"no url", "", webhooksandbox.DemoSigningSecret, "url"},
 		{"no secret", "https://bot.example.com/acks", "", "signingSecret"},
-		{"http elsewhere", "http://bot.example.com/acks", webhook.DemoSigningSecret, "url"},
-		{"user info", "https://user:pass@bot.example.com/acks", webhook.DemoSigningSecret, "url"},
-		{"relative", "/acks", webhook.DemoSigningSecret, "url"},
+		{"http elsewhere", "http://bot.example.com/acks", webhooksandbox.DemoSigningSecret, "url"},
+		{"user info", "https://user:pass@bot.example.com/acks", webhooksandbox.DemoSigningSecret, "url"},
+		{"relative", "/acks", webhooksandbox.DemoSigningSecret, "url"},
 		{"short secret", "https://bot.example.com/acks", "s3cr3t-but-short", "signingSecret"},
 		{"whsec not base64", "https://bot.example.com/acks", "whsec_!!!!not base64 but quite long!!!!", "signingSecret"},
 	}

@@ -16,6 +16,7 @@ import (
 	"handoff/core/vendors/rest"
 	"handoff/core/vendors/vendortest"
 	"handoff/core/vendors/webhook"
+	"handoff/core/vendors/webhook/webhooksandbox"
 )
 
 // fuzzReceiver answers every delivery with the fuzzed status, Retry-After and body, in process.
@@ -52,7 +53,7 @@ func FuzzDeliveryAnswer(f *testing.F) {
 		}
 		hc := &http.Client{Transport: r, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		a := webhook.New(vendors.Deps{
-			Secrets: vendortest.NewSecrets(tenant, webhook.VendorKey, webhook.DemoSecret("http://127.0.0.1:1")),
+			Secrets: vendortest.NewSecrets(tenant, webhook.VendorKey, webhooksandbox.DemoSecret("http://127.0.0.1:1")),
 			HTTP:    rest.New(hc, rest.WithBackoff(0), rest.WithMaxWait(0)), Log: slog.New(slog.DiscardHandler), Now: time.Now,
 		})
 		err := errOf(a.Ack(context.Background(), transfer(handoff.StatusTransferred, 1712345678901)))
@@ -64,7 +65,7 @@ func FuzzDeliveryAnswer(f *testing.F) {
 			if !errors.As(err, &e) || e.Code == handoff.CodeInternal || e.RetryAfter < 0 || e.RetryAfter > time.Hour {
 				t.Fatalf("error %v", err)
 			}
-			if strings.Contains(err.Error(), webhook.DemoSigningSecret) || len(body) >= 8 && strings.Contains(e.Message, string(body)) {
+			if strings.Contains(err.Error(), webhooksandbox.DemoSigningSecret) || len(body) >= 8 && strings.Contains(e.Message, string(body)) {
 				t.Fatalf("the error quotes the secret or the receiver: %v", err)
 			}
 			if r.calls > 1 && !handoff.Retryable(err) && e.Code != handoff.CodeVendorAuthFailed {

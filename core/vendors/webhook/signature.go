@@ -71,6 +71,21 @@ func Sign(secret, id string, timestamp int64, body []byte) (string, error) {
 	return "v1," + base64.StdEncoding.EncodeToString(mac(key, id, strconv.FormatInt(timestamp, 10), body)), nil
 }
 
+// signAll returns the webhook-signature value signed under each secret: the "v1,…" signatures
+// space-separated, in the secrets' order, as Standard Webhooks allows so that a receiver holding
+// any one of the secrets (during a rotation) verifies the delivery.
+func signAll(secrets []string, id string, timestamp int64, body []byte) (string, error) {
+	sigs := make([]string, 0, len(secrets))
+	for _, secret := range secrets {
+		sig, err := Sign(secret, id, timestamp, body)
+		if err != nil {
+			return "", err
+		}
+		sigs = append(sigs, sig)
+	}
+	return strings.Join(sigs, " "), nil
+}
+
 func mac(key []byte, id, timestamp string, body []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(id + "." + timestamp + "."))

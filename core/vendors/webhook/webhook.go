@@ -43,7 +43,8 @@ func New(d vendors.Deps) *Adapter {
 	return a
 }
 
-// Ack POSTs t, as the API shows it, to the tenant's webhook URL, signed. Every retry of this ack
+// Ack POSTs t, as the API shows it, to the tenant's webhook URL, signed (under both secrets
+// during a rotation, signingSecretPrevious set). Every retry of this ack
 // carries the same webhook-id (so the receiver can drop repeats) with a fresh timestamp and
 // signature. A refused signature is tried once more with the secret as it is now, in case it
 // was rotated since it was cached.
@@ -102,7 +103,9 @@ func (a *Adapter) deliver(ctx context.Context, c *Credentials, id string, body [
 		Op: "webhook.Deliver", Method: http.MethodPost, URL: c.URL, Header: h, Body: body,
 		Sign: func(h http.Header) error {
 			ts := a.now().Unix()
-			sig, err := Sign(c.SigningSecret, id, ts, body) // Validate checked the secret; the id is ours
+			// Validate checked the secrets; the id is ours. During a rotation, one signature
+			// under each secret.
+			sig, err := signAll(c.signingSecrets(), id, ts, body)
 			h.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 			h.Set(HeaderSignature, sig)
 			return err

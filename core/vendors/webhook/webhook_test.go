@@ -19,6 +19,7 @@ import (
 	"handoff/core/vendors/sandbox"
 	"handoff/core/vendors/vendortest"
 	"handoff/core/vendors/webhook"
+	"handoff/core/vendors/webhook/webhooksandbox"
 )
 
 const (
@@ -28,7 +29,7 @@ const (
 )
 
 type fixture struct {
-	sb      *webhook.Sandbox
+	sb      *webhooksandbox.Sandbox
 	srv     *httptest.Server
 	adapter *webhook.Adapter
 	secrets *vendortest.Secrets
@@ -36,16 +37,16 @@ type fixture struct {
 	url     string
 }
 
-func newFixture(t *testing.T, cfg webhook.SandboxConfig, now func() time.Time) *fixture {
+func newFixture(t *testing.T, cfg webhooksandbox.Config, now func() time.Time) *fixture {
 	t.Helper()
 	if cfg.Path == "" {
 		cfg.Path = secretPath
 	}
-	f := &fixture{sb: webhook.NewSandbox(cfg), logs: &bytes.Buffer{}}
+	f := &fixture{sb: webhooksandbox.New(cfg), logs: &bytes.Buffer{}}
 	f.srv = httptest.NewServer(f.sb)
 	t.Cleanup(f.srv.Close)
 	f.url = f.srv.URL + cfg.Path
-	secret, _ := json.Marshal(map[string]string{"url": f.url, "signingSecret": webhook.DemoSigningSecret})
+	secret, _ := json.Marshal(map[string]string{"url": f.url, "signingSecret": webhooksandbox.DemoSigningSecret})
 	f.secrets = vendortest.NewSecrets(tenant, webhook.VendorKey, secret)
 	f.adapter = webhook.New(vendors.Deps{
 		Secrets: f.secrets,
@@ -58,7 +59,7 @@ func newFixture(t *testing.T, cfg webhook.SandboxConfig, now func() time.Time) *
 
 // secretValues are what must never show in an error or a log line.
 func secretValues(f *fixture) []string {
-	return []string{webhook.DemoSigningSecret, strings.TrimPrefix(webhook.DemoSigningSecret, "whsec_"),
+	return []string{webhooksandbox.DemoSigningSecret, strings.TrimPrefix(webhooksandbox.DemoSigningSecret, "whsec_"),
 		"whk-s3cr3t-c0de-7f2a9c", f.url}
 }
 
@@ -78,7 +79,7 @@ func TestConformance(t *testing.T) {
 	}
 	vendortest.RunAcker(t, vendortest.AckHarness{
 		Setup: func(t *testing.T) vendortest.AckSetup {
-			f := newFixture(t, webhook.SandboxConfig{}, nil)
+			f := newFixture(t, webhooksandbox.Config{}, nil)
 			return vendortest.AckSetup{Acker: f.adapter, Sandbox: f.sb, Secrets: secretValues(f), Logs: f.logs}
 		},
 		Tenant: tenant,
@@ -110,7 +111,7 @@ func testCtx(t *testing.T) context.Context {
 
 func TestDeliveryIsTheSignedTransferResource(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
-	f := newFixture(t, webhook.SandboxConfig{}, func() time.Time { return now })
+	f := newFixture(t, webhooksandbox.Config{}, func() time.Time { return now })
 	tr := transfer(handoff.StatusTransferred, 1712345678901)
 	if err := errOf(f.adapter.Ack(testCtx(t), tr)); err != nil {
 		t.Fatal(err)
@@ -131,7 +132,7 @@ func TestDeliveryIsTheSignedTransferResource(t *testing.T) {
 		t.Errorf("headers = %v", r.Header)
 	}
 	// A receiver of its own, with nothing of ours but the secret, accepts it.
-	if err := webhook.Verify(webhook.DemoSigningSecret, r.Header, r.Body, now); err != nil {
+	if err := webhook.Verify(webhooksandbox.DemoSigningSecret, r.Header, r.Body, now); err != nil {
 		t.Errorf("Verify: %v", err)
 	}
 	d := f.sb.Deliveries()
@@ -144,7 +145,7 @@ func TestRetriesShareTheIDButAreSignedAnew(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Now().Truncate(time.Second)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	f := newFixture(t, webhook.SandboxConfig{}, clock)
+	f := newFixture(t, webhooksandbox.Config{}, clock)
 	tr := transfer(handoff.StatusFailed, 1712345678902)
 	if err := errOf(f.adapter.Ack(testCtx(t), tr)); err != nil {
 		t.Fatal(err)
@@ -171,7 +172,7 @@ func TestAResendWithinOneAckIsSignedAnew(t *testing.T) {
 	var mu sync.Mutex
 	tick := time.Now().Truncate(time.Second)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); tick = tick.Add(10 * time.Second); return tick }
-	f := newFixture(t, webhook.SandboxConfig{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return tick }}, clock)
+	f := newFixture(t, webhooksandbox.Config{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return tick }}, clock)
 	f.sb.Inject(sandbox.Fault{Kind: sandbox.Unavailable}, 1)
 	if err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusTransferred, 1))); err != nil {
 		t.Fatal(err)
@@ -187,7 +188,7 @@ func TestAResendWithinOneAckIsSignedAnew(t *testing.T) {
 }
 
 func TestZeroSequenceIDStillGivesAStableID(t *testing.T) {
-	f := newFixture(t, webhook.SandboxConfig{}, nil)
+	f := newFixture(t, webhooksandbox.Config{}, nil)
 	tr := transfer(handoff.StatusFailed, 0)
 	for range 2 {
 		if err := errOf(f.adapter.Ack(testCtx(t), tr)); err != nil {
@@ -230,14 +231,14 @@ func (s *rotatingSecrets) Put(context.Context, string, string, []byte) error { r
 
 func TestRefusedSignatureRereadsTheSecret(t *testing.T) {
 	const newSecret = "whsec_bmV3LXNpZ25pbmcta2V5LWFmdGVyLXJvdGF0aW9uISE="
-	sb := webhook.NewSandbox(webhook.SandboxConfig{SigningSecret: newSecret})
+	sb := webhooksandbox.New(webhooksandbox.Config{SigningSecret: newSecret})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 	secret := func(s string) []byte {
-		b, _ := json.Marshal(map[string]string{"url": srv.URL + webhook.DemoPath, "signingSecret": s})
+		b, _ := json.Marshal(map[string]string{"url": srv.URL + webhooksandbox.DemoPath, "signingSecret": s})
 		return b
 	}
-	store := &rotatingSecrets{current: secret(webhook.DemoSigningSecret), rotated: secret(newSecret)}
+	store := &rotatingSecrets{current: secret(webhooksandbox.DemoSigningSecret), rotated: secret(newSecret)}
 	a := webhook.New(vendors.Deps{Secrets: store, HTTP: rest.New(srv.Client())})
 	if err := errOf(a.Ack(testCtx(t), transfer(handoff.StatusTransferred, 1))); err != nil {
 		t.Fatalf("Ack across a secret rotation: %v", err)
@@ -248,7 +249,7 @@ func TestRefusedSignatureRereadsTheSecret(t *testing.T) {
 }
 
 func TestTransportErrorsDoNotShowTheURL(t *testing.T) {
-	f := newFixture(t, webhook.SandboxConfig{}, nil)
+	f := newFixture(t, webhooksandbox.Config{}, nil)
 	f.srv.Close() // connection refused, with the URL in Go's error
 	err := errOf(f.adapter.Ack(testCtx(t), transfer(handoff.StatusTransferred, 1)))
 	if !handoff.Retryable(err) {
@@ -263,10 +264,10 @@ func TestTransportErrorsDoNotShowTheURL(t *testing.T) {
 }
 
 func TestSandboxRefuses(t *testing.T) {
-	f := newFixture(t, webhook.SandboxConfig{}, nil)
+	f := newFixture(t, webhooksandbox.Config{}, nil)
 	body, _ := json.Marshal(transfer(handoff.StatusTransferred, 1))
 	sign := func(id string, ts int64, b []byte) string {
-		s, err := webhook.Sign(webhook.DemoSigningSecret, id, ts, b)
+		s, err := webhook.Sign(webhooksandbox.DemoSigningSecret, id, ts, b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,10 +313,10 @@ func TestSandboxRefuses(t *testing.T) {
 }
 
 func TestDemoSecretWorks(t *testing.T) {
-	sb := webhook.NewSandbox(webhook.SandboxConfig{})
+	sb := webhooksandbox.New(webhooksandbox.Config{})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
-	a := webhook.New(vendors.Deps{Secrets: vendortest.NewSecrets(tenant, webhook.VendorKey, webhook.DemoSecret(srv.URL)),
+	a := webhook.New(vendors.Deps{Secrets: vendortest.NewSecrets(tenant, webhook.VendorKey, webhooksandbox.DemoSecret(srv.URL)),
 		HTTP: rest.New(srv.Client())})
 	if err := errOf(a.Ack(testCtx(t), transfer(handoff.StatusTransferred, 1))); err != nil {
 		t.Fatal(err)

@@ -77,11 +77,9 @@ func New(t *testing.T, function string) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(sb.Close)
-	secrets, err := demo.Secrets(filepath.Join(Root(t), "infra", "local-secrets.json"), sb.URLs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seeded, err := demo.Seed(ctx, secretsmanager.NewFromConfig(aw.Config), "handoff/", secrets)
+	// The demo tenant's secrets, one per registered sandbox (infra/local-secrets.json is their
+	// copy, which scripts/localstack/demo checks).
+	seeded, err := demo.Seed(ctx, secretsmanager.NewFromConfig(aw.Config), "handoff/", sb.DemoSecrets())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"handoff/core/vendors/sandbox"
 	"handoff/scripts/localstack/demo"
 )
 
@@ -40,7 +41,7 @@ func TestPlanPutsEachDuplicateAfterItsOriginal(t *testing.T) {
 		if !j.dup {
 			seen[j.key] = string(j.body)
 			vendors[j.vendor]++
-			if j.vendor == VendorBitrix24 {
+			if j.vendor == "bitrix24" {
 				chats[j.conversation] = true
 			} else if other, taken := convs[j.conversation]; taken {
 				t.Fatalf("%s conversation %s reused by %s and %s", j.vendor, j.conversation, other, j.key)
@@ -48,7 +49,7 @@ func TestPlanPutsEachDuplicateAfterItsOriginal(t *testing.T) {
 			convs[j.conversation] = j.key
 		}
 	}
-	if vendors[VendorBitrix24] < 116 || vendors[VendorLivePerson] < 116 || vendors[VendorKoreAI] < 116 {
+	if vendors["bitrix24"] < 116 || vendors["liveperson"] < 116 || vendors["koreai"] < 116 {
 		t.Errorf("vendors %v, want a third each", vendors)
 	}
 	if len(chats) != 4 {
@@ -57,7 +58,7 @@ func TestPlanPutsEachDuplicateAfterItsOriginal(t *testing.T) {
 }
 
 func TestCheckKeepsTrafficOnThisMachine(t *testing.T) {
-	base := Config{Total: 1, Concurrency: 1, Conversations: 1, Vendor: VendorBitrix24, Duration: time.Second, Settle: time.Second}
+	base := Config{Total: 1, Concurrency: 1, Conversations: 1, Vendor: "bitrix24", Duration: time.Second, Settle: time.Second}
 	for url, ok := range map[string]bool{
 		"http://127.0.0.1:3000": true, "http://localhost:3000": true, "http://[::1]:3000": true,
 		"http://10.0.0.5:3000": false, "https://127.0.0.1:3000": false, "http://example.com": false,
@@ -95,11 +96,11 @@ type fakeStack struct {
 }
 
 func newFake() *fakeStack {
-	f := &fakeStack{byKey: map[string]string{}, transfers: map[string]string{}}
-	for _, c := range []*demo.VendorCounters{&f.counters.Bitrix24, &f.counters.LivePerson, &f.counters.KoreAI} {
-		c.ByConversation = map[string]int{}
+	f := &fakeStack{byKey: map[string]string{}, transfers: map[string]string{}, counters: demo.Counters{}}
+	for _, v := range []string{"bitrix24", "liveperson", "koreai"} {
+		f.counters[v] = sandbox.Counters{ByConversation: map[string]int{}}
 	}
-	f.counters.Webhook.ByTransfer = map[string]int{}
+	f.counters["webhook"] = sandbox.Counters{ByTransfer: map[string]int{}}
 	return f
 }
 
@@ -127,17 +128,18 @@ func (f *fakeStack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				status = "pending"
 			}
 			f.transfers[id] = status
-			c := map[string]*demo.VendorCounters{"bitrix24": &f.counters.Bitrix24, "liveperson": &f.counters.LivePerson, "koreai": &f.counters.KoreAI}[req.Vendor]
+			c := f.counters[req.Vendor] // its maps are shared: changing them changes the reading
 			calls := 1
 			if f.doubleCallsTo != "" && strings.HasPrefix(req.Conversation.ID, f.doubleCallsTo) {
 				calls = 2
 			}
 			c.TransferCalls += calls
 			c.ByConversation[req.Conversation.ID] += calls
+			f.counters[req.Vendor] = c
 			if !f.pending {
-				f.counters.Webhook.ByTransfer[id]++
+				f.counters["webhook"].ByTransfer[id]++
 				if f.doubleAcks {
-					f.counters.Webhook.ByTransfer[id]++
+					f.counters["webhook"].ByTransfer[id]++
 				}
 			}
 			if f.forget {
@@ -176,7 +178,7 @@ func TestVerifyPassesACleanRun(t *testing.T) {
 	if !rep.OK() || rep.Keys != 30 || rep.Duplicates != 10 || rep.Transfers != 30 || rep.Acked != 30 {
 		t.Errorf("report %+v", rep)
 	}
-	if v := rep.Vendors[VendorBitrix24]; v.Made != v.Expected || v.Made != 10 {
+	if v := rep.Vendors["bitrix24"]; v.Made != v.Expected || v.Made != 10 {
 		t.Errorf("bitrix24 calls %+v, want 10/10", v)
 	}
 }
@@ -186,7 +188,7 @@ func TestVerifyPassesACleanRun(t *testing.T) {
 func TestVerifyNotesRepeatsTheVendorRefused(t *testing.T) {
 	f := newFake()
 	f.doubleCallsTo = "LOAD-"
-	rep := runAgainst(t, f, VendorLivePerson)
+	rep := runAgainst(t, f, "liveperson")
 	if !rep.OK() || rep.Repeats != 30 || len(rep.Notes) == 0 {
 		t.Errorf("report %+v", rep)
 	}
@@ -202,9 +204,9 @@ func TestVerifyFindsWhatWentWrong(t *testing.T) {
 			func(r Report) bool { return r.Doubled > 0 }},
 
 		"a transfer was forgotten":         {func(f *fakeStack) { f.forget = true }, VendorMixed, func(r Report) bool { return r.Lost > 0 }},
-		"transfers stayed pending":         {func(f *fakeStack) { f.pending = true }, VendorKoreAI, func(r Report) bool { return r.Failed > 0 && r.Unacked > 0 }},
-		"acks were sent twice":             {func(f *fakeStack) { f.doubleAcks = true }, VendorBitrix24, func(r Report) bool { return r.DoubledAcks > 0 }},
-		"a Bitrix24 chat was called twice": {func(f *fakeStack) { f.doubleCallsTo = "113" }, VendorBitrix24, func(r Report) bool { return r.Doubled > 0 }},
+		"transfers stayed pending":         {func(f *fakeStack) { f.pending = true }, "koreai", func(r Report) bool { return r.Failed > 0 && r.Unacked > 0 }},
+		"acks were sent twice":             {func(f *fakeStack) { f.doubleAcks = true }, "bitrix24", func(r Report) bool { return r.DoubledAcks > 0 }},
+		"a Bitrix24 chat was called twice": {func(f *fakeStack) { f.doubleCallsTo = "113" }, "bitrix24", func(r Report) bool { return r.Doubled > 0 }},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

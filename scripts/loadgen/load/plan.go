@@ -11,32 +11,47 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	mrand "math/rand/v2"
 	"net"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	"handoff/core/vendors/sandbox"
+	"handoff/core/vendors/sandboxes"
 )
 
-// Vendors a run can drive: the transfer vendors of the demo tenant, or all three in turn.
-const (
-	VendorBitrix24   = "bitrix24"
-	VendorLivePerson = "liveperson"
-	VendorKoreAI     = "koreai"
-	VendorMixed      = "mixed"
-)
+// VendorMixed drives every vendor of the plan in turn. A run can also drive one vendor: any
+// sandbox registered in core/vendors/sandboxes with a load plan (sandbox.Spec.Load), which says
+// which conversations and targets its demo sandbox takes again and again.
+const VendorMixed = "mixed"
 
-// The demo sandboxes' ids that take a transfer again and again (see each vendor's sandbox):
-// Bitrix24 re-transfers a known chat to an active operator as often as asked; LivePerson and
-// Kore.ai hand a conversation over once, so each of their transfers gets a new one (any chat id,
-// any 24-hex botSessionId).
-var (
-	bitrix24Chats    = []string{"112", "113", "114", "115"}
-	bitrix24Operator = "12"
-	livePersonSkill  = "2"
-	koreAIAgent      = "a-220172c-856e-4db6-a2d1-d4c2dabe0001"
-)
+// Vendors are the vendors a run can drive, sorted: the registered sandboxes with a load plan.
+func Vendors() []string { return registered(func(l *sandbox.Load) bool { return true }) }
+
+// availabilityVendors are those whose load plan asks for availability too.
+func availabilityVendors() []string {
+	return registered(func(l *sandbox.Load) bool { return l.Availability != nil })
+}
+
+func registered(keep func(*sandbox.Load) bool) []string {
+	var out []string
+	for _, v := range slices.Sorted(maps.Keys(sandboxes.All)) {
+		if l := sandboxes.All[v].Load; l != nil && keep(l) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// reuses says whether the vendor takes the same conversation again (see sandbox.Load).
+func reuses(vendor string) bool {
+	l := sandboxes.All[vendor].Load
+	return l != nil && l.Reuses
+}
 
 // Config is one load run.
 type Config struct {
@@ -48,7 +63,7 @@ type Config struct {
 	// (Bitrix24: at most its 4 known chats). LivePerson and Kore.ai transfers each get their own.
 	Conversations int
 	DupShare      float64 // the share of Total that repeats an earlier request (same key, same body)
-	Vendor        string  // bitrix24, liveperson, koreai or mixed
+	Vendor        string  // one of Vendors() (bitrix24, liveperson, koreai), or mixed
 	Availability  int     // GET /availability requests mixed in (skill-check), 0 for none
 	// Duration bounds the sending; Settle bounds the wait for callbacks and acks afterwards.
 	Duration time.Duration
@@ -79,10 +94,8 @@ func (c Config) Check() error {
 	case c.Duration <= 0 || c.Settle <= 0:
 		return errors.New("-duration and -settle must be positive")
 	}
-	switch c.Vendor {
-	case VendorBitrix24, VendorLivePerson, VendorKoreAI, VendorMixed:
-	default:
-		return fmt.Errorf("-vendor %q: want bitrix24, liveperson, koreai or mixed", c.Vendor)
+	if vendors := Vendors(); c.Vendor != VendorMixed && !slices.Contains(vendors, c.Vendor) {
+		return fmt.Errorf("-vendor %q: want %s or %s", c.Vendor, strings.Join(vendors, ", "), VendorMixed)
 	}
 	return nil
 }
@@ -100,6 +113,7 @@ type job struct {
 // transfer is one distinct idempotency key of the plan.
 type transfer struct {
 	key, vendor, conversation string
+	target                    sandbox.Target
 }
 
 // plan is what a run sends, in order.
@@ -129,22 +143,14 @@ func makePlan(c Config) plan {
 		j  job
 	}
 	var order []placed
-	chats := bitrix24Chats[:min(c.Conversations, len(bitrix24Chats))]
-	vendors := []string{VendorBitrix24, VendorLivePerson, VendorKoreAI}
+	vendors := Vendors()
 	for i := range distinct {
 		v := c.Vendor
 		if v == VendorMixed {
 			v = vendors[i%len(vendors)]
 		}
 		t := transfer{key: "load-" + p.run + "-" + strconv.Itoa(i), vendor: v}
-		switch v {
-		case VendorBitrix24:
-			t.conversation = chats[i%len(chats)]
-		case VendorLivePerson:
-			t.conversation = "LOAD-" + p.run + "-" + strconv.Itoa(i)
-		case VendorKoreAI:
-			t.conversation = randomHex(12)
-		}
+		t.conversation, t.target = sandboxes.All[v].Load.Transfer(p.run, i, c.Conversations)
 		p.transfers = append(p.transfers, t)
 		order = append(order, placed{float64(i), job{key: t.key, vendor: v, conversation: t.conversation, body: body(c.Tenant, t, p.run)}})
 	}
@@ -158,15 +164,16 @@ func makePlan(c Config) plan {
 		}
 		order = append(order, placed{float64(i) + 0.5 + rng.Float64()*window, orig})
 	}
+	avail := availabilityVendors()
 	for q := range c.Availability {
-		v := []string{VendorLivePerson, VendorKoreAI}[q%2]
-		conv := "LOAD-" + p.run + "-avail-" + strconv.Itoa(q)
-		if v == VendorKoreAI {
-			conv = randomHex(12)
+		if len(avail) == 0 {
+			break
 		}
+		v := avail[q%len(avail)]
+		conv, target := sandboxes.All[v].Load.Availability(p.run, q)
 		query := "tenant=" + url.QueryEscape(c.Tenant) + "&vendor=" + v + "&conversationId=" + url.QueryEscape(conv)
-		if v == VendorKoreAI { // Kore.ai answers for named agents, queues or skills only
-			query += "&target=" + url.QueryEscape("agent:"+koreAIAgent)
+		if target != nil {
+			query += "&target=" + url.QueryEscape(target.Type+":"+target.ID)
 		}
 		order = append(order, placed{rng.Float64() * float64(distinct), job{vendor: v, query: query}})
 	}
@@ -188,18 +195,9 @@ func makePlan(c Config) plan {
 // body is the POST /transfers body of t: one target the sandbox accepts, no fallback (a refusal
 // shows as a failed transfer), a webhook bot to ack.
 func body(tenant string, t transfer, run string) []byte {
-	target := map[string]string{}
-	switch t.vendor {
-	case VendorBitrix24:
-		target = map[string]string{"type": "agent", "id": bitrix24Operator}
-	case VendorLivePerson:
-		target = map[string]string{"type": "skill", "id": livePersonSkill}
-	case VendorKoreAI:
-		target = map[string]string{"type": "agent", "id": koreAIAgent}
-	}
 	b, _ := json.Marshal(map[string]any{
 		"tenant": tenant, "vendor": t.vendor, "conversation": map[string]string{"id": t.conversation},
-		"target": target, "note": "Load test " + run + ".", "bot": map[string]string{"vendor": "webhook"},
+		"target": t.target, "note": "Load test " + run + ".", "bot": map[string]string{"vendor": "webhook"},
 		"metadata": map[string]string{"loadRun": run},
 	})
 	return b

@@ -30,7 +30,7 @@ type Report struct {
 	OtherRetries                int // 429/503/504 answers that were retried
 	Availability                Percentiles
 	Vendors                     map[string]VendorCalls
-	KoreCallbacks               int
+	Callbacks                   int // outcomes the vendors posted (Kore.ai's callbacks)
 	Transfers                   int // keys answered with exactly one transfer id
 	Acked, Unacked, DoubledAcks int
 	// Lost: a transfer answered but not found, or fewer vendor calls than transfers. Doubled: a
@@ -119,8 +119,8 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Micros
 // Print writes the report for people.
 func (r Report) Print(w io.Writer) {
 	c := r.Config
-	fmt.Fprintf(w, "Load: %d requests (%d keys + %d duplicates, share %.2f), %d concurrent, vendor %s, %d Bitrix24 chats, against %s\n",
-		c.Total, r.Keys, r.Duplicates, c.DupShare, c.Concurrency, c.Vendor, min(c.Conversations, len(bitrix24Chats)), c.URL)
+	fmt.Fprintf(w, "Load: %d requests (%d keys + %d duplicates, share %.2f), %d concurrent, vendor %s, at most %d conversations where one is reused, against %s\n",
+		c.Total, r.Keys, r.Duplicates, c.DupShare, c.Concurrency, c.Vendor, c.Conversations, c.URL)
 	if r.Unsent > 0 {
 		fmt.Fprintf(w, "  -duration %s ran out: %d planned requests were not sent\n", c.Duration, r.Unsent)
 	}
@@ -144,8 +144,8 @@ func (r Report) Print(w io.Writer) {
 	}
 	if len(vc) > 0 {
 		fmt.Fprintf(w, "  vendor transfer calls made/expected: %s", strings.Join(vc, ", "))
-		if _, ok := r.Vendors[VendorKoreAI]; ok {
-			fmt.Fprintf(w, "; Kore.ai callbacks %d", r.KoreCallbacks)
+		if r.Callbacks > 0 {
+			fmt.Fprintf(w, "; vendor callbacks %d", r.Callbacks)
 		}
 		if r.Repeats > 0 {
 			fmt.Fprintf(w, "; %d repeats refused by the vendor", r.Repeats)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"handoff/core/vendors/koreai/koreaisandbox"
 	"handoff/scripts/localstack/demo"
 )
 
@@ -19,6 +20,9 @@ import (
 // tenant, so one message group; the stack paces them to the rate it was started with. The
 // checks: every escalation ends transferred, none lost, none doubled, in the order sent, and
 // the drain rate within a tenth of the configured one. loadgen -storm runs it.
+
+// VendorKoreAI is the storm's vendor: Kore.ai's per-account limit is what the pacing is for.
+const VendorKoreAI = "koreai"
 
 // StormConfig is one storm run.
 type StormConfig struct {
@@ -88,7 +92,7 @@ func Storm(ctx context.Context, cfg StormConfig) (*StormRun, error) {
 			detail, _ := json.Marshal(map[string]any{
 				"tenant": cfg.Tenant, "vendor": VendorKoreAI, "idempotencyKey": "storm-" + run + "-" + strconv.Itoa(j),
 				"conversation": map[string]string{"id": e.conversation},
-				"target":       map[string]string{"type": "agent", "id": koreAIAgent},
+				"target":       map[string]string{"type": "agent", "id": koreaisandbox.AgentID},
 				"note":         "Storm " + run + ", escalation " + strconv.Itoa(j) + ".",
 				"bot":          map[string]string{"vendor": "webhook"},
 			})
@@ -211,8 +215,8 @@ func (r *StormRun) Verify(ctx context.Context) (StormReport, error) {
 		return StormReport{}, err
 	}
 	calls := map[string]int{}
-	for conv, n := range after.KoreAI.ByConversation {
-		calls[conv] = n - r.before.KoreAI.ByConversation[conv]
+	for conv, n := range after[VendorKoreAI].ByConversation {
+		calls[conv] = n - r.before[VendorKoreAI].ByConversation[conv]
 	}
 	return analyseStorm(r.sent, outcomes, calls, r.cfg.PerMinute), nil
 }

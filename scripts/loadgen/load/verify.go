@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"handoff/core/vendors/sandbox"
 	"handoff/scripts/localstack/demo"
 )
 
@@ -182,7 +183,7 @@ func (r *Run) awaitAcks(ctx context.Context, keys []keyOutcome) demo.Counters {
 		}
 		missing := 0
 		for _, k := range keys {
-			if k.id != "" && after.Webhook.ByTransfer[k.id] == 0 {
+			if k.id != "" && acks(after, k.id) == 0 {
 				missing++
 			}
 		}
@@ -205,20 +206,15 @@ func (r *Run) checkVendorCalls(rep *Report, keys []keyOutcome, after demo.Counte
 			expected[k.vendor][k.conversation]++
 		}
 	}
-	counted := map[string][2]demo.VendorCounters{
-		VendorBitrix24:   {r.before.Bitrix24, after.Bitrix24},
-		VendorLivePerson: {r.before.LivePerson, after.LivePerson},
-		VendorKoreAI:     {r.before.KoreAI, after.KoreAI},
-	}
 	rep.Vendors = map[string]VendorCalls{}
 	for _, v := range sortedKeys(expected) {
-		c := counted[v]
+		c := [2]sandbox.Counters{r.before[v], after[v]}
 		vc := VendorCalls{Made: c[1].TransferCalls - c[0].TransferCalls}
 		for conv, want := range expected[v] {
 			vc.Expected += want
 			got := c[1].ByConversation[conv] - c[0].ByConversation[conv]
 			switch {
-			case got > want && v != VendorBitrix24:
+			case got > want && !reuses(v):
 				// LivePerson and Kore.ai hand a conversation over once and refuse a second call
 				// (404, ALREADY_ASSIGNED): a repeat is a reconcile after a failure, not a transfer.
 				rep.Repeats += got - want
@@ -233,11 +229,15 @@ func (r *Run) checkVendorCalls(rep *Report, keys []keyOutcome, after demo.Counte
 		}
 		rep.Vendors[v] = vc
 	}
-	rep.KoreCallbacks = after.KoreAI.Callbacks - r.before.KoreAI.Callbacks
+	failed := 0
+	for v, c := range after {
+		rep.Callbacks += c.Callbacks - r.before[v].Callbacks
+		failed += c.CallbacksFailed - r.before[v].CallbacksFailed
+	}
 	// A callback the sandbox gave up on may still have been applied; a transfer it left pending
 	// is found above, so a failed delivery alone is worth a note, not a failure.
-	if failed := after.KoreAI.CallbacksFailed - r.before.KoreAI.CallbacksFailed; failed > 0 {
-		rep.note("%d Kore.ai callbacks were not answered 2xx (a 404, or no answer within the sandbox's 5 s)", failed)
+	if failed > 0 {
+		rep.note("%d vendor callbacks were not answered 2xx (a 404, or no answer within the sandbox's 5 s)", failed)
 	}
 }
 
@@ -247,7 +247,7 @@ func (r *Run) checkAcks(rep *Report, keys []keyOutcome, after demo.Counters) {
 		if k.id == "" {
 			continue
 		}
-		switch n := after.Webhook.ByTransfer[k.id]; {
+		switch n := acks(after, k.id); {
 		case n == 1:
 			rep.Acked++
 		case n == 0:
@@ -258,6 +258,15 @@ func (r *Run) checkAcks(rep *Report, keys []keyOutcome, after demo.Counters) {
 			rep.problem("transfer %s (%s) was acked %d times", k.id, k.vendor, n)
 		}
 	}
+}
+
+// acks counts the acks the bots' sandboxes accepted for a transfer.
+func acks(c demo.Counters, transfer string) int {
+	n := 0
+	for _, v := range c {
+		n += v.ByTransfer[transfer]
+	}
+	return n
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -1,7 +1,8 @@
 // Package demo runs what the local stack puts in place of the SaaS vendors: one sandbox per
-// vendor on a loopback port, and the tenants' secrets (infra/local-secrets.json by default)
-// stored in the local Secrets Manager with the sandboxes' URLs filled in. Tests and `make run`
-// share it, so the demo a user tries is the one the tests drive.
+// vendor registered in core/vendors/sandboxes on a loopback port, the demo tenant's secrets
+// (each sandbox's DemoSecret), and the tenants' secrets of a file (infra/local-secrets.json by
+// default) stored in the local Secrets Manager with the sandboxes' URLs filled in. Tests and
+// `make run` share it, so the demo a user tries is the one the tests drive.
 package demo
 
 import (
@@ -9,9 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,71 +23,87 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"handoff/core/vendors/bitrix24"
-	"handoff/core/vendors/koreai"
-	"handoff/core/vendors/liveperson"
-	"handoff/core/vendors/salesforce"
-	"handoff/core/vendors/webhook"
+	"handoff/core/vendors/sandbox"
+	"handoff/core/vendors/sandboxes"
 )
 
-// Sandboxes are the running vendor sandboxes.
+// Sandboxes are the running vendor sandboxes: one per vendor registered in
+// core/vendors/sandboxes.
 type Sandboxes struct {
-	Bitrix24   *bitrix24.Sandbox
-	LivePerson *liveperson.Sandbox
-	KoreAI     *koreai.Sandbox
-	Salesforce *salesforce.Sandbox
-	Webhook    *webhook.Sandbox
-	// URLs maps each placeholder name (SANDBOX_KOREAI…) to its sandbox's base URL.
+	// URLs maps each placeholder name (Placeholder: SANDBOX_KOREAI…) to its sandbox's base URL.
 	URLs    map[string]string
-	servers []*http.Server
+	servers map[string]sandbox.Server
+	https   []*http.Server
 }
 
 // SandboxOptions tune the sandboxes; the zero value is every vendor as its docs describe it.
-type SandboxOptions struct {
-	// KoreAIRatePerMinute is Kore.ai's per-account limit: 0 for Kore's documented 60, negative
-	// for none (load tests: one sandbox is one account, which real tenants each have their own of).
-	KoreAIRatePerMinute int
-}
+type SandboxOptions = sandbox.Options
 
-// StartSandboxes serves every vendor's default sandbox on its own 127.0.0.1 port.
+// Placeholder is the name under which a vendor's sandbox URL fills a secrets file:
+// ${SANDBOX_KOREAI} for koreai.
+func Placeholder(vendor string) string { return "SANDBOX_" + strings.ToUpper(vendor) }
+
+// StartSandboxes serves every registered vendor's default sandbox on its own 127.0.0.1 port.
 func StartSandboxes() (*Sandboxes, error) { return StartSandboxesWith(SandboxOptions{}) }
 
 // StartSandboxesWith is StartSandboxes with the sandboxes tuned by o.
 func StartSandboxesWith(o SandboxOptions) (*Sandboxes, error) {
-	s := &Sandboxes{
-		Bitrix24:   bitrix24.NewSandbox(bitrix24.SandboxConfig{}),
-		LivePerson: liveperson.NewSandbox(liveperson.SandboxConfig{}),
-		KoreAI:     koreai.NewSandbox(koreai.SandboxConfig{RatePerMinute: o.KoreAIRatePerMinute}),
-		Salesforce: salesforce.NewSandbox(salesforce.SandboxConfig{}),
-		Webhook:    webhook.NewSandbox(webhook.SandboxConfig{}),
-		URLs:       map[string]string{},
-	}
-	for name, h := range map[string]http.Handler{
-		"SANDBOX_BITRIX24": s.Bitrix24, "SANDBOX_LIVEPERSON": s.LivePerson, "SANDBOX_KOREAI": s.KoreAI,
-		"SANDBOX_SALESFORCE": s.Salesforce, "SANDBOX_WEBHOOK": s.Webhook,
-	} {
+	s := &Sandboxes{URLs: map[string]string{}, servers: map[string]sandbox.Server{}}
+	for _, vendor := range slices.Sorted(maps.Keys(sandboxes.All)) {
+		sb := sandboxes.All[vendor].New(o)
+		s.servers[vendor] = sb
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("demo: sandbox %s: %w", name, err)
+			return nil, fmt.Errorf("demo: sandbox %s: %w", vendor, err)
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
-		s.servers = append(s.servers, srv)
-		s.URLs[name] = "http://" + ln.Addr().String()
+		s.https = append(s.https, srv)
+		s.URLs[Placeholder(vendor)] = "http://" + ln.Addr().String()
 	}
 	return s, nil
+}
+
+// Vendors lists the vendors whose sandboxes run, sorted.
+func (s *Sandboxes) Vendors() []string { return slices.Sorted(maps.Keys(s.servers)) }
+
+// Get returns the vendor's running sandbox, nil when none runs.
+func (s *Sandboxes) Get(vendor string) sandbox.Server { return s.servers[vendor] }
+
+// URL is the base URL of the vendor's sandbox.
+func (s *Sandboxes) URL(vendor string) string { return s.URLs[Placeholder(vendor)] }
+
+// SandboxOf returns the vendor's running sandbox as its own type, for tests that inspect what
+// only that vendor's sandbox records. It panics when the vendor has no sandbox of type T: a
+// test's mistake, not a condition to handle.
+func SandboxOf[T sandbox.Server](s *Sandboxes, vendor string) T {
+	sb, ok := s.servers[vendor].(T)
+	if !ok {
+		panic(fmt.Sprintf("demo: the %s sandbox is a %T, not the type asked for", vendor, s.servers[vendor]))
+	}
+	return sb
+}
+
+// DemoSecrets are the demo tenant's secrets: each registered sandbox's DemoSecret, pointing at
+// its running sandbox, as "demo/{vendor}".
+func (s *Sandboxes) DemoSecrets() map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(s.servers))
+	for vendor := range s.servers {
+		out[DemoTenant+"/"+vendor] = sandboxes.All[vendor].DemoSecret(s.URL(vendor))
+	}
+	return out
 }
 
 // Close stops every sandbox (and the Kore.ai callbacks it still has to deliver).
 func (s *Sandboxes) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	for _, srv := range s.servers {
+	for _, srv := range s.https {
 		_ = srv.Shutdown(ctx)
 	}
-	if s.KoreAI != nil {
-		s.KoreAI.Close()
+	for _, sb := range s.servers {
+		sb.Close()
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -49,8 +50,9 @@ type Stack struct {
 	Tenants []string
 }
 
-// Start starts the vendor sandboxes, stores the tenants' secrets of cfg.SecretsFile (their
-// ${SANDBOX_…} placeholders filled with the sandboxes' URLs) in the local Secrets Manager,
+// Start starts the vendor sandboxes, stores the demo tenant's secrets (Sandboxes.DemoSecrets)
+// and those of cfg.SecretsFile (their ${SANDBOX_…} placeholders filled with the sandboxes'
+// URLs; the file's win) in the local Secrets Manager,
 // starts the stack, and gives each of those tenants its LocalAccess record. On error it stops
 // what it started.
 func Start(ctx context.Context, cfg Config) (*Stack, error) {
@@ -67,10 +69,14 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 }
 
 func start(ctx context.Context, cfg Config, sandboxes *Sandboxes) (*Stack, error) {
-	secrets, err := Secrets(cfg.SecretsFile, sandboxes.URLs)
+	fileSecrets, err := Secrets(cfg.SecretsFile, sandboxes.URLs)
 	if err != nil {
 		return nil, fmt.Errorf("%w (HANDOFF_LOCAL_SECRETS names another file)", err)
 	}
+	// Every registered sandbox's demo secret, then the file's: a vendor added to the registry is
+	// seeded without editing the file, and the file may still replace any secret.
+	secrets := sandboxes.DemoSecrets()
+	maps.Copy(secrets, fileSecrets)
 	seeded, err := Seed(ctx, secretsmanager.NewFromConfig(cfg.AWS), SecretPrefix(cfg.Template), secrets)
 	if err != nil {
 		return nil, err

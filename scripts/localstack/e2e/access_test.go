@@ -13,7 +13,7 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/store"
-	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/eventbus"
 	"handoff/scripts/localstack/gateway"
@@ -49,7 +49,7 @@ func testTenantAccess(t *testing.T, e *env) {
 	grantInitech(t, e)
 	chat := "H6201348701"
 	acmeBody := fmt.Sprintf(`{"tenant":"acme","vendor":"liveperson","conversation":{"id":%q},"target":{"type":"skill","id":%q}}`,
-		chat, liveperson.SkillSupportID)
+		chat, livepersonsandbox.SkillSupportID)
 	mine := wantTransfer(t, postTransfer(t, s.URL, "e2e-access-acme-701", acmeBody), http.StatusCreated)
 	if mine.Caller != gateway.LocalPrincipal {
 		t.Errorf("transfer caller %q, want the local principal %s", mine.Caller, gateway.LocalPrincipal)
@@ -104,7 +104,7 @@ func testEscalationNotAllowed(t *testing.T, e *env) {
 	grantInitech(t, e)
 	items, calls := scan(t, e, tableName(t, e)), vendorCalls(e)
 	detail := fmt.Sprintf(`{"tenant":%q,"vendor":"liveperson","conversation":{"id":"H6201348703"},"target":{"type":"skill","id":%q}}`,
-		initech, liveperson.SkillSupportID)
+		initech, livepersonsandbox.SkillSupportID)
 	entries := mustJSON(t, map[string]any{"Entries": []eventbus.Entry{{
 		Source: demo.LocalEventSource, DetailType: "Escalation Requested", Detail: compact(t, detail),
 		EventBusName: escalationBus(t, e.tmpl),

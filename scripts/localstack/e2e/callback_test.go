@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/koreai"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/scripts/localstack/demo"
 )
 
 // Kore.ai's callbacks carry no signature of Kore's: the URL handed to Kore holds a token of
@@ -26,18 +29,22 @@ func testKoreAICallback(t *testing.T, e *env) {
 
 	// Forgeries that would fail the transfer if they were believed. They race Kore.ai's own
 	// callback; whichever lands first, the transfer must end transferred.
-	failed := `{"sessionId":"` + session + `","agentId":"` + koreai.SandboxAgentID + `","status":"failed","requestCompletedAt":1700000000000}`
-	otherToken := tokenOf(t, koreCallbackURL(t, s.Sandboxes.KoreAI, other))
-	for name, query := range map[string]string{
-		"no token":                   "tenant=demo&transfer=" + tr.ID,
-		"a made-up token":            "tenant=demo&transfer=" + tr.ID + "&token=" + base64.RawURLEncoding.EncodeToString(make([]byte, 32)),
-		"another transfer's token":   "tenant=demo&transfer=" + tr.ID + "&token=" + otherToken,
-		"the token under a tenant":   "tenant=acme&transfer=" + other + "&token=" + otherToken,
-		"two transfers in one URL":   "tenant=demo&transfer=" + other + "&transfer=" + tr.ID + "&token=" + otherToken,
-		"a token that is not b64url": "tenant=demo&transfer=" + tr.ID + "&token=%2B%2F%3D",
+	failed := `{"sessionId":"` + session + `","agentId":"` + koreaisandbox.AgentID + `","status":"failed","requestCompletedAt":1700000000000}`
+	otherToken := tokenOf(t, koreCallbackURL(t, demo.SandboxOf[*koreaisandbox.Sandbox](s.Sandboxes, "koreai"), other))
+	madeUp := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+	for name, suffix := range map[string]string{
+		"no token":                   "?tenant=demo&transfer=" + tr.ID,
+		"a made-up token":            "?tenant=demo&transfer=" + tr.ID + "&token=" + madeUp,
+		"another transfer's token":   "?tenant=demo&transfer=" + tr.ID + "&token=" + otherToken,
+		"the token under a tenant":   "?tenant=acme&transfer=" + other + "&token=" + otherToken,
+		"two transfers in one URL":   "?tenant=demo&transfer=" + other + "&transfer=" + tr.ID + "&token=" + otherToken,
+		"a token that is not b64url": "?tenant=demo&transfer=" + tr.ID + "&token=%2B%2F%3D",
+		"a made-up path token":       "/" + madeUp,
+		"a path token, other tenant": "/" + otherToken + "?tenant=acme",
+		"a token in path and query":  "/" + otherToken + "?token=" + otherToken,
 	} {
 		before := getTransfer(t, s.URL, tr.ID)
-		a := call(t, http.MethodPost, s.URL+"/callbacks/koreai?"+query, nil, failed)
+		a := call(t, http.MethodPost, s.URL+"/callbacks/koreai"+suffix, nil, failed)
 		wantProblem(t, a, http.StatusUnauthorized, handoff.CodeUnauthorized)
 		// Unchanged while pending; Kore.ai's own callback may land at any time and move it on.
 		cur := getTransfer(t, s.URL, tr.ID)
@@ -51,7 +58,7 @@ func testKoreAICallback(t *testing.T, e *env) {
 	awaitTransfer(t, s.URL, otherTr.ID, "transferred", final(handoff.StatusTransferred, handoff.AckNotRequired))
 
 	// The genuine callback again, as Kore.ai sent it: 200, and the transfer stays as it was.
-	d := koreDeliveries(s.Sandboxes.KoreAI, session)
+	d := koreDeliveries(demo.SandboxOf[*koreaisandbox.Sandbox](s.Sandboxes, "koreai"), session)
 	if len(d) != 1 || d[0].Status != http.StatusOK {
 		t.Fatalf("Kore.ai's callbacks about %s: %+v, want one, answered 200", session, d)
 	}
@@ -80,7 +87,7 @@ func testKoreAICallback(t *testing.T, e *env) {
 }
 
 // koreCallbackURL is the callbackUrl Kore.ai was handed for a bot session.
-func koreCallbackURL(t *testing.T, s *koreai.Sandbox, session string) string {
+func koreCallbackURL(t *testing.T, s *koreaisandbox.Sandbox, session string) string {
 	t.Helper()
 	calls := koreAssigns(s, session)
 	if len(calls) == 0 {
@@ -89,21 +96,26 @@ func koreCallbackURL(t *testing.T, s *koreai.Sandbox, session string) string {
 	return calls[0]["callbackUrl"]
 }
 
-// tokenOf is the token of a callback URL.
+// tokenOf is the token of a callback URL: its last path segment, where Handoff puts it so that
+// a platform that drops or re-encodes query strings cannot lose it.
 func tokenOf(t *testing.T, raw string) string {
 	t.Helper()
 	u, err := url.Parse(raw)
-	if err != nil || u.Query().Get("token") == "" {
-		t.Fatalf("callback URL %q has no token", raw)
+	if err != nil || u.RawQuery != "" || !strings.HasPrefix(u.Path, "/callbacks/koreai/") {
+		t.Fatalf("callback URL %q is not /callbacks/koreai/{token}", raw)
 	}
-	return u.Query().Get("token")
+	token := path.Base(u.Path)
+	if _, ok := koreai.CallbackTokenClaims(token); !ok {
+		t.Fatalf("callback URL %q does not end in a token", raw)
+	}
+	return token
 }
 
 // callbackToken is a valid callback token for a transfer to the demo Kore.ai agent, as the
 // Kore.ai adapter signs them (koreai.SignCallbackToken).
 func callbackToken(secret, tenant, transfer string) string {
 	return koreai.SignCallbackToken(secret, koreai.CallbackClaims{Tenant: tenant, Transfer: transfer,
-		Target: handoff.Target{Type: handoff.TargetAgent, ID: koreai.SandboxAgentID}, Expires: time.Now().Add(time.Hour)})
+		Target: handoff.Target{Type: handoff.TargetAgent, ID: koreaisandbox.AgentID}, Expires: time.Now().Add(time.Hour)})
 }
 
 // demoCallbackSecret is the demo tenant's Kore.ai callbackSecret, from infra/local-secrets.json.

@@ -14,8 +14,8 @@ import (
 
 	"handoff/core/awstest"
 	"handoff/core/testkit"
-	"handoff/core/vendors/koreai"
-	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/stack"
 	"handoff/scripts/localstack/template"
@@ -70,11 +70,11 @@ type env struct {
 	tmpl     *template.Template
 	binaries map[string]string
 	// acme's servers: a second LivePerson and a second Kore.ai, each a default sandbox.
-	acmeLivePerson *liveperson.Sandbox
-	acmeKoreAI     *koreai.Sandbox
+	acmeLivePerson *livepersonsandbox.Sandbox
+	acmeKoreAI     *koreaisandbox.Sandbox
 	// pacerKoreAI is the pacer tenant's Kore.ai (queue_test.go): it never calls back, so a
 	// transfer to it stays pending until it is cancelled.
-	pacerKoreAI *koreai.Sandbox
+	pacerKoreAI *koreaisandbox.Sandbox
 	secretsFile string // infra/local-secrets.json plus acme
 
 	running     *demo.Stack
@@ -137,9 +137,9 @@ func newEnv(t *testing.T) *env {
 // its own for Kore.ai).
 func (e *env) startAcme(t *testing.T) {
 	t.Helper()
-	e.acmeLivePerson = liveperson.NewSandbox(liveperson.SandboxConfig{})
-	e.acmeKoreAI = koreai.NewSandbox(koreai.SandboxConfig{})
-	e.pacerKoreAI = koreai.NewSandbox(koreai.SandboxConfig{NoCallbacks: true})
+	e.acmeLivePerson = livepersonsandbox.New(livepersonsandbox.Config{})
+	e.acmeKoreAI = koreaisandbox.New(koreaisandbox.Config{})
+	e.pacerKoreAI = koreaisandbox.New(koreaisandbox.Config{NoCallbacks: true})
 	lp, kore, pacerKore := httptest.NewServer(e.acmeLivePerson), httptest.NewServer(e.acmeKoreAI), httptest.NewServer(e.pacerKoreAI)
 	t.Cleanup(func() { e.acmeKoreAI.Close(); e.pacerKoreAI.Close(); pacerKore.Close(); kore.Close(); lp.Close() })
 
@@ -152,14 +152,14 @@ func (e *env) startAcme(t *testing.T) {
 		t.Fatal(err)
 	}
 	var koreSecret map[string]any
-	if err := json.Unmarshal(koreai.DemoSecret(kore.URL), &koreSecret); err != nil {
+	if err := json.Unmarshal(koreaisandbox.DemoSecret(kore.URL), &koreSecret); err != nil {
 		t.Fatal(err)
 	}
 	koreSecret["callbackSecret"] = acmeCallbackSecret
-	secrets["acme/liveperson"] = liveperson.DemoSecret(lp.URL)
+	secrets["acme/liveperson"] = livepersonsandbox.DemoSecret(lp.URL)
 	// pacer: a Kore.ai that never calls back, under a rate of its own (vendorRates), and the
 	// demo tenant's webhook bot.
-	secrets["pacer/koreai"], secrets["pacer/webhook"] = koreai.DemoSecret(pacerKore.URL), secrets["demo/webhook"]
+	secrets["pacer/koreai"], secrets["pacer/webhook"] = koreaisandbox.DemoSecret(pacerKore.URL), secrets["demo/webhook"]
 	secrets["acme/koreai"] = mustJSON(t, koreSecret)
 	e.secretsFile = filepath.Join(t.TempDir(), "secrets.json")
 	if err := os.WriteFile(e.secretsFile, mustJSON(t, secrets), 0o600); err != nil {

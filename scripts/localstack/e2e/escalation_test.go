@@ -12,9 +12,11 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"handoff/core/handoff"
-	"handoff/core/vendors/bitrix24"
-	"handoff/core/vendors/liveperson"
-	"handoff/core/vendors/salesforce"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
+	"handoff/core/vendors/webhook/webhooksandbox"
+	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/eventbus"
 	"handoff/scripts/localstack/template"
 )
@@ -24,11 +26,11 @@ import (
 func testEscalation(t *testing.T, e *env) {
 	s := e.stack(t)
 	t.Run("posted to /_local/events, acked to Salesforce", func(t *testing.T) {
-		chat, bot := "H6201348401", salesforce.DemoSessionIDs[3]
+		chat, bot := "H6201348401", salesforcesandbox.DemoSessionIDs[3]
 		detail := fmt.Sprintf(`{"tenant":"demo","vendor":"liveperson","conversation":{"id":%q},
 			"target":{"type":"skill","id":%q},"note":"Escalated by the bot after two failed intents.",
 			"bot":{"vendor":"salesforce","sessionId":%q,"escalationMessageId":%q}}`,
-			chat, liveperson.SkillSupportID, bot, salesforce.DemoEscalationMessageID)
+			chat, livepersonsandbox.SkillSupportID, bot, salesforcesandbox.DemoEscalationMessageID)
 		entries := mustJSON(t, map[string]any{"Entries": []eventbus.Entry{{
 			Source: "com.example.chatbot", DetailType: "Escalation Requested", Detail: compact(t, detail),
 			EventBusName: escalationBus(t, e.tmpl),
@@ -43,10 +45,10 @@ func testEscalation(t *testing.T, e *env) {
 			t.Fatalf("POST /_local/events = %s", a)
 		}
 		tr := awaitEscalation(t, s.URL, put.Entries[0].EventID, chat, handoff.StatusTransferred, handoff.AckSent)
-		if n, to := livePersonTransfers(s.Sandboxes.LivePerson, chat), s.Sandboxes.LivePerson.TransferredTo(chat); n != 1 || to != "skill:"+liveperson.SkillSupportID {
-			t.Errorf("LivePerson received %d transfers of %s and moved it to %q, want 1 to skill %s", n, chat, to, liveperson.SkillSupportID)
+		if n, to := livePersonTransfers(demo.SandboxOf[*livepersonsandbox.Sandbox](s.Sandboxes, "liveperson"), chat), demo.SandboxOf[*livepersonsandbox.Sandbox](s.Sandboxes, "liveperson").TransferredTo(chat); n != 1 || to != "skill:"+livepersonsandbox.SkillSupportID {
+			t.Errorf("LivePerson received %d transfers of %s and moved it to %q, want 1 to skill %s", n, chat, to, livepersonsandbox.SkillSupportID)
 		}
-		if msgs := salesforceMessages(s.Sandboxes.Salesforce, bot); len(msgs) != 1 || msgs[0].Type != "transferSucceeded" || msgs[0].SequenceID != tr.Ack.SequenceID {
+		if msgs := salesforceMessages(demo.SandboxOf[*salesforcesandbox.Sandbox](s.Sandboxes, "salesforce"), bot); len(msgs) != 1 || msgs[0].Type != "transferSucceeded" || msgs[0].SequenceID != tr.Ack.SequenceID {
 			t.Errorf("the bot session received %+v, want one transferSucceeded with sequenceId %d", msgs, tr.Ack.SequenceID)
 		}
 
@@ -55,15 +57,15 @@ func testEscalation(t *testing.T, e *env) {
 		if got := wantTransfer(t, replay, http.StatusCreated); got.ID != tr.ID || replay.header.Get("Idempotent-Replayed") != "true" {
 			t.Errorf("POST with the event id as key = %s, want a replay of %s", replay, tr.ID)
 		}
-		if n := livePersonTransfers(s.Sandboxes.LivePerson, chat); n != 1 {
+		if n := livePersonTransfers(demo.SandboxOf[*livepersonsandbox.Sandbox](s.Sandboxes, "liveperson"), chat); n != 1 {
 			t.Errorf("LivePerson received %d transfers of %s after the replay, want 1", n, chat)
 		}
 	})
 	t.Run("put with the SDK, acked by webhook", func(t *testing.T) {
 		chat := "115"
-		before := len(bitrixTransfers(s.Sandboxes.Bitrix24, chat))
+		before := len(bitrixTransfers(demo.SandboxOf[*bitrix24sandbox.Sandbox](s.Sandboxes, "bitrix24"), chat))
 		detail := fmt.Sprintf(`{"tenant":"demo","vendor":"bitrix24","conversation":{"id":%q},
-			"target":{"type":"queue","id":%q},"bot":{"vendor":"webhook"}}`, chat, bitrix24.SandboxLineID)
+			"target":{"type":"queue","id":%q},"bot":{"vendor":"webhook"}}`, chat, bitrix24sandbox.LineID)
 		eb := eventbridge.NewFromConfig(e.aws.Config, func(o *eventbridge.Options) { o.BaseEndpoint = aws.String(s.EventBridgeURL) })
 		out, err := eb.PutEvents(context.Background(), &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
 			Source: aws.String("com.example.chatbot"), DetailType: aws.String("Escalation Requested"), Detail: aws.String(compact(t, detail)),
@@ -73,10 +75,10 @@ func testEscalation(t *testing.T, e *env) {
 			t.Fatalf("PutEvents = %+v, %v", out, err)
 		}
 		tr := awaitEscalation(t, s.URL, aws.ToString(out.Entries[0].EventId), chat, handoff.StatusTransferred, handoff.AckSent)
-		if calls := bitrixTransfers(s.Sandboxes.Bitrix24, chat)[before:]; len(calls) != 1 || unquote(calls[0]["QUEUE_ID"]) != bitrix24.SandboxLineID {
-			t.Errorf("Bitrix24 received %v for chat %s, want one transfer to line %s", calls, chat, bitrix24.SandboxLineID)
+		if calls := bitrixTransfers(demo.SandboxOf[*bitrix24sandbox.Sandbox](s.Sandboxes, "bitrix24"), chat)[before:]; len(calls) != 1 || unquote(calls[0]["QUEUE_ID"]) != bitrix24sandbox.LineID {
+			t.Errorf("Bitrix24 received %v for chat %s, want one transfer to line %s", calls, chat, bitrix24sandbox.LineID)
 		}
-		if acks := webhookAcks(s.Sandboxes.Webhook, tr.ID); len(acks) != 1 || acks[0].Status != handoff.StatusTransferred {
+		if acks := webhookAcks(demo.SandboxOf[*webhooksandbox.Sandbox](s.Sandboxes, "webhook"), tr.ID); len(acks) != 1 || acks[0].Status != handoff.StatusTransferred {
 			t.Errorf("the webhook bot accepted %+v, want one ack of the transfer", acks)
 		}
 	})

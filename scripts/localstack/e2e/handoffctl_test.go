@@ -14,8 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"handoff/core/handoff"
-	"handoff/core/vendors/bitrix24"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
+	"handoff/core/vendors/webhook/webhooksandbox"
 	"handoff/scripts/handoffctl/ctl"
+	"handoff/scripts/localstack/demo"
 )
 
 // The operator's command against the running stack, as `handoffctl --local` runs it: a tenant's
@@ -35,7 +37,7 @@ func testHandoffctl(t *testing.T, e *env) {
 
 	t.Run("tenant put", func(t *testing.T) {
 		good := filepath.Join(dir, "bitrix24.json")
-		if err := os.WriteFile(good, bitrix24.DemoSecret(s.Sandboxes.URLs["SANDBOX_BITRIX24"]), 0o600); err != nil {
+		if err := os.WriteFile(good, bitrix24sandbox.DemoSecret(s.Sandboxes.URL("bitrix24")), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		out, err := run("tenant", "put", "ops-e2e", "bitrix24", "--from-file", good, "--check")
@@ -43,7 +45,7 @@ func testHandoffctl(t *testing.T, e *env) {
 			t.Fatalf("tenant put = %v\n%s", err, out)
 		}
 		stored := secretValue(t, e, cfg.SecretPrefix+"ops-e2e/bitrix24")
-		if !strings.Contains(stored, s.Sandboxes.URLs["SANDBOX_BITRIX24"]) {
+		if !strings.Contains(stored, s.Sandboxes.URL("bitrix24")) {
 			t.Errorf("stored secret %.80q…, want the file's", stored)
 		}
 		// A second put replaces the value (a rotation).
@@ -64,7 +66,7 @@ func testHandoffctl(t *testing.T, e *env) {
 		}
 		// Credentials the vendor refuses are not stored with --check.
 		wrong := filepath.Join(dir, "bitrix24-wrong.json")
-		if err := os.WriteFile(wrong, []byte(strings.Replace(string(bitrix24.DemoSecret(s.Sandboxes.URLs["SANDBOX_BITRIX24"])), `"accessToken":"`, `"accessToken":"x`, 1)), 0o600); err != nil {
+		if err := os.WriteFile(wrong, []byte(strings.Replace(string(bitrix24sandbox.DemoSecret(s.Sandboxes.URL("bitrix24"))), `"accessToken":"`, `"accessToken":"x`, 1)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if out, err := run("tenant", "put", "ops-e2e2", "bitrix24", "--from-file", wrong, "--check"); err == nil {
@@ -76,7 +78,7 @@ func testHandoffctl(t *testing.T, e *env) {
 
 	t.Run("transfer show and ack retry", func(t *testing.T) {
 		a := postTransfer(t, s.URL, "e2e-ctl-112", fmt.Sprintf(`{"tenant":"demo","vendor":"bitrix24",
-			"conversation":{"id":%q},"target":{"type":"agent","id":%q},"bot":{"vendor":"webhook","sessionId":"web-ctl"}}`, bitrix24.SandboxChatID, bitrix24.SandboxUserID))
+			"conversation":{"id":%q},"target":{"type":"agent","id":%q},"bot":{"vendor":"webhook","sessionId":"web-ctl"}}`, bitrix24sandbox.ChatID, bitrix24sandbox.UserID))
 		tr := wantTransfer(t, a, http.StatusCreated)
 		awaitTransfer(t, s.URL, tr.ID, "acked", final(handoff.StatusTransferred, handoff.AckSent))
 
@@ -96,16 +98,16 @@ func testHandoffctl(t *testing.T, e *env) {
 			t.Errorf("an unknown transfer: err = %v, want NOT_FOUND", err)
 		}
 
-		posted := len(s.Sandboxes.Webhook.AckKeys())
+		posted := len(demo.SandboxOf[*webhooksandbox.Sandbox](s.Sandboxes, "webhook").AckKeys())
 		out, err = run("ack", "retry", tr.ID)
 		if err != nil || !strings.Contains(out, "ack of "+tr.ID+" to webhook: sent") {
 			t.Fatalf("ack retry = %v\n%s", err, out)
 		}
 		// Sent again under the same webhook-id: a bot that took the first one sees a repeat.
-		if n := len(s.Sandboxes.Webhook.AckKeys()) - posted; n != 1 {
+		if n := len(demo.SandboxOf[*webhooksandbox.Sandbox](s.Sandboxes, "webhook").AckKeys()) - posted; n != 1 {
 			t.Errorf("the webhook bot was sent %d acks by the retry, want 1", n)
 		}
-		if acks := webhookAcks(s.Sandboxes.Webhook, tr.ID); len(acks) != 1 {
+		if acks := webhookAcks(demo.SandboxOf[*webhooksandbox.Sandbox](s.Sandboxes, "webhook"), tr.ID); len(acks) != 1 {
 			t.Errorf("the webhook bot accepted %d acks, want 1 (the retry repeats its webhook-id)", len(acks))
 		}
 		if out, _ := run("transfer", "show", tr.ID); !strings.Contains(out, "retry asked by an operator") {

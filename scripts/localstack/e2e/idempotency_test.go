@@ -9,7 +9,8 @@ import (
 	"testing"
 
 	"handoff/core/handoff"
-	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/scripts/localstack/demo"
 )
 
 // Twenty clients send the same request with the same Idempotency-Key at once: LivePerson is
@@ -19,7 +20,7 @@ func testDuplicateStorm(t *testing.T, e *env) {
 	s := e.stack(t)
 	const clients, key, chat = 20, "e2e-storm-1", "H6201348501"
 	body := fmt.Sprintf(`{"tenant":"demo","vendor":"liveperson","conversation":{"id":%q},
-		"target":{"type":"skill","id":%q},"fallbacks":[{"type":"agent","id":%q}]}`, chat, liveperson.SkillSupportID, liveperson.AgentOnlineID)
+		"target":{"type":"skill","id":%q},"fallbacks":[{"type":"agent","id":%q}]}`, chat, livepersonsandbox.SkillSupportID, livepersonsandbox.AgentOnlineID)
 
 	answers, errs := make([]answer, clients), make([]error, clients)
 	var start, done sync.WaitGroup
@@ -63,7 +64,7 @@ func testDuplicateStorm(t *testing.T, e *env) {
 	if created != 1 {
 		t.Errorf("%d answers were not replays, want exactly 1 (the request that ran)", created)
 	}
-	if n := livePersonTransfers(s.Sandboxes.LivePerson, chat); n != 1 {
+	if n := livePersonTransfers(demo.SandboxOf[*livepersonsandbox.Sandbox](s.Sandboxes, "liveperson"), chat); n != 1 {
 		t.Errorf("LivePerson received %d transfers of %s, want 1", n, chat)
 	}
 
@@ -71,9 +72,9 @@ func testDuplicateStorm(t *testing.T, e *env) {
 	if tr := wantTransfer(t, again, http.StatusCreated); tr.ID != id || again.header.Get("Idempotent-Replayed") != "true" {
 		t.Errorf("resend = %s (Idempotent-Replayed %q), want the replay of %s", again, again.header.Get("Idempotent-Replayed"), id)
 	}
-	other := fmt.Sprintf(`{"tenant":"demo","vendor":"liveperson","conversation":{"id":%q},"target":{"type":"agent","id":%q}}`, chat, liveperson.AgentOnlineID)
+	other := fmt.Sprintf(`{"tenant":"demo","vendor":"liveperson","conversation":{"id":%q},"target":{"type":"agent","id":%q}}`, chat, livepersonsandbox.AgentOnlineID)
 	wantProblem(t, postTransfer(t, s.URL, key, other), http.StatusUnprocessableEntity, handoff.CodeIdempotencyKeyReused)
-	if n := livePersonTransfers(s.Sandboxes.LivePerson, chat); n != 1 {
+	if n := livePersonTransfers(demo.SandboxOf[*livepersonsandbox.Sandbox](s.Sandboxes, "liveperson"), chat); n != 1 {
 		t.Errorf("LivePerson received %d transfers of %s after the resends, want 1", n, chat)
 	}
 	awaitPublished(t, s.URL, "Transfer Succeeded", getTransfer(t, s.URL, id))

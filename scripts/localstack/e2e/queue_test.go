@@ -13,8 +13,10 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/store"
-	"handoff/core/vendors/koreai"
-	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/core/vendors/webhook/webhooksandbox"
+	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/eventbus"
 	"handoff/scripts/localstack/gateway"
 )
@@ -38,9 +40,9 @@ func queueStorm(t *testing.T, e *env, base string) {
 	defer tick.Stop()
 	for i := range n {
 		<-tick.C
-		chat := fmt.Sprintf("%s%03d", liveperson.DemoChatPrefix, 900+i)
+		chat := fmt.Sprintf("%s%03d", livepersonsandbox.DemoChatPrefix, 900+i)
 		body := fmt.Sprintf(`{"tenant":"acme","vendor":"liveperson","conversation":{"id":%q},"target":{"type":"skill","id":%q}}`,
-			chat, liveperson.SkillSupportID)
+			chat, livepersonsandbox.SkillSupportID)
 		key := fmt.Sprintf("e2e-queue-storm-%02d", i)
 		a := postTransfer(t, base, key, body)
 		switch a.status {
@@ -120,7 +122,7 @@ func queueCancel(t *testing.T, e *env, base string) {
 	s := e.running
 	kore := func(key, session string) handoff.Transfer {
 		a := postTransfer(t, base, key, fmt.Sprintf(`{"tenant":"pacer","vendor":"koreai","conversation":{"id":%q},
-			"target":{"type":"agent","id":%q},"bot":{"vendor":"webhook"}}`, session, koreai.SandboxAgentID))
+			"target":{"type":"agent","id":%q},"bot":{"vendor":"webhook"}}`, session, koreaisandbox.AgentID))
 		return wantTransfer(t, a, http.StatusAccepted)
 	}
 	pendingSession, queuedSession, eventSession := "653a06c9aae89c5fbb4e1401", "653a06c9aae89c5fbb4e1402", "653a06c9aae89c5fbb4e1403"
@@ -151,7 +153,7 @@ func queueCancel(t *testing.T, e *env, base string) {
 		if n := len(koreAssigns(e.pacerKoreAI, queuedSession)); n != 0 {
 			t.Errorf("Kore.ai received %d assigns for the cancelled queued transfer, want none", n)
 		}
-		if acks := webhookAcks(s.Sandboxes.Webhook, queued.ID); len(acks) != 1 || acks[0].Status != handoff.StatusCancelled {
+		if acks := webhookAcks(demo.SandboxOf[*webhooksandbox.Sandbox](s.Sandboxes, "webhook"), queued.ID); len(acks) != 1 || acks[0].Status != handoff.StatusCancelled {
 			t.Errorf("the bot received %+v, want one ack that the transfer was cancelled", acks)
 		}
 	})
@@ -163,7 +165,7 @@ func queueCancel(t *testing.T, e *env, base string) {
 		}
 		tr = awaitTransfer(t, base, pending.ID, "cancelled and acked", final(handoff.StatusCancelled, handoff.AckSent))
 		awaitPublished(t, base, "Transfer Failed", tr)
-		if acks := webhookAcks(s.Sandboxes.Webhook, pending.ID); len(acks) != 1 || acks[0].Error == nil || acks[0].Error.Code != handoff.CodeCancelled {
+		if acks := webhookAcks(demo.SandboxOf[*webhooksandbox.Sandbox](s.Sandboxes, "webhook"), pending.ID); len(acks) != 1 || acks[0].Error == nil || acks[0].Error.Code != handoff.CodeCancelled {
 			t.Errorf("the bot received %+v, want one ack with error CANCELLED", acks)
 		}
 	})

@@ -9,7 +9,8 @@ import (
 	"testing"
 
 	"handoff/core/handoff"
-	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/template"
 )
 
@@ -75,9 +76,9 @@ func testRouteAddedToTheTemplate(t *testing.T, e *env) {
 
 	chat := "H6201348901"
 	tr := wantTransfer(t, postTransfer(t, s.URL, "e2e-route-901", fmt.Sprintf(`{"tenant":"demo","vendor":"liveperson",
-		"conversation":{"id":%q},"target":{"type":"skill","id":%q}}`, chat, liveperson.SkillSupportID)), http.StatusCreated)
+		"conversation":{"id":%q},"target":{"type":"skill","id":%q}}`, chat, livepersonsandbox.SkillSupportID)), http.StatusCreated)
 	sameTransfer(t, getTransfer(t, s.URL, tr.ID), tr)
-	if n := livePersonTransfers(s.Sandboxes.LivePerson, chat); n != 1 {
+	if n := livePersonTransfers(demo.SandboxOf[*livepersonsandbox.Sandbox](s.Sandboxes, "liveperson"), chat); n != 1 {
 		t.Errorf("LivePerson received %d transfers of %s, want 1", n, chat)
 	}
 }

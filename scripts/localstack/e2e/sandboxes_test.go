@@ -7,19 +7,19 @@ import (
 	"strings"
 
 	"handoff/core/handoff"
-	"handoff/core/vendors/bitrix24"
-	"handoff/core/vendors/koreai"
-	"handoff/core/vendors/liveperson"
-	"handoff/core/vendors/salesforce"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
 	"handoff/core/vendors/sandbox"
-	"handoff/core/vendors/webhook"
+	"handoff/core/vendors/webhook/webhooksandbox"
 )
 
 // What each vendor's sandbox received about one conversation, read from its record of requests.
 
 // bitrixTransfers are the transfer and next-operator calls Bitrix24 received for a chat, as
 // their JSON bodies.
-func bitrixTransfers(s *bitrix24.Sandbox, chat string) []map[string]json.RawMessage {
+func bitrixTransfers(s *bitrix24sandbox.Sandbox, chat string) []map[string]json.RawMessage {
 	var out []map[string]json.RawMessage
 	for _, r := range s.Requests() {
 		if !strings.Contains(r.Path, "imopenlines.bot.session.transfer") && !strings.Contains(r.Path, "imopenlines.bot.session.operator") {
@@ -43,7 +43,7 @@ func unquote(raw json.RawMessage) string {
 }
 
 // livePersonTransfers counts the Transfer a Chat POSTs LivePerson received for a chat.
-func livePersonTransfers(s *liveperson.Sandbox, chat string) int {
+func livePersonTransfers(s *livepersonsandbox.Sandbox, chat string) int {
 	n := 0
 	for _, r := range s.Requests() {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/chat/"+chat+"/transfer") {
@@ -54,7 +54,7 @@ func livePersonTransfers(s *liveperson.Sandbox, chat string) int {
 }
 
 // koreAssigns are the assign-conversation bodies Kore.ai received for a bot session.
-func koreAssigns(s *koreai.Sandbox, session string) []map[string]string {
+func koreAssigns(s *koreaisandbox.Sandbox, session string) []map[string]string {
 	var out []map[string]string
 	for _, r := range s.Requests() {
 		if !strings.HasSuffix(r.Path, "/assign-conversation") {
@@ -69,8 +69,8 @@ func koreAssigns(s *koreai.Sandbox, session string) []map[string]string {
 }
 
 // koreDeliveries are the callbacks Kore.ai posted about a bot session.
-func koreDeliveries(s *koreai.Sandbox, session string) []koreai.Delivery {
-	var out []koreai.Delivery
+func koreDeliveries(s *koreaisandbox.Sandbox, session string) []koreaisandbox.Delivery {
+	var out []koreaisandbox.Delivery
 	for _, d := range s.Deliveries() {
 		var body struct {
 			SessionID string `json:"sessionId"`
@@ -91,7 +91,7 @@ type salesforceMessage struct {
 }
 
 // salesforceMessages are the messages posted to a bot session.
-func salesforceMessages(s *salesforce.Sandbox, session string) []salesforceMessage {
+func salesforceMessages(s *salesforcesandbox.Sandbox, session string) []salesforceMessage {
 	var out []salesforceMessage
 	for _, r := range s.Requests() {
 		if r.Method != http.MethodPost || !strings.HasSuffix(r.Path, "/sessions/"+session+"/messages") {
@@ -107,7 +107,7 @@ func salesforceMessages(s *salesforce.Sandbox, session string) []salesforceMessa
 }
 
 // webhookAcks are the acks the webhook bot accepted about a transfer.
-func webhookAcks(s *webhook.Sandbox, id string) []handoff.Transfer {
+func webhookAcks(s *webhooksandbox.Sandbox, id string) []handoff.Transfer {
 	var out []handoff.Transfer
 	for _, d := range s.Deliveries() {
 		if d.Transfer.ID == id {

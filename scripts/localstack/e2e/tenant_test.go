@@ -9,7 +9,9 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/koreai"
-	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/scripts/localstack/demo"
 )
 
 // The tenant acme, added by the secrets file HANDOFF_LOCAL_SECRETS names, has its LivePerson
@@ -25,13 +27,13 @@ func testOtherTenant(t *testing.T, e *env) {
 	t.Run("liveperson", func(t *testing.T) {
 		chat := "H6201348601"
 		a := postTransfer(t, s.URL, "e2e-acme-lp-601", fmt.Sprintf(`{"tenant":"acme","vendor":"liveperson",
-			"conversation":{"id":%q},"target":{"type":"skill","id":%q}}`, chat, liveperson.SkillSupportID))
+			"conversation":{"id":%q},"target":{"type":"skill","id":%q}}`, chat, livepersonsandbox.SkillSupportID))
 		tr := wantTransfer(t, a, http.StatusCreated)
 		wantAttempts(t, tr, handoff.StatusTransferred, handoff.OutcomeTransferred)
-		if n, to := livePersonTransfers(e.acmeLivePerson, chat), e.acmeLivePerson.TransferredTo(chat); n != 1 || to != "skill:"+liveperson.SkillSupportID {
-			t.Errorf("acme's LivePerson received %d transfers of %s and moved it to %q, want 1 to skill %s", n, chat, to, liveperson.SkillSupportID)
+		if n, to := livePersonTransfers(e.acmeLivePerson, chat), e.acmeLivePerson.TransferredTo(chat); n != 1 || to != "skill:"+livepersonsandbox.SkillSupportID {
+			t.Errorf("acme's LivePerson received %d transfers of %s and moved it to %q, want 1 to skill %s", n, chat, to, livepersonsandbox.SkillSupportID)
 		}
-		if n := requestsTo(s.Sandboxes.LivePerson.Requests(), chat); n != 0 {
+		if n := requestsTo(demo.SandboxOf[*livepersonsandbox.Sandbox](s.Sandboxes, "liveperson").Requests(), chat); n != 0 {
 			t.Errorf("the demo LivePerson received %d requests about acme's chat", n)
 		}
 	})
@@ -43,7 +45,7 @@ func testOtherTenant(t *testing.T, e *env) {
 		if n := len(koreAssigns(e.acmeKoreAI, session)); n != 1 {
 			t.Errorf("acme's Kore.ai received %d assigns for %s, want 1", n, session)
 		}
-		if n := requestsTo(s.Sandboxes.KoreAI.Requests(), session); n != 0 {
+		if n := requestsTo(demo.SandboxOf[*koreaisandbox.Sandbox](s.Sandboxes, "koreai").Requests(), session); n != 0 {
 			t.Errorf("the demo Kore.ai received %d requests about acme's session", n)
 		}
 		d := koreDeliveries(e.acmeKoreAI, session)
@@ -51,10 +53,10 @@ func testOtherTenant(t *testing.T, e *env) {
 			t.Fatalf("acme's Kore.ai callbacks: %+v, want one, answered 200", d)
 		}
 		u, err := url.Parse(d[0].URL)
-		if err != nil || !strings.HasPrefix(d[0].URL, s.URL+"/callbacks/koreai?") || u.Query().Get("tenant") != "acme" {
-			t.Errorf("callback URL %q, want the gateway's /callbacks/koreai for tenant acme", d[0].URL)
+		if err != nil || !strings.HasPrefix(d[0].URL, s.URL+"/callbacks/koreai/") || u.RawQuery != "" {
+			t.Errorf("callback URL %q, want the gateway's /callbacks/koreai/{token}, no query", d[0].URL)
 		}
-		tok := u.Query().Get("token")
+		tok := tokenOf(t, d[0].URL)
 		if c, ok := koreai.CallbackTokenClaims(tok); !ok || c.Tenant != "acme" || c.Transfer != tr.ID || koreai.SignCallbackToken(acmeCallbackSecret, c) != tok {
 			t.Errorf("acme's callback token is not made with acme's callback secret")
 		}

@@ -6,10 +6,12 @@ import (
 	"testing"
 
 	"handoff/core/handoff"
-	"handoff/core/vendors/bitrix24"
-	"handoff/core/vendors/koreai"
-	"handoff/core/vendors/liveperson"
-	"handoff/core/vendors/salesforce"
+	"handoff/core/vendors/bitrix24/bitrix24sandbox"
+	"handoff/core/vendors/koreai/koreaisandbox"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
+	"handoff/core/vendors/salesforce/salesforcesandbox"
+	"handoff/core/vendors/webhook/webhooksandbox"
+	"handoff/scripts/localstack/demo"
 )
 
 // One transfer per vendor, each to a target its sandbox knows to be free: Bitrix24 and
@@ -18,20 +20,20 @@ func testTransferPerVendor(t *testing.T, e *env) {
 	s := e.stack(t)
 	t.Run("bitrix24", func(t *testing.T) {
 		chat := "113"
-		before := len(bitrixTransfers(s.Sandboxes.Bitrix24, chat))
+		before := len(bitrixTransfers(demo.SandboxOf[*bitrix24sandbox.Sandbox](s.Sandboxes, "bitrix24"), chat))
 		a := postTransfer(t, s.URL, "e2e-b24-113", fmt.Sprintf(`{"tenant":"demo","vendor":"bitrix24",
 			"conversation":{"id":%q},"target":{"type":"agent","id":%q},"fallbacks":[{"type":"queue","id":%q}],
-			"bot":{"vendor":"webhook","sessionId":"web-e2e-1"}}`, chat, bitrix24.SandboxUserID, bitrix24.SandboxLineID))
+			"bot":{"vendor":"webhook","sessionId":"web-e2e-1"}}`, chat, bitrix24sandbox.UserID, bitrix24sandbox.LineID))
 		tr := wantTransfer(t, a, http.StatusCreated)
 		wantAttempts(t, tr, handoff.StatusTransferred, handoff.OutcomeTransferred)
-		calls := bitrixTransfers(s.Sandboxes.Bitrix24, chat)[before:]
-		if len(calls) != 1 || unquote(calls[0]["USER_ID"]) != bitrix24.SandboxUserID {
-			t.Errorf("Bitrix24 received %v for chat %s, want one transfer to user %s", calls, chat, bitrix24.SandboxUserID)
+		calls := bitrixTransfers(demo.SandboxOf[*bitrix24sandbox.Sandbox](s.Sandboxes, "bitrix24"), chat)[before:]
+		if len(calls) != 1 || unquote(calls[0]["USER_ID"]) != bitrix24sandbox.UserID {
+			t.Errorf("Bitrix24 received %v for chat %s, want one transfer to user %s", calls, chat, bitrix24sandbox.UserID)
 		}
 		// The webhook bot hears the outcome, signed (its sandbox checks the signature).
 		got := awaitTransfer(t, s.URL, tr.ID, "acked", final(handoff.StatusTransferred, handoff.AckSent))
 		sameTransfer(t, got, tr)
-		if acks := webhookAcks(s.Sandboxes.Webhook, tr.ID); len(acks) != 1 || acks[0].Status != handoff.StatusTransferred {
+		if acks := webhookAcks(demo.SandboxOf[*webhooksandbox.Sandbox](s.Sandboxes, "webhook"), tr.ID); len(acks) != 1 || acks[0].Status != handoff.StatusTransferred {
 			t.Errorf("the webhook bot accepted %+v, want one ack of a transferred transfer", acks)
 		}
 		awaitPublished(t, s.URL, "Transfer Succeeded", got)
@@ -40,17 +42,17 @@ func testTransferPerVendor(t *testing.T, e *env) {
 		chat := "H6201348301"
 		a := postTransfer(t, s.URL, "e2e-lp-301", fmt.Sprintf(`{"tenant":"demo","vendor":"liveperson",
 			"conversation":{"id":%q},"target":{"type":"skill","id":%q},"fallbacks":[{"type":"agent","id":%q}],
-			"note":"I think this person needs some help from you."}`, chat, liveperson.SkillSupportID, liveperson.AgentOnlineID))
+			"note":"I think this person needs some help from you."}`, chat, livepersonsandbox.SkillSupportID, livepersonsandbox.AgentOnlineID))
 		tr := wantTransfer(t, a, http.StatusCreated)
 		wantAttempts(t, tr, handoff.StatusTransferred, handoff.OutcomeTransferred)
 		if tr.Ack.Status != handoff.AckNotRequired {
 			t.Errorf("ack %q for a transfer without a bot, want not_required", tr.Ack.Status)
 		}
-		if n := livePersonTransfers(s.Sandboxes.LivePerson, chat); n != 1 {
+		if n := livePersonTransfers(demo.SandboxOf[*livepersonsandbox.Sandbox](s.Sandboxes, "liveperson"), chat); n != 1 {
 			t.Errorf("LivePerson received %d transfers of chat %s, want 1", n, chat)
 		}
-		if to := s.Sandboxes.LivePerson.TransferredTo(chat); to != "skill:"+liveperson.SkillSupportID {
-			t.Errorf("LivePerson moved the chat to %q, want skill %s", to, liveperson.SkillSupportID)
+		if to := demo.SandboxOf[*livepersonsandbox.Sandbox](s.Sandboxes, "liveperson").TransferredTo(chat); to != "skill:"+livepersonsandbox.SkillSupportID {
+			t.Errorf("LivePerson moved the chat to %q, want skill %s", to, livepersonsandbox.SkillSupportID)
 		}
 		sameTransfer(t, getTransfer(t, s.URL, tr.ID), tr)
 		awaitPublished(t, s.URL, "Transfer Succeeded", tr)
@@ -60,10 +62,10 @@ func testTransferPerVendor(t *testing.T, e *env) {
 		tr := postKore(t, s.URL, "e2e-kore-1001", "demo", session, "")
 		got := awaitTransfer(t, s.URL, tr.ID, "transferred by the callback", final(handoff.StatusTransferred, handoff.AckNotRequired))
 		wantAttempts(t, got, handoff.StatusTransferred, handoff.OutcomeAwaiting, handoff.OutcomeTransferred)
-		if calls := koreAssigns(s.Sandboxes.KoreAI, session); len(calls) != 1 || calls[0]["aId"] != koreai.SandboxAgentID {
-			t.Errorf("Kore.ai received %v for session %s, want one assign to %s", calls, session, koreai.SandboxAgentID)
+		if calls := koreAssigns(demo.SandboxOf[*koreaisandbox.Sandbox](s.Sandboxes, "koreai"), session); len(calls) != 1 || calls[0]["aId"] != koreaisandbox.AgentID {
+			t.Errorf("Kore.ai received %v for session %s, want one assign to %s", calls, session, koreaisandbox.AgentID)
 		}
-		if d := koreDeliveries(s.Sandboxes.KoreAI, session); len(d) != 1 || d[0].Status != http.StatusOK {
+		if d := koreDeliveries(demo.SandboxOf[*koreaisandbox.Sandbox](s.Sandboxes, "koreai"), session); len(d) != 1 || d[0].Status != http.StatusOK {
 			t.Errorf("Kore.ai's callbacks about %s: %+v, want one, answered 200", session, d)
 		}
 		awaitPublished(t, s.URL, "Transfer Succeeded", got)
@@ -79,7 +81,7 @@ func postKore(t *testing.T, base, key, tenant, session, bot string) handoff.Tran
 	}
 	a := postTransfer(t, base, key, fmt.Sprintf(`{"tenant":%q,"vendor":"koreai","conversation":{"id":%q},
 		"target":{"type":"agent","id":%q},"fallbacks":[{"type":"queue","id":%q}]%s}`,
-		tenant, session, koreai.SandboxAgentID, koreai.SandboxQueueID, bot))
+		tenant, session, koreaisandbox.AgentID, koreaisandbox.QueueID, bot))
 	tr := wantTransfer(t, a, http.StatusAccepted)
 	wantAttempts(t, tr, handoff.StatusPending, handoff.OutcomeAwaiting)
 	if tr.Tenant != tenant || tr.Conversation.ID != session {
@@ -116,22 +118,22 @@ func sameTransfer(t *testing.T, got, want handoff.Transfer) {
 // hears transferSucceeded, once, in reply to its escalation, and the outcome is published.
 func testSalesforceAck(t *testing.T, e *env) {
 	s := e.stack(t)
-	session, bot := "653a06c9aae89c5fbb4e1101", salesforce.DemoSessionIDs[1]
+	session, bot := "653a06c9aae89c5fbb4e1101", salesforcesandbox.DemoSessionIDs[1]
 	tr := postKore(t, s.URL, "e2e-kore-sf-1101", "demo", session,
-		fmt.Sprintf(`{"vendor":"salesforce","sessionId":%q,"escalationMessageId":%q}`, bot, salesforce.DemoEscalationMessageID))
+		fmt.Sprintf(`{"vendor":"salesforce","sessionId":%q,"escalationMessageId":%q}`, bot, salesforcesandbox.DemoEscalationMessageID))
 	if tr.Ack.Status != handoff.AckPending {
 		t.Errorf("ack %q while the transfer is pending, want pending", tr.Ack.Status)
 	}
 	got := awaitTransfer(t, s.URL, tr.ID, "transferred and acked", final(handoff.StatusTransferred, handoff.AckSent))
-	msgs := salesforceMessages(s.Sandboxes.Salesforce, bot)
+	msgs := salesforceMessages(demo.SandboxOf[*salesforcesandbox.Sandbox](s.Sandboxes, "salesforce"), bot)
 	if len(msgs) != 1 {
 		t.Fatalf("the bot session received %d messages, want 1: %+v", len(msgs), msgs)
 	}
 	m := msgs[0]
-	if m.Type != "transferSucceeded" || m.SequenceID != got.Ack.SequenceID || got.Ack.SequenceID == 0 || m.InReplyToMessageID != salesforce.DemoEscalationMessageID {
-		t.Errorf("message %+v, want transferSucceeded with sequenceId %d in reply to %s", m, got.Ack.SequenceID, salesforce.DemoEscalationMessageID)
+	if m.Type != "transferSucceeded" || m.SequenceID != got.Ack.SequenceID || got.Ack.SequenceID == 0 || m.InReplyToMessageID != salesforcesandbox.DemoEscalationMessageID {
+		t.Errorf("message %+v, want transferSucceeded with sequenceId %d in reply to %s", m, got.Ack.SequenceID, salesforcesandbox.DemoEscalationMessageID)
 	}
-	if !s.Sandboxes.Salesforce.SessionEnded(bot) {
+	if !demo.SandboxOf[*salesforcesandbox.Sandbox](s.Sandboxes, "salesforce").SessionEnded(bot) {
 		t.Errorf("bot session %s not ended after a successful transfer (endSessionOnSuccess)", bot)
 	}
 	awaitPublished(t, s.URL, "Transfer Succeeded", got)
@@ -143,39 +145,39 @@ func testFailingChain(t *testing.T, e *env) {
 	s := e.stack(t)
 	t.Run("bitrix24 with a webhook bot", func(t *testing.T) {
 		chat := "114"
-		before := len(bitrixTransfers(s.Sandboxes.Bitrix24, chat))
+		before := len(bitrixTransfers(demo.SandboxOf[*bitrix24sandbox.Sandbox](s.Sandboxes, "bitrix24"), chat))
 		a := postTransfer(t, s.URL, "e2e-b24-114-fail", fmt.Sprintf(`{"tenant":"demo","vendor":"bitrix24",
 			"conversation":{"id":%q},"target":{"type":"agent","id":%q},"fallbacks":[{"type":"queue","id":%q}],
-			"bot":{"vendor":"webhook"}}`, chat, bitrix24.SandboxInactiveUserID, bitrix24.SandboxInactiveLineID))
+			"bot":{"vendor":"webhook"}}`, chat, bitrix24sandbox.InactiveUserID, bitrix24sandbox.InactiveLineID))
 		tr := failedChain(t, s.URL, a, http.StatusConflict, handoff.CodeTargetUnavailable)
-		calls := bitrixTransfers(s.Sandboxes.Bitrix24, chat)[before:]
-		if len(calls) != 2 || unquote(calls[0]["USER_ID"]) != bitrix24.SandboxInactiveUserID || unquote(calls[1]["QUEUE_ID"]) != bitrix24.SandboxInactiveLineID {
-			t.Errorf("Bitrix24 received %v, want user %s then line %s", calls, bitrix24.SandboxInactiveUserID, bitrix24.SandboxInactiveLineID)
+		calls := bitrixTransfers(demo.SandboxOf[*bitrix24sandbox.Sandbox](s.Sandboxes, "bitrix24"), chat)[before:]
+		if len(calls) != 2 || unquote(calls[0]["USER_ID"]) != bitrix24sandbox.InactiveUserID || unquote(calls[1]["QUEUE_ID"]) != bitrix24sandbox.InactiveLineID {
+			t.Errorf("Bitrix24 received %v, want user %s then line %s", calls, bitrix24sandbox.InactiveUserID, bitrix24sandbox.InactiveLineID)
 		}
 		got := awaitTransfer(t, s.URL, tr.ID, "acked", final(handoff.StatusFailed, handoff.AckSent))
-		acks := webhookAcks(s.Sandboxes.Webhook, tr.ID)
+		acks := webhookAcks(demo.SandboxOf[*webhooksandbox.Sandbox](s.Sandboxes, "webhook"), tr.ID)
 		if len(acks) != 1 || acks[0].Status != handoff.StatusFailed || acks[0].Error == nil || acks[0].Error.Code != handoff.CodeTargetUnavailable {
 			t.Errorf("the webhook bot accepted %+v, want one ack of the failed transfer", acks)
 		}
 		awaitPublished(t, s.URL, "Transfer Failed", got)
 	})
 	t.Run("koreai with a salesforce bot", func(t *testing.T) {
-		session, bot := "653a06c9aae89c5fbb4e1201", salesforce.DemoSessionIDs[2]
+		session, bot := "653a06c9aae89c5fbb4e1201", salesforcesandbox.DemoSessionIDs[2]
 		a := postTransfer(t, s.URL, "e2e-kore-1201-fail", fmt.Sprintf(`{"tenant":"demo","vendor":"koreai",
 			"conversation":{"id":%q},"target":{"type":"agent","id":%q},"fallbacks":[{"type":"queue","id":%q}],
 			"bot":{"vendor":"salesforce","sessionId":%q,"escalationMessageId":%q}}`,
-			session, koreai.SandboxBusyAgentID, koreai.SandboxClosedQueueID, bot, salesforce.DemoEscalationMessageID))
+			session, koreaisandbox.BusyAgentID, koreaisandbox.ClosedQueueID, bot, salesforcesandbox.DemoEscalationMessageID))
 		tr := failedChain(t, s.URL, a, http.StatusConflict, handoff.CodeTargetUnavailable)
-		if calls := koreAssigns(s.Sandboxes.KoreAI, session); len(calls) != 2 {
+		if calls := koreAssigns(demo.SandboxOf[*koreaisandbox.Sandbox](s.Sandboxes, "koreai"), session); len(calls) != 2 {
 			t.Errorf("Kore.ai received %d assigns for %s, want 2 (agent, then queue)", len(calls), session)
 		}
 		got := awaitTransfer(t, s.URL, tr.ID, "acked", final(handoff.StatusFailed, handoff.AckSent))
-		msgs := salesforceMessages(s.Sandboxes.Salesforce, bot)
+		msgs := salesforceMessages(demo.SandboxOf[*salesforcesandbox.Sandbox](s.Sandboxes, "salesforce"), bot)
 		if len(msgs) != 1 || msgs[0].Type != "transferFailed" || msgs[0].Reason != "NoAgentAvailable" ||
-			msgs[0].SequenceID != got.Ack.SequenceID || msgs[0].InReplyToMessageID != salesforce.DemoEscalationMessageID {
+			msgs[0].SequenceID != got.Ack.SequenceID || msgs[0].InReplyToMessageID != salesforcesandbox.DemoEscalationMessageID {
 			t.Errorf("the bot session received %+v, want one transferFailed (NoAgentAvailable) with sequenceId %d", msgs, got.Ack.SequenceID)
 		}
-		if s.Sandboxes.Salesforce.SessionEnded(bot) {
+		if demo.SandboxOf[*salesforcesandbox.Sandbox](s.Sandboxes, "salesforce").SessionEnded(bot) {
 			t.Errorf("bot session %s ended after a failed transfer: the bot should carry on", bot)
 		}
 		awaitPublished(t, s.URL, "Transfer Failed", got)

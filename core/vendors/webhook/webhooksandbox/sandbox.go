@@ -1,4 +1,4 @@
-package webhook
+package webhooksandbox
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 
 	"handoff/core/handoff"
 	"handoff/core/vendors/sandbox"
+	"handoff/core/vendors/webhook"
 )
 
 // The default sandbox's receiver, for the local stack and the README.
@@ -32,8 +33,8 @@ func DemoSecret(baseURL string) []byte {
 	return b
 }
 
-// SandboxConfig shapes a sandbox. The zero value is the demo receiver.
-type SandboxConfig struct {
+// Config shapes a sandbox. The zero value is the demo receiver.
+type Config struct {
 	SigningSecret string           // DemoSigningSecret when empty
 	Path          string           // DemoPath when empty; tests put a secret code in it
 	Now           func() time.Time // time.Now when nil
@@ -57,7 +58,7 @@ type Delivery struct {
 // webhook-id. invented: the receiver's answers (status codes other than 2xx and their bodies):
 // the receiver is the tenant's own bot, so the adapter reads only the HTTP status class.
 type Sandbox struct {
-	cfg    SandboxConfig
+	cfg    Config
 	faults sandbox.Faults
 	rec    sandbox.Recorder
 
@@ -66,8 +67,8 @@ type Sandbox struct {
 	seen       map[string]bool
 }
 
-// NewSandbox builds a sandbox. It does no I/O.
-func NewSandbox(cfg SandboxConfig) *Sandbox {
+// New builds a sandbox. It does no I/O.
+func New(cfg Config) *Sandbox {
 	if cfg.SigningSecret == "" {
 		cfg.SigningSecret = DemoSigningSecret
 	}
@@ -91,7 +92,7 @@ func (s *Sandbox) AckCalls() int { return len(s.ackRequests()) }
 func (s *Sandbox) AckKeys() []string {
 	var keys []string
 	for _, r := range s.ackRequests() {
-		keys = append(keys, r.Header.Get(HeaderID))
+		keys = append(keys, r.Header.Get(webhook.HeaderID))
 	}
 	return keys
 }
@@ -134,9 +135,9 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sandbox.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "Content-Type must be application/json"})
 		return
 	}
-	if err := Verify(s.cfg.SigningSecret, r.Header, body, s.cfg.Now()); err != nil {
+	if err := webhook.Verify(s.cfg.SigningSecret, r.Header, body, s.cfg.Now()); err != nil {
 		status := http.StatusUnauthorized
-		if errors.Is(err, ErrMissingHeaders) || errors.Is(err, ErrID) {
+		if errors.Is(err, webhook.ErrMissingHeaders) || errors.Is(err, webhook.ErrID) {
 			status = http.StatusBadRequest
 		}
 		sandbox.WriteJSON(w, status, map[string]string{"error": err.Error()})
@@ -147,8 +148,8 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sandbox.WriteJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": err.Error()})
 		return
 	}
-	id := r.Header.Get(HeaderID)
-	secs, _ := strconv.ParseInt(r.Header.Get(HeaderTimestamp), 10, 64) // Verify parsed it
+	id := r.Header.Get(webhook.HeaderID)
+	secs, _ := strconv.ParseInt(r.Header.Get(webhook.HeaderTimestamp), 10, 64) // webhook.Verify parsed it
 	s.mu.Lock()
 	duplicate := s.seen[id]
 	if !duplicate {
@@ -173,7 +174,7 @@ func decodeTransfer(body []byte) (handoff.Transfer, error) {
 		return t, errors.New("the transfer has no id or tenant")
 	case !t.Status.Final():
 		return t, errors.New("the transfer is not final")
-	case t.Bot == nil || t.Bot.Vendor != VendorKey:
+	case t.Bot == nil || t.Bot.Vendor != webhook.VendorKey:
 		return t, errors.New("the transfer's bot is not a webhook bot")
 	}
 	return t, nil
@@ -189,7 +190,7 @@ func (s *Sandbox) play(w http.ResponseWriter, r *http.Request, f sandbox.Fault) 
 		}
 		sandbox.WriteJSON(w, status, map[string]string{"error": "injected " + f.VendorCode})
 	case sandbox.AuthExpired, sandbox.AuthRejected:
-		sandbox.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": ErrSignature.Error()})
+		sandbox.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": webhook.ErrSignature.Error()})
 	case sandbox.RateLimited:
 		sandbox.SetRetryAfter(w, f.RetryAfter)
 		sandbox.WriteJSON(w, http.StatusTooManyRequests, map[string]string{"error": "slow down"})

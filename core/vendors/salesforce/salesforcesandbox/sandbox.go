@@ -1,4 +1,4 @@
-package salesforce
+package salesforcesandbox
 
 import (
 	"crypto/rsa"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"handoff/core/vendors/salesforce"
 	"handoff/core/vendors/sandbox"
 )
 
@@ -51,15 +52,15 @@ var DemoSessionIDs = []string{
 func DemoSecret(baseURL string) []byte {
 	base := strings.TrimRight(baseURL, "/")
 	b, _ := json.Marshal(map[string]any{
-		"runtimeUrl": base, "apiVersion": DefaultAPIVersion, "orgId": DemoOrgID, "botId": DemoBotID,
+		"runtimeUrl": base, "apiVersion": salesforce.DefaultAPIVersion, "orgId": DemoOrgID, "botId": DemoBotID,
 		"forceConfigEndpoint": base, "loginUrl": base, "clientId": DemoClientID, "username": DemoUsername,
 		"privateKey": DemoPrivateKeyPEM, "endSessionOnSuccess": true,
 	})
 	return b
 }
 
-// SandboxConfig shapes a sandbox. The zero value is the demo world above.
-type SandboxConfig struct {
+// Config shapes a sandbox. The zero value is the demo world above.
+type Config struct {
 	OrgID    string // DemoOrgID when empty
 	ClientID string // DemoClientID when empty
 	Username string // DemoUsername when empty
@@ -94,7 +95,7 @@ type SandboxConfig struct {
 // sequenceId gets (the first answer again) and that a lower one is a 400 [U]. The adapter keys
 // on HTTP statuses and on the envelope's fields only.
 type Sandbox struct {
-	cfg SandboxConfig
+	cfg Config
 	pub *rsa.PublicKey
 
 	messageFaults, tokenFaults, endFaults sandbox.Faults
@@ -113,8 +114,8 @@ type sandboxSession struct {
 	processed map[int64]bool
 }
 
-// NewSandbox builds a sandbox. It does no I/O.
-func NewSandbox(cfg SandboxConfig) *Sandbox {
+// New builds a sandbox. It does no I/O.
+func New(cfg Config) *Sandbox {
 	cfg.OrgID = or(cfg.OrgID, DemoOrgID)
 	cfg.ClientID = or(cfg.ClientID, DemoClientID)
 	cfg.Username = or(cfg.Username, DemoUsername)

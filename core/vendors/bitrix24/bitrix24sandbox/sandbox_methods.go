@@ -1,4 +1,4 @@
-package bitrix24
+package bitrix24sandbox
 
 import (
 	"bytes"
@@ -19,8 +19,8 @@ type sandboxLine struct {
 }
 
 var sandboxLines = map[int64]sandboxLine{
-	1: {name: "Support", active: true, queue: []string{SandboxUserID}},
-	2: {name: "After hours", active: false, queue: []string{SandboxUserID}},
+	1: {name: "Support", active: true, queue: []string{UserID}},
+	2: {name: "After hours", active: false, queue: []string{UserID}},
 }
 
 // fieldSpec names the fields a method accepts and their JSON kind.
@@ -216,7 +216,7 @@ func (s *Sandbox) serveConfigList(w http.ResponseWriter, params map[string]json.
 	for id := start + 1; id <= total && id <= start+linesPerPage; id++ {
 		l, ok := sandboxLines[id]
 		if !ok {
-			l = sandboxLine{name: "Line " + strconv.FormatInt(id, 10), active: true, queue: []string{SandboxUserID}}
+			l = sandboxLine{name: "Line " + strconv.FormatInt(id, 10), active: true, queue: []string{UserID}}
 		}
 		active := "N"
 		if l.active {

@@ -1,4 +1,4 @@
-package koreai
+package koreaisandbox
 
 import (
 	"bytes"
@@ -19,17 +19,17 @@ import (
 	"handoff/core/vendors/sandbox"
 )
 
-// SandboxConfig tunes a Sandbox. The zero value is Kore.ai as the docs describe it, with the
+// Config tunes a Sandbox. The zero value is Kore.ai as the docs describe it, with the
 // sandbox's fixed ids and credentials (see DemoSecret) and callbacks posted 200 ms after a
 // transfer is accepted.
-type SandboxConfig struct {
+type Config struct {
 	// CallbackDelay is how long after accepting a transfer the outcome is posted to its
 	// callbackUrl; zero means 200 ms.
 	CallbackDelay time.Duration
 	// NoCallbacks turns outcome delivery off (when the callback URL leads nowhere).
 	NoCallbacks bool
 	// FailStatus maps an agent or queue id to the status posted instead of "transferred", e.g.
-	// {SandboxAgentID: "failed"}: the transfer is accepted, then reported with that word.
+	// {AgentID: "failed"}: the transfer is accepted, then reported with that word.
 	// invented: Kore.ai documents only "transferred" [C] and not what it posts when a transfer
 	// fails [U]; the word is the test's, and the adapter never reads it as an outcome.
 	FailStatus map[string]string
@@ -59,7 +59,7 @@ type SandboxConfig struct {
 // invented: every refusal's status, code and text but the rate limit's, the second-assign
 // refusal, the callback body for anything but "transferred", and when callbacks are posted.
 type Sandbox struct {
-	cfg         SandboxConfig
+	cfg         Config
 	faults      sandbox.Faults // for assign-conversation
 	availFaults sandbox.Faults // for agents/availability
 	recorder    sandbox.Recorder
@@ -75,8 +75,8 @@ type Sandbox struct {
 	deliveries  []Delivery
 }
 
-// NewSandbox builds a sandbox; it starts nothing.
-func NewSandbox(cfg SandboxConfig) *Sandbox {
+// New builds a sandbox; it starts nothing.
+func New(cfg Config) *Sandbox {
 	if cfg.CallbackDelay <= 0 {
 		cfg.CallbackDelay = 200 * time.Millisecond
 	}
@@ -167,7 +167,7 @@ func (s *Sandbox) admit(w http.ResponseWriter, r *http.Request, stream string) b
 	switch {
 	case r.Method != http.MethodPost:
 		writeError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "Use POST")
-	case stream != SandboxStreamID:
+	case stream != StreamID:
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "Bot not found")
 	case r.Header.Get("auth") == "":
 		writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "auth header with a JWT is required")
@@ -180,7 +180,7 @@ func (s *Sandbox) admit(w http.ResponseWriter, r *http.Request, stream string) b
 		case "":
 			writeError(w, http.StatusBadRequest, "BAD_REQUEST", "accountid header is required")
 			return false
-		case SandboxAccountID:
+		case AccountID:
 			return true
 		}
 		writeError(w, http.StatusForbidden, "FORBIDDEN", "The app is not allowed for this account")
@@ -199,7 +199,7 @@ func (s *Sandbox) verifyToken(raw string) error {
 	}); err != nil {
 		return errors.New("signature, algorithm or expiry refused")
 	}
-	if appID, _ := claims["appId"].(string); appID != SandboxClientID {
+	if appID, _ := claims["appId"].(string); appID != ClientID {
 		return errors.New("appId claim does not name a known app")
 	}
 	jti, _ := claims["jti"].(string)

@@ -1,4 +1,4 @@
-package koreai
+package koreaisandbox
 
 import (
 	"bytes"

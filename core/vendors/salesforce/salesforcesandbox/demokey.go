@@ -1,4 +1,4 @@
-package salesforce
+package salesforcesandbox
 
 // DemoPrivateKeyPEM is a SANDBOX/DEMO RSA key (2048-bit, PKCS #8), generated once for this
 // repository and published with it: it is NOT a credential and must never be trusted by a real

@@ -1,4 +1,4 @@
-package liveperson_test
+package livepersonsandbox_test
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"handoff/core/vendors/liveperson"
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 )
 
 // lpClient drives the sandbox by hand, without a cookie jar, to show what it refuses.
@@ -20,10 +20,10 @@ type lpClient struct {
 	cookie *http.Cookie
 }
 
-func newClient(t *testing.T, cfg liveperson.SandboxConfig) *lpClient {
-	srv := httptest.NewServer(liveperson.NewSandbox(cfg))
+func newClient(t *testing.T, cfg livepersonsandbox.Config) *lpClient {
+	srv := httptest.NewServer(livepersonsandbox.New(cfg))
 	t.Cleanup(srv.Close)
-	return &lpClient{t: t, base: srv.URL + "/api/account/" + liveperson.DemoAccountID}
+	return &lpClient{t: t, base: srv.URL + "/api/account/" + livepersonsandbox.DemoAccountID}
 }
 
 // send returns the status and LivePerson's responseStatus (or the raw body for a 2xx).
@@ -85,14 +85,14 @@ func (c *lpClient) start() {
 
 // chat is a chat's transfer URL under the bot's agent session, which holds the bot's chats.
 func (c *lpClient) chat(chatID string) string {
-	return c.base + "/agentSession/" + liveperson.BotAgentSessionID + "/chat/" + chatID + "/transfer?v=1&NC=true"
+	return c.base + "/agentSession/" + livepersonsandbox.BotAgentSessionID + "/chat/" + chatID + "/transfer?v=1&NC=true"
 }
 
 // chatSessions is Retrieve Chat Sessions under our own agent session.
 func (c *lpClient) chatSessions() string { return c.href + "/chatSessions?v=1&NC=true" }
 
 func TestSandboxLogin(t *testing.T) {
-	c := newClient(t, liveperson.SandboxConfig{})
+	c := newClient(t, livepersonsandbox.Config{})
 	cases := []struct {
 		name, url, body string
 		status          int
@@ -113,7 +113,7 @@ func TestSandboxLogin(t *testing.T) {
 }
 
 func TestSandboxAgentSession(t *testing.T) {
-	c := newClient(t, liveperson.SandboxConfig{})
+	c := newClient(t, livepersonsandbox.Config{})
 	c.start()
 	for _, tc := range []struct {
 		name, url, body string
@@ -133,7 +133,7 @@ func TestSandboxAgentSession(t *testing.T) {
 }
 
 func TestSandboxRequiresTheAgentSessionCookie(t *testing.T) {
-	c := newClient(t, liveperson.SandboxConfig{})
+	c := newClient(t, livepersonsandbox.Config{})
 	c.start()
 	cookie := c.cookie
 	c.cookie = nil
@@ -148,7 +148,7 @@ func TestSandboxRequiresTheAgentSessionCookie(t *testing.T) {
 	if status, _, _ := c.send("GET", c.chatSessions(), "", nil); status != 200 {
 		t.Errorf("chat sessions with the cookie = %d", status)
 	}
-	if status, body, _ := c.send("GET", c.chat(liveperson.DemoChatID), "", nil); status != 200 || !strings.Contains(body, `"onlineAgents":"2"`) {
+	if status, body, _ := c.send("GET", c.chat(livepersonsandbox.DemoChatID), "", nil); status != 200 || !strings.Contains(body, `"onlineAgents":"2"`) {
 		t.Errorf("skills of the bot's chat = %d %s", status, body)
 	}
 }
@@ -157,7 +157,7 @@ func TestSandboxRequiresTheAgentSessionCookie(t *testing.T) {
 // first holds, each linked under the session holding it, in the doc's shape; a chat is reached
 // only under that session; after a transfer it is no longer listed.
 func TestSandboxChatOwnershipAndContinuity(t *testing.T) {
-	c := newClient(t, liveperson.SandboxConfig{BotChats: []string{"chat-1"}})
+	c := newClient(t, livepersonsandbox.Config{BotChats: []string{"chat-1"}})
 	c.start()
 	var list struct {
 		ChatSessions struct {
@@ -183,7 +183,7 @@ func TestSandboxChatOwnershipAndContinuity(t *testing.T) {
 			}
 		}
 	}
-	if want := "/api/account/" + liveperson.DemoAccountID + "/agentSession/" + liveperson.BotAgentSessionID + "/chat/chat-1"; !strings.HasSuffix(link, want) {
+	if want := "/api/account/" + livepersonsandbox.DemoAccountID + "/agentSession/" + livepersonsandbox.BotAgentSessionID + "/chat/chat-1"; !strings.HasSuffix(link, want) {
 		t.Fatalf("chat-1's link = %q, want one ending %s", link, want)
 	}
 	if status, _, _ := c.send("GET", c.href+"/chat/chat-1/transfer?v=1&NC=true", "", nil); status != 404 {
@@ -203,10 +203,10 @@ func TestSandboxChatOwnershipAndContinuity(t *testing.T) {
 // Refresh keeps a login alive with its Session_id cookie and csrf; a logout ends it and sends
 // the chats of its agent sessions back to the queue.
 func TestSandboxRefreshAndLogout(t *testing.T) {
-	sb := liveperson.NewSandbox(liveperson.SandboxConfig{})
+	sb := livepersonsandbox.New(livepersonsandbox.Config{})
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
-	c := &lpClient{t: t, base: srv.URL + "/api/account/" + liveperson.DemoAccountID}
+	c := &lpClient{t: t, base: srv.URL + "/api/account/" + livepersonsandbox.DemoAccountID}
 	status, body, resp := c.send("POST", c.base+"/login?v=1.3", `{"username":"handoff-bot","password":"sandbox-bot-password"}`, nil)
 	var login struct{ CSRF, Bearer string }
 	if status != 200 || json.Unmarshal([]byte(body), &login) != nil {
@@ -229,13 +229,13 @@ func TestSandboxRefreshAndLogout(t *testing.T) {
 	if status, _, _ := c.send("POST", c.base+"/agentSession?v=1&NC=true", `{"loginData": ""}`, nil); status != 401 {
 		t.Errorf("a bearer after its logout: status = %d, want 401", status)
 	}
-	if sb.Requeued(liveperson.DemoChatID) {
+	if sb.Requeued(livepersonsandbox.DemoChatID) {
 		t.Error("the bot's chat was requeued by another login's logout")
 	}
 }
 
 func TestSandboxTransferIsStrict(t *testing.T) {
-	c := newClient(t, liveperson.SandboxConfig{BotChats: []string{"chat-1", "chat-2"}})
+	c := newClient(t, livepersonsandbox.Config{BotChats: []string{"chat-1", "chat-2"}})
 	c.start()
 	for _, tc := range []struct {
 		name, body string
@@ -267,13 +267,13 @@ func TestSandboxTransferIsStrict(t *testing.T) {
 }
 
 func TestSandboxListsOneSkillAsAnObject(t *testing.T) {
-	c := newClient(t, liveperson.SandboxConfig{BotChats: []string{"chat-1"}, Skills: []liveperson.SandboxSkill{{ID: 25975313, Name: "Sales", OnlineAgents: 1}, {ID: 5, OnlineAgents: 0}}})
+	c := newClient(t, livepersonsandbox.Config{BotChats: []string{"chat-1"}, Skills: []livepersonsandbox.Skill{{ID: 25975313, Name: "Sales", OnlineAgents: 1}, {ID: 5, OnlineAgents: 0}}})
 	c.start()
 	_, body, _ := c.send("GET", c.chat("chat-1"), "", nil)
 	if want := `{"transfer":{"skill":{"id":"25975313","name":"Sales","onlineAgents":"1"}}}`; strings.TrimSpace(body) != want {
 		t.Errorf("skills = %s, want %s", body, want)
 	}
-	c = newClient(t, liveperson.SandboxConfig{BotChats: []string{"chat-1"}, Skills: []liveperson.SandboxSkill{{ID: 5, OnlineAgents: 0}}})
+	c = newClient(t, livepersonsandbox.Config{BotChats: []string{"chat-1"}, Skills: []livepersonsandbox.Skill{{ID: 5, OnlineAgents: 0}}})
 	c.start()
 	if _, body, _ = c.send("GET", c.chat("chat-1"), "", nil); strings.TrimSpace(body) != `{"transfer":""}` {
 		t.Errorf("skills with none online = %s", body)

@@ -1,4 +1,4 @@
-package koreai
+package koreaisandbox
 
 import (
 	"encoding/json"
@@ -7,37 +7,38 @@ import (
 	"net/url"
 	"regexp"
 
+	"handoff/core/vendors/koreai"
 	"handoff/core/vendors/sandbox"
 )
 
 // The sandbox's fixed account and directory. Ids are the docs' examples with their xxxx
 // replaced by digits.
 const (
-	// SandboxStreamID is the sandbox bot's streamId.
-	SandboxStreamID = "st-a0ec5267-a58a-5fbb-ab0e-e27ebc350001"
-	// SandboxOrgID is the orgId assign-conversation must carry.
-	SandboxOrgID = "o-fbfa482a-bf65-5386-963e-f00a8cc70001"
-	// SandboxAccountID is the accountid header's value.
-	SandboxAccountID = "650d9eb6da96d0bc0d230001"
-	// SandboxClientID is the JWT app's client id (the appId claim), as in the docs' sample token.
-	SandboxClientID = "cs-50febaa3-743f-55b3-8956-718e96f6bb90"
-	// SandboxConversationID is a botSessionId to transfer (any 24-hex id works).
-	SandboxConversationID = "653a06c9aae89c5fbb4e0001"
+	// StreamID is the sandbox bot's streamId.
+	StreamID = "st-a0ec5267-a58a-5fbb-ab0e-e27ebc350001"
+	// OrgID is the orgId assign-conversation must carry.
+	OrgID = "o-fbfa482a-bf65-5386-963e-f00a8cc70001"
+	// AccountID is the accountid header's value.
+	AccountID = "650d9eb6da96d0bc0d230001"
+	// ClientID is the JWT app's client id (the appId claim), as in the docs' sample token.
+	ClientID = "cs-50febaa3-743f-55b3-8956-718e96f6bb90"
+	// ConversationID is a botSessionId to transfer (any 24-hex id works).
+	ConversationID = "653a06c9aae89c5fbb4e0001"
 
-	// SandboxAgentID is an agent who is AVAILABLE with chat capacity: transfers to them succeed.
-	SandboxAgentID = "a-220172c-856e-4db6-a2d1-d4c2dabe0001"
-	// SandboxBusyAgentID is BUSY, chat capacity used up: transfers are refused (409, not available).
-	SandboxBusyAgentID = "a-8cd2673-0cb7-462d-9453-0ee60e520001"
-	// SandboxOfflineAgentID is OFFLINE: transfers are refused (409, not available).
-	SandboxOfflineAgentID = "a-220172c-856e-4db6-a2d1-d4c2dabe0002"
-	// SandboxQueueID is an open queue staffed by the agents above: transfers succeed.
-	SandboxQueueID = "qu-b5d3bb4-a1ac-4caa-9be6-55a5abc30001"
-	// SandboxClosedQueueID is a closed queue with only the offline agent: transfers are refused
+	// AgentID is an agent who is AVAILABLE with chat capacity: transfers to them succeed.
+	AgentID = "a-220172c-856e-4db6-a2d1-d4c2dabe0001"
+	// BusyAgentID is BUSY, chat capacity used up: transfers are refused (409, not available).
+	BusyAgentID = "a-8cd2673-0cb7-462d-9453-0ee60e520001"
+	// OfflineAgentID is OFFLINE: transfers are refused (409, not available).
+	OfflineAgentID = "a-220172c-856e-4db6-a2d1-d4c2dabe0002"
+	// QueueID is an open queue staffed by the agents above: transfers succeed.
+	QueueID = "qu-b5d3bb4-a1ac-4caa-9be6-55a5abc30001"
+	// ClosedQueueID is a closed queue with only the offline agent: transfers are refused
 	// (422, not available).
-	SandboxClosedQueueID = "qu-e30b539-dd3c-4e10-90a9-354a3e700001"
-	// SandboxSkillID is a skill the available and the busy agent have (availability only:
+	ClosedQueueID = "qu-e30b539-dd3c-4e10-90a9-354a3e700001"
+	// SkillID is a skill the available and the busy agent have (availability only:
 	// Kore's assign-conversation has no skill target).
-	SandboxSkillID = "68402981bfe0b8e53f700001"
+	SkillID = "68402981bfe0b8e53f700001"
 )
 
 // Secrets of the sandbox's demo tenant: sandbox values, never used anywhere else.
@@ -49,9 +50,9 @@ const (
 // DemoSecret is the tenant secret (the fields of docs/vendors/koreai.md) that works against a sandbox built with
 // the default config and served at baseURL.
 func DemoSecret(baseURL string) []byte {
-	secret, _ := json.Marshal(Credentials{
-		BaseURL: baseURL, StreamID: SandboxStreamID, OrgID: SandboxOrgID, AccountID: SandboxAccountID,
-		ClientID: SandboxClientID, ClientSecret: sandboxClientSecret, CallbackSecret: demoCallbackSecret,
+	secret, _ := json.Marshal(koreai.Credentials{
+		BaseURL: baseURL, StreamID: StreamID, OrgID: OrgID, AccountID: AccountID,
+		ClientID: ClientID, ClientSecret: sandboxClientSecret, CallbackSecret: demoCallbackSecret,
 	})
 	return secret
 }
@@ -66,13 +67,13 @@ type sandboxAgent struct {
 }
 
 var sandboxAgents = map[string]sandboxAgent{
-	SandboxAgentID:        {"Jane", "Doe", bucketAvailable, 3, 0, []string{SandboxQueueID}, []string{SandboxSkillID}},
-	SandboxBusyAgentID:    {"John", "Roe", bucketBusy, 2, 2, []string{SandboxQueueID}, []string{SandboxSkillID}},
-	SandboxOfflineAgentID: {"Ann", "Poe", bucketOffline, 3, 0, []string{SandboxQueueID, SandboxClosedQueueID}, nil},
+	AgentID:        {"Jane", "Doe", bucketAvailable, 3, 0, []string{QueueID}, []string{SkillID}},
+	BusyAgentID:    {"John", "Roe", bucketBusy, 2, 2, []string{QueueID}, []string{SkillID}},
+	OfflineAgentID: {"Ann", "Poe", bucketOffline, 3, 0, []string{QueueID, ClosedQueueID}, nil},
 }
 
 // sandboxQueues maps a queue to whether it is open.
-var sandboxQueues = map[string]bool{SandboxQueueID: true, SandboxClosedQueueID: false}
+var sandboxQueues = map[string]bool{QueueID: true, ClosedQueueID: false}
 
 func (a sandboxAgent) canChat() bool {
 	return a.bucket == bucketAvailable && a.usedChat < a.chatCapacity
@@ -136,7 +137,7 @@ func parseAssign(r *http.Request, body []byte) (assignBody, string) {
 	switch {
 	case req.CallbackURL == nil || !validCallbackURL(*req.CallbackURL):
 		return req, "callbackUrl is required and must be an absolute http(s) URL"
-	case deref(req.OrgID) != SandboxOrgID:
+	case deref(req.OrgID) != OrgID:
 		return req, "orgId is required and must be the account's organization"
 	case !botSessionPattern.MatchString(deref(req.BotSessionID)):
 		return req, "botSessionId is required: a 24-character hex session id"

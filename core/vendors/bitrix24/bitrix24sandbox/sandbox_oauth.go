@@ -1,4 +1,4 @@
-package bitrix24
+package bitrix24sandbox
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"handoff/core/vendors/bitrix24"
 	"handoff/core/vendors/sandbox"
 )
 
@@ -73,7 +74,7 @@ func (s *Sandbox) serveToken(w http.ResponseWriter, r *http.Request) {
 // the default config and served at baseURL, its oauthUrl pointing at the sandbox's token route.
 func DemoSecret(baseURL string) []byte {
 	d, base := defaultSandbox, strings.TrimRight(baseURL, "/")
-	b, _ := json.Marshal(Credentials{
+	b, _ := json.Marshal(bitrix24.Credentials{
 		PortalURL: base + "/rest/", AccessToken: d.AccessToken, RefreshToken: d.RefreshToken,
 		AppClientID: d.AppClientID, AppClientSecret: d.AppClientSecret,
 		OAuthURL: base + d.OAuthPath, ApplicationToken: d.ApplicationToken,
@@ -84,7 +85,7 @@ func DemoSecret(baseURL string) []byte {
 // DemoWebhookSecret is the same portal reached through an incoming webhook instead.
 func DemoWebhookSecret(baseURL string) []byte {
 	d, base := defaultSandbox, strings.TrimRight(baseURL, "/")
-	b, _ := json.Marshal(Credentials{
+	b, _ := json.Marshal(bitrix24.Credentials{
 		WebhookURL:  base + "/rest/" + d.WebhookUserID + "/" + d.WebhookCode + "/",
 		BotClientID: d.BotClientID, ApplicationToken: d.ApplicationToken,
 	})

@@ -1,4 +1,4 @@
-package liveperson
+package livepersonsandbox
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"handoff/core/vendors/liveperson"
 	"handoff/core/vendors/sandbox"
 )
 
@@ -39,27 +40,27 @@ const (
 	AgentOfflineID = "7"        // offline: a transfer to it is refused
 )
 
-// SandboxSkill is a skill the sandbox knows.
-type SandboxSkill struct {
+// Skill is a skill the sandbox knows.
+type Skill struct {
 	ID           int64
 	Name         string
 	OnlineAgents int
 }
 
-// SandboxAgent is an agent the sandbox knows.
-type SandboxAgent struct {
+// Agent is an agent the sandbox knows.
+type Agent struct {
 	ID     int64
 	Online bool
 }
 
-// SandboxConfig sets up a Sandbox. Zero fields take the Demo defaults. The application-login
+// Config sets up a Sandbox. Zero fields take the Demo defaults. The application-login
 // fields are empty by default: set all four to accept an application login as well.
-type SandboxConfig struct {
+type Config struct {
 	AccountID                                      string
 	Username, Password                             string
 	AppKey, Secret, AccessToken, AccessTokenSecret string
-	Skills                                         []SandboxSkill
-	Agents                                         []SandboxAgent
+	Skills                                         []Skill
+	Agents                                         []Agent
 	// BotChats are chats the bot's agent session (BotAgentSessionID) holds from the start, on
 	// top of the demo ones (DemoChatID, DemoChatPrefix+"000"…"999").
 	BotChats []string
@@ -84,7 +85,7 @@ type SandboxConfig struct {
 // Anything else is refused with LivePerson's error shape. Faults injected with Inject play on
 // the transfer POST. Safe for concurrent use.
 type Sandbox struct {
-	cfg    SandboxConfig
+	cfg    Config
 	faults sandbox.Faults
 	rec    sandbox.Recorder
 	mux    *http.ServeMux
@@ -120,8 +121,8 @@ type agentRecord struct {
 // invented: LivePerson does not name its cookies; the path scoping is the point [C: overview].
 const agentCookie = "LPAgentSession"
 
-// NewSandbox builds a sandbox. It does no I/O.
-func NewSandbox(cfg SandboxConfig) *Sandbox {
+// New builds a sandbox. It does no I/O.
+func New(cfg Config) *Sandbox {
 	if cfg.AccountID == "" {
 		cfg.AccountID = DemoAccountID
 	}
@@ -132,10 +133,10 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 		cfg.Password = DemoPassword
 	}
 	if cfg.Skills == nil {
-		cfg.Skills = []SandboxSkill{{2, "Support", 2}, {25975313, "Sales", 1}, {26060413, "Billing", 1}, {26060500, "Escalations", 0}}
+		cfg.Skills = []Skill{{2, "Support", 2}, {25975313, "Sales", 1}, {26060413, "Billing", 1}, {26060500, "Escalations", 0}}
 	}
 	if cfg.Agents == nil {
-		cfg.Agents = []SandboxAgent{{6, true}, {7, false}}
+		cfg.Agents = []Agent{{6, true}, {7, false}}
 	}
 	s := &Sandbox{cfg: cfg, logins: map[string]*loginRecord{}, agentSessions: map[string]*agentRecord{},
 		held: map[string]string{}, transferred: map[string]string{}, requeued: map[string]bool{}}
@@ -161,7 +162,7 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 
 // DemoSecret is the tenant secret that works against a default sandbox served at baseURL.
 func DemoSecret(baseURL string) []byte {
-	b, _ := json.Marshal(Credentials{AccountID: DemoAccountID, BaseURL: baseURL, Username: DemoUsername, Password: DemoPassword})
+	b, _ := json.Marshal(liveperson.Credentials{AccountID: DemoAccountID, BaseURL: baseURL, Username: DemoUsername, Password: DemoPassword})
 	return b
 }
 

@@ -1,9 +1,10 @@
-package bitrix24
+package bitrix24sandbox
 
 import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,25 +15,25 @@ import (
 // The sandbox's fixed people, lines and chats. Ids are the seed's where it gives some
 // (CHAT_ID 112, USER_ID 12).
 const (
-	// SandboxChatID is an open-line chat held by the bot (the seed's example).
-	SandboxChatID = "112"
-	// SandboxUserID is an active operator (the seed's example).
-	SandboxUserID = "12"
-	// SandboxInactiveUserID is a dismissed employee: transfers to them get OPERATOR_WRONG.
-	SandboxInactiveUserID = "14"
-	// SandboxLineID is an active open line ("Support") whose queue holds SandboxUserID.
-	SandboxLineID = "1"
-	// SandboxInactiveLineID is a switched-off open line ("After hours"): OPERATOR_WRONG.
-	SandboxInactiveLineID = "2"
+	// ChatID is an open-line chat held by the bot (the seed's example).
+	ChatID = "112"
+	// UserID is an active operator (the seed's example).
+	UserID = "12"
+	// InactiveUserID is a dismissed employee: transfers to them get OPERATOR_WRONG.
+	InactiveUserID = "14"
+	// LineID is an active open line ("Support") whose queue holds UserID.
+	LineID = "1"
+	// InactiveLineID is a switched-off open line ("After hours"): OPERATOR_WRONG.
+	InactiveLineID = "2"
 )
 
-// SandboxChatIDs are the open-line chats the sandbox knows, each held by the bot until a
+// ChatIDs are the open-line chats the sandbox knows, each held by the bot until a
 // transfer; any other chat id gets OPERATOR_WRONG (transfer) or WRONG_CHAT (operator).
-var SandboxChatIDs = []string{SandboxChatID, "113", "114", "115"}
+var ChatIDs = []string{ChatID, "113", "114", "115"}
 
-// SandboxConfig sets the sandbox's credentials; empty fields take the defaults below, which
+// Config sets the sandbox's credentials; empty fields take the defaults below, which
 // DemoSecret and DemoWebhookSecret use.
-type SandboxConfig struct {
+type Config struct {
 	WebhookUserID    string // the {userId} of the webhook URL
 	WebhookCode      string // the {code} of the webhook URL
 	BotClientID      string // the CLIENT_ID webhook transfer calls must send
@@ -42,7 +43,7 @@ type SandboxConfig struct {
 	AppClientSecret  string
 	ApplicationToken string // what events carry in auth[application_token]
 	OAuthPath        string // the token endpoint's path, "/oauth/token/" by default
-	// Lines is how many open lines the portal has (2, SandboxLineID and SandboxInactiveLineID,
+	// Lines is how many open lines the portal has (2, LineID and InactiveLineID,
 	// when 0); the others are active lines named "Line {id}". imopenlines.config.list.get
 	// answers them 50 a page, as every list method does (list-methods-pecularities.md).
 	Lines int
@@ -54,7 +55,7 @@ type SandboxConfig struct {
 
 // Default sandbox credentials. They are fake, but tests treat them as secrets that must never
 // appear in logs or errors.
-var defaultSandbox = SandboxConfig{
+var defaultSandbox = Config{
 	WebhookUserID:    "1",
 	WebhookCode:      "sbxhook7k2m9q4x1w",
 	BotClientID:      "sbxbot3f9a7eff906dd1",
@@ -66,7 +67,7 @@ var defaultSandbox = SandboxConfig{
 	OAuthPath:        "/oauth/token/",
 }
 
-func (c SandboxConfig) withDefaults() SandboxConfig {
+func (c Config) withDefaults() Config {
 	fill := func(v *string, d string) {
 		if *v == "" {
 			*v = d
@@ -103,7 +104,7 @@ func (c SandboxConfig) withDefaults() SandboxConfig {
 // misspelling fails a test), the "sandbox: …" error descriptions, and the extra lines' names.
 // The adapter keys on documented error codes only.
 type Sandbox struct {
-	cfg        SandboxConfig
+	cfg        Config
 	faults     sandbox.Faults // transfer and operator calls
 	lineFaults sandbox.Faults // imopenlines.config.list.get calls
 	rec        sandbox.Recorder
@@ -118,13 +119,13 @@ type Sandbox struct {
 	moved      bool // the portal answers at cfg.MovedTo now
 }
 
-// NewSandbox builds a sandbox; cfg's empty fields take the defaults.
-func NewSandbox(cfg SandboxConfig) *Sandbox {
+// New builds a sandbox; cfg's empty fields take the defaults.
+func New(cfg Config) *Sandbox {
 	cfg = cfg.withDefaults()
 	s := &Sandbox{cfg: cfg, chats: map[int64]bool{}, access: cfg.AccessToken, refresh: cfg.RefreshToken,
 		expired: map[string]bool{}}
-	for _, id := range SandboxChatIDs {
-		n, _ := positiveInt(id)
+	for _, id := range ChatIDs {
+		n, _ := strconv.ParseInt(id, 10, 64)
 		s.chats[n] = false
 	}
 	return s
@@ -302,10 +303,7 @@ func (s *Sandbox) checkShape(r *http.Request, body []byte) (map[string]json.RawM
 func (s *Sandbox) playFault(w http.ResponseWriter, r *http.Request, f sandbox.Fault, webhook bool) bool {
 	switch f.Kind {
 	case sandbox.VendorError:
-		status := http.StatusBadRequest
-		if _, rule, ok := lookup(portalErrors, portalIndex, f.VendorCode); ok {
-			status = rule.Status
-		}
+		status := statusOf(f.VendorCode)
 		if f.RetryAfter > 0 {
 			sandbox.SetRetryAfter(w, f.RetryAfter)
 		}

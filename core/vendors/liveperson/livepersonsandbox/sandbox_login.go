@@ -1,4 +1,4 @@
-package liveperson
+package livepersonsandbox
 
 import (
 	"net/http"

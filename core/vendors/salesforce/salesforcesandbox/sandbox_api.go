@@ -1,4 +1,4 @@
-package salesforce
+package salesforcesandbox
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package liveperson
+package livepersonsandbox
 
 import (
 	"encoding/json"
@@ -19,10 +19,10 @@ var sandboxFaults = map[string]struct {
 	status  int
 	message string
 }{
-	condBadRequest:  {http.StatusBadRequest, "Invalid transfer request"},         // invented: text
-	condRejected:    {http.StatusConflict, "The chat cannot be transferred now"}, // invented: status and text
-	condForbidden:   {http.StatusForbidden, "User lacks the privilege"},          // invented: text
-	condChatNotHeld: {http.StatusNotFound, "Chat not found"},                     // invented: status and text
+	CodeBadRequest:  {http.StatusBadRequest, "Invalid transfer request"},         // invented: text
+	CodeRejected:    {http.StatusConflict, "The chat cannot be transferred now"}, // invented: status and text
+	CodeForbidden:   {http.StatusForbidden, "User lacks the privilege"},          // invented: text
+	CodeChatNotHeld: {http.StatusNotFound, "Chat not found"},                     // invented: status and text
 }
 
 // chatSessions is Retrieve Chat Sessions: from one agent session, the chats that the agent (the
@@ -255,7 +255,7 @@ func (s *Sandbox) playFault(w http.ResponseWriter, r *http.Request, f sandbox.Fa
 	case sandbox.VendorError:
 		e, ok := sandboxFaults[f.VendorCode]
 		if !ok {
-			e = sandboxFaults[condBadRequest]
+			e = sandboxFaults[CodeBadRequest]
 		}
 		lpError(w, e.status, e.message)
 	default:
