@@ -217,8 +217,8 @@ func TestEscalationsComeFromHandoffsOwnBusAndListedSources(t *testing.T) {
 	if got := dig(rule, "Pattern", "source"); !reflect.DeepEqual(got, ref("EscalationSources")) {
 		t.Errorf("the escalation rule's source = %v, want !Ref EscalationSources", got)
 	}
-	if got := dig(rule, "Pattern", "detail-type"); !reflect.DeepEqual(got, []any{"Escalation Requested"}) {
-		t.Errorf("the escalation rule's detail-type = %v, want [Escalation Requested]", got)
+	if got := dig(rule, "Pattern", "detail-type"); !reflect.DeepEqual(got, []any{"Escalation Requested", "Escalation Cancelled"}) {
+		t.Errorf("the escalation rule's detail-type = %v, want [Escalation Requested, Escalation Cancelled]", got)
 	}
 	if got := dig(tmpl, "Parameters", "EscalationSources", "Type"); got != "CommaDelimitedList" {
 		t.Errorf("EscalationSources is a %v, want a CommaDelimitedList", got)

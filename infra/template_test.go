@@ -37,6 +37,7 @@ var routes = map[string]struct {
 }{
 	"POST /transfers":                  {"TransferFunction", true},
 	"GET /transfers/{id}":              {"TransferFunction", true},
+	"DELETE /transfers/{id}":           {"TransferFunction", true},
 	"GET /availability":                {"SkillCheckFunction", true},
 	"POST /callbacks/{vendor}":         {"CallbackReceiverFunction", false},
 	"POST /callbacks/{vendor}/{token}": {"CallbackReceiverFunction", false},

@@ -50,6 +50,9 @@ type fakeTransfers struct {
 	start func(transfer.Input) (transfer.Result, error)
 	get   func(id string) (handoff.Transfer, error)
 	sweep func() (int, error)
+	// cancel and drain answer Cancel and Drain; nil: Cancel is unexpected, Drain succeeds.
+	cancel func(handoff.Transfer) (handoff.Transfer, error)
+	drain  func(transfer.Message) error
 
 	mu     sync.Mutex
 	sweeps int
@@ -85,6 +88,24 @@ func (f *fakeTransfers) Sweep(context.Context) (int, error) {
 		return 0, nil
 	}
 	return f.sweep()
+}
+
+func (f *fakeTransfers) Cancel(_ context.Context, t handoff.Transfer, _ string) (handoff.Transfer, error) {
+	if f.cancel == nil {
+		return handoff.Transfer{}, handoff.E(handoff.CodeInternal, "fake.Cancel", "not expected", nil)
+	}
+	return f.cancel(t)
+}
+
+func (f *fakeTransfers) FindByKey(_ context.Context, tenant, key string) (handoff.Transfer, error) {
+	return handoff.Transfer{}, handoff.E(handoff.CodeNotFound, "fake.FindByKey", "no such transfer", nil)
+}
+
+func (f *fakeTransfers) Drain(_ context.Context, m transfer.Message) error {
+	if f.drain == nil {
+		return nil
+	}
+	return f.drain(m)
 }
 
 func (f *fakeTransfers) started() []transfer.Input {

@@ -36,6 +36,7 @@ var statusOf = map[handoff.Code]int{
 	handoff.CodeVendorTimeout:        http.StatusGatewayTimeout,
 	handoff.CodeVendorProtocol:       http.StatusBadGateway,
 	handoff.CodeRateLimited:          http.StatusTooManyRequests,
+	handoff.CodeCancelled:            http.StatusConflict,
 	handoff.CodeUnauthorized:         http.StatusUnauthorized,
 	handoff.CodeForbidden:            http.StatusForbidden,
 	handoff.CodeConfiguration:        http.StatusInternalServerError,

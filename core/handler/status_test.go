@@ -35,6 +35,7 @@ var wantStatus = map[handoff.Code]int{
 	handoff.CodeVendorTimeout:        504,
 	handoff.CodeVendorProtocol:       502,
 	handoff.CodeRateLimited:          429,
+	handoff.CodeCancelled:            409,
 	handoff.CodeUnauthorized:         401,
 	handoff.CodeForbidden:            403,
 	handoff.CodeConfiguration:        500,

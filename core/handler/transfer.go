@@ -18,6 +18,9 @@ import (
 // EscalationDetailType is the EventBridge detail-type that asks for a transfer.
 const EscalationDetailType = "Escalation Requested"
 
+// CancelDetailType is the EventBridge detail-type that calls a transfer off.
+const CancelDetailType = "Escalation Cancelled"
+
 // ScheduledDetailType is the detail-type of EventBridge's scheduled events: the sweep's clock.
 const ScheduledDetailType = "Scheduled Event"
 
@@ -26,10 +29,14 @@ type Transfers interface {
 	Start(ctx context.Context, in transfer.Input) (transfer.Result, error)
 	Get(ctx context.Context, id string) (handoff.Transfer, error)
 	Sweep(ctx context.Context) (int, error)
+	Cancel(ctx context.Context, t handoff.Transfer, by string) (handoff.Transfer, error)
+	FindByKey(ctx context.Context, tenant, key string) (handoff.Transfer, error)
+	Drain(ctx context.Context, m transfer.Message) error
 }
 
-// Transfer handles the transfer function's triggers: POST /transfers, GET /transfers/{id}, and
-// Escalation Requested events.
+// Transfer handles the transfer function's triggers: POST /transfers, GET and DELETE
+// /transfers/{id}, Escalation Requested and Escalation Cancelled events, the sweep's schedule,
+// and the transfer queue's SQS batches.
 type Transfer struct {
 	svc    Transfers
 	access Access
@@ -65,6 +72,8 @@ type trigger struct {
 	Region     string          `json:"region"`
 	Resources  []string        `json:"resources"`
 	Detail     json.RawMessage `json:"detail"`
+	// Records is an SQS batch's (the transfer queue).
+	Records []events.SQSMessage `json:"Records"`
 }
 
 func (t trigger) eventBridge() events.EventBridgeEvent {
@@ -81,8 +90,12 @@ func (h *Transfer) Invoke(ctx context.Context, payload json.RawMessage) (any, er
 		return h.malformed(ctx, payload)
 	}
 	switch {
+	case len(ev.Records) > 0 && ev.Records[0].EventSource == "aws:sqs":
+		return h.Drain(ctx, events.SQSEvent{Records: ev.Records}), nil
 	case ev.DetailType == ScheduledDetailType:
 		return nil, h.Sweep(ctx)
+	case ev.DetailType == CancelDetailType:
+		return nil, h.CancelEvent(ctx, ev.eventBridge())
 	case ev.DetailType != "":
 		return nil, h.Escalation(ctx, ev.eventBridge())
 	case ev.RouteKey != "" || ev.Version == "2.0":
@@ -131,6 +144,8 @@ func (h *Transfer) answer(ctx context.Context, req events.APIGatewayV2HTTPReques
 		return h.post(ctx, req, caller)
 	case "GET /transfers/{id}":
 		return h.get(ctx, req, caller)
+	case "DELETE /transfers/{id}":
+		return h.cancel(ctx, req, caller)
 	}
 	return notFound(ctx, h.log, req)
 }
@@ -192,13 +207,14 @@ func (h *Transfer) post(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 	return resp
 }
 
-// transferResponse is 201 for a confirmed transfer, 202 while a callback is awaited, and the
-// error of the last target (with the transfer) when every target failed.
+// transferResponse is 201 for a confirmed transfer, 202 while it waits in the queue or for a
+// callback, and the error of the last target (with the transfer) when every target failed, or
+// CANCELLED (409) when it was called off.
 func transferResponse(t handoff.Transfer) events.APIGatewayV2HTTPResponse {
 	switch t.Status {
 	case handoff.StatusTransferred:
 		return jsonResponse(http.StatusCreated, t)
-	case handoff.StatusPending:
+	case handoff.StatusPending, handoff.StatusQueued:
 		return jsonResponse(http.StatusAccepted, t)
 	}
 	p := problemJSON{Code: handoff.CodeTargetUnavailable, Message: "no target could take the conversation"}
@@ -231,7 +247,9 @@ func (h *Transfer) Escalation(ctx context.Context, ev events.EventBridgeEvent) e
 	}
 	var res transfer.Result
 	if err == nil {
-		res, err = h.svc.Start(ctx, transfer.Input{Request: r, Key: ev.ID, CallbackBase: h.callbackBase, Caller: eventCaller(ev)})
+		// Always through the queue: a storm of escalations never reaches the vendor faster than
+		// its rate.
+		res, err = h.svc.Start(ctx, transfer.Input{Request: r, Key: ev.ID, CallbackBase: h.callbackBase, Caller: eventCaller(ev), Queue: true})
 	}
 	switch {
 	case err == nil:

@@ -76,7 +76,6 @@ func TestInvokeRefusesOtherShapes(t *testing.T) {
 		"string":            []byte(`"POST /transfers"`),
 		"null":              []byte(`null`),
 		"REST API v1":       []byte(`{"resource":"/transfers","path":"/transfers","httpMethod":"POST","body":"{}"}`),
-		"SQS":               []byte(`{"Records":[{"messageId":"1","body":"{}","eventSource":"aws:sqs"}]}`),
 		"detail-type wrong": []byte(`{"detail-type":42}`),
 	}
 	for name, payload := range payloads {

@@ -29,6 +29,7 @@ const (
 	CodeVendorTimeout        Code = "VENDOR_TIMEOUT"      // VENDOR_UNAVAILABLE's 504 case: the call timed out
 	CodeVendorProtocol       Code = "VENDOR_BAD_RESPONSE" // the vendor answered something its docs do not describe
 	CodeRateLimited          Code = "RATE_LIMITED"
+	CodeCancelled            Code = "CANCELLED" // the transfer was called off before it ended
 	CodeUnauthorized         Code = "UNAUTHORIZED"
 	CodeForbidden            Code = "FORBIDDEN"     // a caller acting for a tenant it may not
 	CodeConfiguration        Code = "CONFIGURATION" // a secret or setting of ours is wrong

@@ -79,22 +79,37 @@ func (r Request) Targets() []Target {
 	return append([]Target{r.Target}, r.Fallbacks...)
 }
 
-// Status is where a transfer stands. It only moves forward: pending → transferred | failed.
+// Status is where a transfer stands. It moves forward: queued → pending → transferred | failed |
+// cancelled, or queued → cancelled. The one step back, pending → queued, returns a transfer the
+// vendor refused with a 429 before any attempt to the queue, to wait for the next token.
 type Status string
 
 // The statuses of a transfer.
 const (
+	// StatusQueued: waiting in the queue for the vendor's rate to allow its first call.
+	StatusQueued      Status = "queued"
 	StatusPending     Status = "pending"
 	StatusTransferred Status = "transferred"
 	StatusFailed      Status = "failed"
+	// StatusCancelled: called off by the bot (DELETE /transfers/{id} or Escalation Cancelled).
+	StatusCancelled Status = "cancelled"
 )
 
 // Final reports whether s is an end state.
-func (s Status) Final() bool { return s == StatusTransferred || s == StatusFailed }
+func (s Status) Final() bool {
+	return s == StatusTransferred || s == StatusFailed || s == StatusCancelled
+}
 
 // CanMoveTo reports whether a transfer in status s may move to next. Staying put is not a move.
 func (s Status) CanMoveTo(next Status) bool {
-	return s == StatusPending && next.Final()
+	switch s {
+	case StatusQueued:
+		// failed: it could not be queued after all (the queue refused the message).
+		return next == StatusPending || next == StatusCancelled || next == StatusFailed
+	case StatusPending:
+		return next.Final() || next == StatusQueued
+	}
+	return false
 }
 
 // Outcome is what one attempt at one target came to.
@@ -183,6 +198,9 @@ type Transfer struct {
 	// AwaitUntil is when a transfer awaiting the vendor's callback is given up on: past it, the
 	// sweep fails it, so no transfer stays pending forever.
 	AwaitUntil *time.Time `json:"awaitUntil,omitempty"`
+	// ExpectedStartAt is, for a transfer that went into the queue, when it was expected to
+	// start: an estimate at the time it was queued.
+	ExpectedStartAt *time.Time `json:"expectedStartAt,omitempty"`
 	// NotifiedAt is when the outcome was published as a Transfer Succeeded / Failed event.
 	NotifiedAt *time.Time `json:"notifiedAt,omitempty"`
 	// Caller is who asked for the transfer, for audit: the IAM principal ARN of an API call, or

@@ -184,7 +184,7 @@ func (n *Notifier) deliver(ctx context.Context, t handoff.Transfer) delivery {
 	}
 	if t.NotifiedAt == nil {
 		detail := DetailSucceeded
-		if t.Status == handoff.StatusFailed {
+		if t.Status != handoff.StatusTransferred { // failed or cancelled
 			detail = DetailFailed
 		}
 		if err := n.publisher.Publish(ctx, detail, outcomeDetail{t, SchemaVersion}); err != nil {

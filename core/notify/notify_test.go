@@ -199,3 +199,15 @@ func TestNotifyRecordsAnUncertainAckAndDoesNotResendIt(t *testing.T) {
 		t.Errorf("acks = %d, events = %d, want 1 and 1", len(a.calls), len(b.events))
 	}
 }
+
+// A cancelled transfer did not transfer: the bot is acked and Transfer Failed is published.
+func TestNotifyTellsOfACancelledTransferAsFailed(t *testing.T) {
+	st, a, b := memstore.New(nil), &acker{}, &bus{}
+	tr := final(t, st, handoff.StatusCancelled, true)
+	if err := newNotifier(st, a, b).Notify(context.Background(), tr.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.calls) != 1 || len(b.events) != 1 || b.events[0] != notify.DetailFailed {
+		t.Errorf("acks = %v, events = %v, want one ack and one Transfer Failed", a.calls, b.events)
+	}
+}

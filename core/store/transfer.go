@@ -300,3 +300,23 @@ func (s *Store) due(ctx context.Context, op, partition string, now time.Time, li
 	}
 	return transfers, nil
 }
+
+// FindByKey returns tenant's live transfer claimed under idempotency key key (a cancel names a
+// transfer by the key it was asked with); NOT_FOUND when there is none. The key's slot is
+// derived from tenant and key, so it is one consistent read.
+func (s *Store) FindByKey(ctx context.Context, tenant, key string) (handoff.Transfer, error) {
+	const op = "store.FindByKey"
+	slot := transferID(tenant, key, "")[:slotChars]
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: slotKey(slot), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return handoff.Transfer{}, fromAWS(op, err)
+	}
+	if r := readClaim(out.Item); len(out.Item) == 0 || r.tenant != tenant || r.key != key {
+		return handoff.Transfer{}, handoff.E(handoff.CodeNotFound, op, "no transfer with this idempotency key", nil)
+	}
+	t, err := decodeTransfer(out.Item)
+	if err != nil {
+		return handoff.Transfer{}, handoff.E(handoff.CodeInternal, op, "unreadable transfer", err)
+	}
+	return t, nil
+}

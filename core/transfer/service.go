@@ -31,6 +31,8 @@ type Store interface {
 	TakeOver(ctx context.Context, t handoff.Transfer, owner string, until time.Time) (handoff.Claim, handoff.Transfer, error)
 	Get(ctx context.Context, id string) (handoff.Transfer, error)
 	FindByRef(ctx context.Context, tenant, vendor, vendorRef string) (handoff.Transfer, error)
+	// FindByKey is tenant's live transfer claimed under an idempotency key.
+	FindByKey(ctx context.Context, tenant, key string) (handoff.Transfer, error)
 	Update(ctx context.Context, before, after handoff.Transfer, events ...handoff.Event) (handoff.Transfer, error)
 	// Note appends to the timeline only: it never conflicts with a state change.
 	Note(ctx context.Context, id string, events ...handoff.Event) error
@@ -67,6 +69,12 @@ type Service struct {
 	derivedKeyWindow time.Duration
 	// sweepReserve is the part of the sweep's invocation it never starts new work in.
 	sweepReserve time.Duration
+	// pacer and queue pace vendor calls and hold what cannot start now (queue.go); nil: none.
+	pacer Pacer
+	queue Queue
+	// drainReserve is the part of a drainer's invocation kept for the vendor calls and records
+	// of a transfer whose token it awaits.
+	drainReserve time.Duration
 }
 
 // DerivedKeyWindow is how long a key derived from the request body is remembered by default: long
@@ -101,6 +109,7 @@ func New(store Store, v Vendors, log *slog.Logger, opts ...Option) *Service {
 		store: store, vendors: v, log: log, now: time.Now,
 		completed: newMemo(1024), leaseMargin: 2 * time.Second, callbackTimeout: 15 * time.Minute,
 		earlyCallbackWait: 2 * time.Second, derivedKeyWindow: DerivedKeyWindow, sweepReserve: 5 * time.Second,
+		drainReserve: 10 * time.Second,
 	}
 	for _, o := range opts {
 		o(s)
@@ -119,6 +128,10 @@ type Input struct {
 	// Caller is who asked (an IAM principal ARN, or an event's source), recorded on the transfer
 	// for audit. It is not part of the request's fingerprint.
 	Caller string
+	// Queue sends the transfer through the queue even when a token is free (escalations from
+	// EventBridge: a storm of them must never reach the vendor faster than its rate). It
+	// matters only with WithPacing.
+	Queue bool
 }
 
 // Result is a transfer and whether this call created it or replayed an earlier result.
@@ -164,10 +177,31 @@ func (s *Service) Start(ctx context.Context, in Input) (Result, error) {
 	}
 	claim.TransferID = won.TransferID
 	t.ID, t.Version = won.TransferID, won.Version
-	if won.Stored != nil {
+	switch {
+	case won.Stored != nil && won.Stored.Status == handoff.StatusCancelled:
+		// Cancelled while an earlier attempt ran: there is nothing left to do.
+		return Result{Transfer: *won.Stored, Replayed: true}, nil
+	case won.Stored != nil:
 		t = *won.Stored // an earlier attempt's record: go on from the target it left in doubt
+	default:
+		start, next, err := s.admit(ctx, t, in.Queue)
+		if err != nil {
+			s.release(claim, false, err)
+			return Result{}, err
+		}
+		if !start {
+			// Not remembered in the memo: a duplicate must see the transfer as it is now.
+			queued, err := s.enqueue(ctx, claim, t, next, in.CallbackBase)
+			return Result{Transfer: queued}, err
+		}
 	}
 	t, err, vendorFailed := s.run(ctx, tr, in.CallbackBase, claim, t, won.Reclaimed)
+	if err != nil && !vendorFailed && handoff.ErrorCode(err) == handoff.CodeConflict {
+		// Cancelled while its targets were tried: the chain stopped at the refused write.
+		if cur, gerr := s.store.Get(ctx, claim.TransferID); gerr == nil && cur.Status == handoff.StatusCancelled {
+			return Result{Transfer: cur}, nil
+		}
+	}
 	if err != nil {
 		if vendorFailed {
 			s.release(claim, won.Reclaimed, err)

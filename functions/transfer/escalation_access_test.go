@@ -49,6 +49,7 @@ func TestKoreAIEscalationWithoutCallbackBaseIsRecordedFailed(t *testing.T) {
 	if out, err := h.Invoke(fntest.Ctx(t), koreEscalation(t, "com.example.chatbot")); err != nil || out != nil {
 		t.Fatalf("Invoke = %v, %v; want the failure recorded, not an error", out, err)
 	}
+	drain(t, env, h)
 	tr := onlyTransfer(t, env)
 	if tr.Status != handoff.StatusFailed || tr.Error == nil || tr.Error.Code != handoff.CodeConfiguration ||
 		tr.Ack.Status != handoff.AckPending || tr.Caller != "event:com.example.chatbot@123456789012" {

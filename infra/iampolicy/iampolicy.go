@@ -138,6 +138,9 @@ func Resolve(expanded []byte, opts Options) (*Stack, error) {
 		}
 		s.Functions[id] = f
 	}
+	if err := r.rolePolicies(s, ids); err != nil {
+		return nil, err
+	}
 	if err := r.serviceCalls(s, ids); err != nil {
 		return nil, err
 	}

@@ -98,8 +98,33 @@ func TestLambdasCallsForTheFunctionsAreAllowed(t *testing.T) {
 	if slices.Sort(actions); !slices.Equal(actions, want) {
 		t.Errorf("bot-ack's service calls = %v, want %v", actions, want)
 	}
-	if got := s.Functions["TransferFunction"].ServiceCalls; len(got) != 1 || got[0].Resource != "arn:aws:sqs:us-east-1:123456789012:EscalationDeadLetterQueue" {
-		t.Errorf("the transfer function's service calls = %v, want its OnFailure queue", got)
+	var transfer []string
+	for _, c := range s.Functions["TransferFunction"].ServiceCalls {
+		transfer = append(transfer, c.Action+" on "+c.Resource)
+	}
+	const queue = "arn:aws:sqs:us-east-1:123456789012:handoff-local-transfers.fifo"
+	wantTransfer := []string{"sqs:ChangeMessageVisibility on " + queue, "sqs:DeleteMessage on " + queue,
+		"sqs:GetQueueAttributes on " + queue, "sqs:ReceiveMessage on " + queue,
+		"sqs:SendMessage on arn:aws:sqs:us-east-1:123456789012:EscalationDeadLetterQueue"}
+	if slices.Sort(transfer); !slices.Equal(transfer, wantTransfer) {
+		t.Errorf("the transfer function's service calls = %v, want its OnFailure queue and the polling of its queue", transfer)
+	}
+}
+
+// A policy of its own on a function's role (TransferQueuePolicy) is the function's: it may
+// send to its queue, and Lambda may poll the queue with its role; no other function may.
+func TestARolePolicyOfItsOwnIsTheFunctions(t *testing.T) {
+	s := loadProject(t)
+	const queue = "arn:aws:sqs:us-east-1:123456789012:handoff-local-transfers.fifo"
+	if !s.Functions["TransferFunction"].Policy.Allows("sqs:SendMessage", queue) {
+		t.Error("the transfer function may not send to its queue")
+	}
+	if s.Functions["BotAckFunction"].Policy.Allows("sqs:SendMessage", queue) {
+		t.Error("bot-ack may send to the transfer queue")
+	}
+	rep := s.Without("TransferFunction", "sqs:ReceiveMessage").Check(nil)
+	if len(rep.Denied) != 1 || rep.Denied[0].Action != "sqs:ReceiveMessage" {
+		t.Errorf("without ReceiveMessage, denied %v; want Lambda's polling refused", rep.Denied)
 	}
 }
 

@@ -46,6 +46,43 @@ func (r *resolver) function(id string, res resource) (*Function, error) {
 	return f, nil
 }
 
+// rolePolicies adds each AWS::IAM::Policy of the template to the functions whose roles it
+// names (a policy of its own on a function's role, such as the transfer queue's).
+func (r *resolver) rolePolicies(s *Stack, ids []string) error {
+	for _, id := range ids {
+		res := r.resources[id]
+		if res.kind != "AWS::IAM::Policy" {
+			continue
+		}
+		resolved, err := r.value(res.props["PolicyDocument"])
+		if err != nil {
+			return fmt.Errorf("%s.PolicyDocument: %w", id, err)
+		}
+		doc, _ := resolved.(map[string]any)
+		statements, err := readStatements(doc["Statement"])
+		if err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
+		name, _ := res.props["PolicyName"].(string)
+		for i := range statements {
+			statements[i].Policy = name
+		}
+		roles, _ := res.props["Roles"].([]any)
+		for _, role := range roles {
+			roleID, ok := refersTo(role)
+			if !ok {
+				return fmt.Errorf("%s: role %v is not a role of the template", id, role)
+			}
+			for _, f := range s.Functions {
+				if f.Role == roleID {
+					f.Policy = append(f.Policy, statements...)
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // refersTo returns the logical ID of a {"Ref": id} or {"Fn::GetAtt": [id, attr]}.
 func refersTo(v any) (string, bool) {
 	m, _ := v.(map[string]any)
@@ -97,7 +134,7 @@ func texts(v any) []string {
 }
 
 // serviceCalls adds to each function the calls Lambda makes with its role: an event source
-// mapping reads its DynamoDB stream, and failed records or invocations are sent to OnFailure
+// mapping reads its DynamoDB stream or polls its SQS queue, and failed records or invocations are sent to OnFailure
 // (and OnSuccess) destinations and dead-letter queues.
 func (r *resolver) serviceCalls(s *Stack, ids []string) error {
 	for _, id := range ids {
@@ -114,6 +151,12 @@ func (r *resolver) serviceCalls(s *Stack, ids []string) error {
 			if arn := fmt.Sprint(source); strings.HasPrefix(arn, "arn:aws:dynamodb:") && s.Functions[fn] != nil {
 				for _, action := range []string{"DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"} {
 					s.Functions[fn].ServiceCalls = append(s.Functions[fn].ServiceCalls, Call{fn, "dynamodb:" + action, arn})
+				}
+			} else if strings.HasPrefix(arn, "arn:aws:sqs:") && s.Functions[fn] != nil {
+				// Lambda's pollers receive the batches, delete what the function handled, return
+				// what it did not, and read the queue's attributes, all with the function's role.
+				for _, action := range []string{"ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility", "GetQueueAttributes"} {
+					s.Functions[fn].ServiceCalls = append(s.Functions[fn].ServiceCalls, Call{fn, "sqs:" + action, arn})
 				}
 			}
 			destinations = []string{"OnFailure"}

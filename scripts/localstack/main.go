@@ -7,7 +7,8 @@
 //
 // Environment: PORT (the gateway's port, default 3000), HANDOFF_LOCAL_SECRETS (the secrets
 // file, default infra/local-secrets.json), HANDOFF_LOCAL_KOREAI_RATE (the Kore.ai sandbox's
-// limit per minute: Kore's 60 by default, negative for none, as load tests need). Run it from
+// limit per minute: Kore's 60 by default, negative for none, as load tests need),
+// HANDOFF_LOCAL_VENDOR_RATES (the template's VendorRates: the transfer function's pacing). Run it from
 // the repository root.
 package main
 
@@ -28,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"handoff/core/motoserver"
+	"handoff/core/pacing"
 	"handoff/scripts/localstack/awsproxy"
 	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/stack"
@@ -54,6 +56,9 @@ type settings struct {
 	secretsFile string
 	root        string
 	koreaiRate  int // HANDOFF_LOCAL_KOREAI_RATE: the Kore.ai sandbox's limit per minute
+	// vendorRates is HANDOFF_LOCAL_VENDOR_RATES: the template's VendorRates parameter (the
+	// transfer function's pacing, docs/pacing.md), e.g. koreai=600/m for the storm.
+	vendorRates string
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
@@ -67,6 +72,12 @@ func readSettings(getenv func(string) string) (settings, error) {
 	}
 	if f := getenv("HANDOFF_LOCAL_SECRETS"); f != "" {
 		s.secretsFile = f
+	}
+	if r := getenv("HANDOFF_LOCAL_VENDOR_RATES"); r != "" {
+		if _, err := pacing.ParseLimits(r); err != nil {
+			return s, fmt.Errorf("HANDOFF_LOCAL_VENDOR_RATES=%q: %w", r, err)
+		}
+		s.vendorRates = r
 	}
 	if r := getenv("HANDOFF_LOCAL_KOREAI_RATE"); r != "" {
 		rate, err := strconv.Atoi(r)
@@ -137,7 +148,8 @@ func runStack(ctx context.Context, set settings, tmpl *template.Template, binari
 		AWS:  aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(gate.URL)},
 		Addr: "127.0.0.1:" + strconv.Itoa(set.port), SecretsFile: set.secretsFile,
 		DeadLetters: deadLetters, Output: stdout, Log: log,
-		Sandboxes: demo.SandboxOptions{RatePerMinute: set.koreaiRate},
+		Sandboxes:  demo.SandboxOptions{RatePerMinute: set.koreaiRate},
+		Parameters: vendorRates(set.vendorRates),
 	})
 	if err != nil {
 		return err
@@ -163,4 +175,12 @@ func escalationBus(tmpl *template.Template) string {
 		}
 	}
 	return "default"
+}
+
+// vendorRates is the template parameter a HANDOFF_LOCAL_VENDOR_RATES sets; none when empty.
+func vendorRates(rates string) map[string]string {
+	if rates == "" {
+		return nil
+	}
+	return map[string]string{"VendorRates": rates}
 }

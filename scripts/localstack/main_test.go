@@ -26,6 +26,17 @@ func TestReadSettings(t *testing.T) {
 			t.Errorf("PORT=%s: error %v", bad, err)
 		}
 	}
+	s, err = readSettings(env(map[string]string{"HANDOFF_LOCAL_VENDOR_RATES": "koreai=600/m"}))
+	if err != nil || s.vendorRates != "koreai=600/m" || vendorRates(s.vendorRates)["VendorRates"] != "koreai=600/m" {
+		t.Errorf("vendor rates = %+v, %v", s, err)
+	}
+	if _, err := readSettings(env(map[string]string{"HANDOFF_LOCAL_VENDOR_RATES": "koreai=fast"})); err == nil ||
+		!strings.Contains(err.Error(), "HANDOFF_LOCAL_VENDOR_RATES") {
+		t.Errorf("a malformed rate: error %v", err)
+	}
+	if vendorRates("") != nil {
+		t.Error("no rates set the template's parameter")
+	}
 }
 
 func TestExamplesComeFromTheSampleEvents(t *testing.T) {

@@ -208,6 +208,18 @@ func (s *Store) Get(_ context.Context, id string) (handoff.Transfer, error) {
 	return t, nil
 }
 
+// FindByKey returns tenant's live transfer claimed under idempotency key key.
+func (s *Store) FindByKey(_ context.Context, tenant, key string) (handoff.Transfer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cl, ok := s.claims[tenant+"\x00"+key]; ok {
+		if t, ok := s.transfers[cl.transferID]; ok {
+			return t, nil
+		}
+	}
+	return handoff.Transfer{}, handoff.E(handoff.CodeNotFound, "memstore.FindByKey", "no transfer with this idempotency key", nil)
+}
+
 // FindByRef returns tenant's newest transfer on vendor known to the vendor as vendorRef.
 func (s *Store) FindByRef(_ context.Context, tenant, vendor, vendorRef string) (handoff.Transfer, error) {
 	s.mu.Lock()

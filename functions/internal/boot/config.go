@@ -8,8 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"handoff/core/pacing"
 )
 
 // Config is every setting a function reads from its environment. Each main reads only the
@@ -29,6 +32,11 @@ type Config struct {
 	// (one metric per tenant: off unless a deployment asks).
 	MetricsNamespace       string
 	MetricsTenantDimension bool
+	// Pacing (docs/pacing.md): the FIFO queue of transfers waiting for their vendor's rate,
+	// how many one tenant may have queued, and the rates over the vendors' defaults.
+	TransferQueueURL string
+	QueueBound       int
+	VendorRates      pacing.Limits
 }
 
 // A Group is a set of variables only some functions declare, and so read.
@@ -44,6 +52,29 @@ func Callbacks(r *reader, c *Config) {
 // Idempotency reads IDEMPOTENCY_TTL: for the function that takes POST /transfers.
 func Idempotency(r *reader, c *Config) {
 	c.IdempotencyTTL = r.duration("IDEMPOTENCY_TTL", "24h")
+}
+
+// Pacing reads TRANSFER_QUEUE_URL, QUEUE_BOUND and VENDOR_RATES: for the function that queues
+// and drains transfers. The queue is a FIFO queue (its URL ends in .fifo); the bound a whole
+// number of at least 1 (default 1000); the rates as pacing.ParseLimits reads them.
+func Pacing(r *reader, c *Config) {
+	c.TransferQueueURL = r.required("TRANSFER_QUEUE_URL")
+	if c.TransferQueueURL != "" && !strings.HasSuffix(c.TransferQueueURL, ".fifo") {
+		r.problem("TRANSFER_QUEUE_URL %q must be a FIFO queue's URL (ending in .fifo)", c.TransferQueueURL)
+	}
+	c.QueueBound = pacing.DefaultQueueBound
+	if v := r.getenv("QUEUE_BOUND"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			r.problem("QUEUE_BOUND %q must be a whole number of at least 1", v)
+		}
+		c.QueueBound = n
+	}
+	limits, err := pacing.ParseLimits(r.getenv("VENDOR_RATES"))
+	if err != nil {
+		r.problem("VENDOR_RATES: %v", err)
+	}
+	c.VendorRates = limits
 }
 
 // Load reads the configuration through getenv (os.Getenv in main) and checks all of it, so a

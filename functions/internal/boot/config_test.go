@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"handoff/core/pacing"
 	"handoff/functions/internal/boot"
 )
 
@@ -34,7 +36,7 @@ func TestLoadReadsTheGroupsAskedFor(t *testing.T) {
 	want := boot.Config{TableName: "t", SecretPrefix: "handoff/", EventBusName: "default", LogLevel: slog.LevelWarn,
 		CallbackBaseURL: "https://api.example.com", CallbackTimeout: 5 * time.Minute, IdempotencyTTL: time.Hour,
 		MetricsNamespace: "Handoff"}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load = %+v, want %+v", c, want)
 	}
 	// Without the groups, their variables are not read at all.
@@ -103,5 +105,38 @@ func TestReportInitErrorPostsToTheRuntimeAPI(t *testing.T) {
 	}
 	if err := boot.ReportInitError("", "x"); err != nil {
 		t.Errorf("without a Runtime API: %v", err)
+	}
+}
+
+func TestPacingReadsTheQueueTheBoundAndTheRates(t *testing.T) {
+	vars := globals(map[string]string{"TRANSFER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/t.fifo",
+		"QUEUE_BOUND": "50", "VENDOR_RATES": "koreai=600/m, acme/bitrix24=5/s:50"})
+	c, err := boot.Load(env(vars), boot.Pacing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TransferQueueURL != vars["TRANSFER_QUEUE_URL"] || c.QueueBound != 50 ||
+		c.VendorRates.For("any", "koreai") != pacing.PerMinute(600) || c.VendorRates.For("acme", "bitrix24").Burst != 50 {
+		t.Errorf("Load = %+v", c)
+	}
+	vars["QUEUE_BOUND"], vars["VENDOR_RATES"] = "", ""
+	if c, err := boot.Load(env(vars), boot.Pacing); err != nil || c.QueueBound != pacing.DefaultQueueBound ||
+		c.VendorRates.For("t", "koreai") != pacing.PerMinute(60) {
+		t.Errorf("defaults: %+v, %v", c, err)
+	}
+	for want, bad := range map[string]map[string]string{
+		"TRANSFER_QUEUE_URL is not set":      {"TRANSFER_QUEUE_URL": ""},
+		"must be a FIFO queue":               {"TRANSFER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/t"},
+		"QUEUE_BOUND \"0\"":                  {"QUEUE_BOUND": "0"},
+		"QUEUE_BOUND \"many\"":               {"QUEUE_BOUND": "many"},
+		"VENDOR_RATES: rate \"koreai=fast\"": {"VENDOR_RATES": "koreai=fast"},
+	} {
+		v := globals(map[string]string{"TRANSFER_QUEUE_URL": "q.fifo"})
+		for k, x := range bad {
+			v[k] = x
+		}
+		if _, err := boot.Load(env(v), boot.Pacing); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: err = %v, want %s", bad, err, want)
+		}
 	}
 }

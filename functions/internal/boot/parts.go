@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -30,6 +31,9 @@ type Parts struct {
 	// Vendors are the registry's adapters, each call timed and its errors counted.
 	Vendors *metered.Vendors
 	Bus     *eventbus.Bus
+	// AWS is the SDK's configuration, for the clients only one function needs (the transfer
+	// function's queue and pacing store).
+	AWS aws.Config
 }
 
 // Build makes the parts. It reads the SDK's own settings (region, credentials, AWS_ENDPOINT_URL)
@@ -62,6 +66,7 @@ func Build(ctx context.Context, c Config) (Parts, error) {
 		Secrets: sec,
 		Vendors: metered.New(vendors.NewRegistry(deps, all.Factories)),
 		Bus:     eventbus.New(eventbridge.NewFromConfig(awsCfg), c.EventBusName),
+		AWS:     awsCfg,
 	}, nil
 }
 

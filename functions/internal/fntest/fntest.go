@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"handoff/core/access"
 	"handoff/core/awstest"
@@ -30,6 +32,7 @@ import (
 	"handoff/functions/internal/boot"
 	"handoff/scripts/localstack/demo"
 	"handoff/scripts/localstack/eventbus"
+	"handoff/scripts/localstack/sqssource"
 	"handoff/scripts/localstack/template"
 )
 
@@ -43,6 +46,7 @@ type Env struct {
 	tmpl      *template.Template
 	vars      map[string]string // the function's environment
 	table     string
+	queueURL  string // the transfer queue, when the function declares one
 }
 
 // New starts the world for one test of function (its logical ID in template.yaml, such as
@@ -58,6 +62,15 @@ func New(t *testing.T, function string) *Env {
 	db := dynamodb.NewFromConfig(aw.Config)
 	if err := store.CreateTable(ctx, db, table); err != nil {
 		t.Fatal(err)
+	}
+	var queueURL string
+	if name, ok := vars["TRANSFER_QUEUE_URL"]; ok {
+		// The transfer queue on moto, as template.yaml declares it; the function gets its URL.
+		q, err := sqssource.CreateTransferQueue(ctx, sqs.NewFromConfig(aw.Config), name, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		queueURL, vars["TRANSFER_QUEUE_URL"] = q.URL, q.URL
 	}
 	sb, err := demo.StartSandboxes()
 	if err != nil {
@@ -89,7 +102,37 @@ func New(t *testing.T, function string) *Env {
 	}
 	return &Env{
 		AWS: aw, DB: db, Store: store.New(db, table), Sandboxes: sb, Bus: bus,
-		tmpl: tmpl, vars: vars, table: table,
+		tmpl: tmpl, vars: vars, table: table, queueURL: queueURL,
+	}
+}
+
+// Queued receives what waits in the transfer queue, as Lambda's event source would hand it to
+// the function: one SQS event, its messages in their groups' order. The messages are deleted
+// (handled); a test that returns some sends them again itself.
+func (e *Env) Queued(t *testing.T) events.SQSEvent {
+	t.Helper()
+	client := sqs.NewFromConfig(e.AWS.Config)
+	var ev events.SQSEvent
+	for {
+		out, err := client.ReceiveMessage(Ctx(t), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			return ev
+		}
+		for _, m := range out.Messages {
+			ev.Records = append(ev.Records, events.SQSMessage{
+				MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+				Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSource: "aws:sqs",
+			})
+			if _, err := client.DeleteMessage(Ctx(t), &sqs.DeleteMessageInput{QueueUrl: aws.String(e.queueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
 
@@ -125,13 +168,19 @@ func (e *Env) TransferHandler(t *testing.T) *handler.Transfer {
 }
 
 // Items counts the table's items but the tenants' access records (seeded, never written by a
-// function): tests check that refused input left the table as it was.
+// function) and the pacing's buckets and queue counts (a request refused after it took its
+// token still spent it: rate accounting, not a record of the request): tests check that
+// refused input left the table as it was.
 func (e *Env) Items(t *testing.T) int {
 	t.Helper()
 	out, err := e.DB.Scan(Ctx(t), &dynamodb.ScanInput{TableName: aws.String(e.table), Select: "COUNT",
-		FilterExpression:          aws.String("#kind <> :access"),
-		ExpressionAttributeNames:  map[string]string{"#kind": store.AttrKind},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":access": &types.AttributeValueMemberS{Value: store.KindAccess}}})
+		FilterExpression:         aws.String("NOT #kind IN (:access, :bucket, :backlog)"),
+		ExpressionAttributeNames: map[string]string{"#kind": store.AttrKind},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":access":  &types.AttributeValueMemberS{Value: store.KindAccess},
+			":bucket":  &types.AttributeValueMemberS{Value: store.KindBucket},
+			":backlog": &types.AttributeValueMemberS{Value: store.KindBacklog},
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,9 @@ type Stack struct {
 
 // StartStack starts the stack from the repository at root and waits until it serves, at most
 // timeout (the first start compiles the stack and the functions). Its output goes to a file
-// (LogPath). Stop it with Stop.
-func StartStack(ctx context.Context, root string, timeout time.Duration) (*Stack, error) {
+// (LogPath). Stop it with Stop. env adds to, or overrides, the stack's environment (the storm's
+// rates).
+func StartStack(ctx context.Context, root string, timeout time.Duration, env ...string) (*Stack, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -44,7 +45,7 @@ func StartStack(ctx context.Context, root string, timeout time.Duration) (*Stack
 	}
 	cmd := exec.Command("go", "run", "./scripts/localstack")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HANDOFF_LOCAL_KOREAI_RATE=-1")
+	cmd.Env = append(append(os.Environ(), "PORT="+strconv.Itoa(port), "HANDOFF_LOCAL_KOREAI_RATE=-1"), env...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	// Its own process group, so Stop's signal reaches go run and the stack it runs; Pdeathsig

@@ -19,8 +19,7 @@ import (
 // once. Total Kore.ai escalations are put on the local EventBridge within Within, all for one
 // tenant, so one message group; the stack paces them to the rate it was started with. The
 // checks: every escalation ends transferred, none lost, none doubled, in the order sent, and
-// the drain rate within a tenth of the configured one. Not yet wired to a flag of loadgen: it
-// needs the queue path of the transfer function.
+// the drain rate within a tenth of the configured one. loadgen -storm runs it.
 
 // VendorKoreAI is the storm's vendor: Kore.ai's per-account limit is what the pacing is for.
 const VendorKoreAI = "koreai"
@@ -30,7 +29,10 @@ type StormConfig struct {
 	URL    string // the local stack's gateway; loopback only
 	Tenant string // the tenant whose secrets point at the sandboxes: demo
 	Source string // the events' source, one the tenant accepts
-	Total  int    // escalations, e.g. 500
+	// Bus is the event bus the escalation rule listens on: the local stack's own, named after
+	// its stack (handoff-local).
+	Bus    string
+	Total  int // escalations, e.g. 500
 	Within time.Duration
 	// PerMinute is the Kore.ai rate the stack runs at (its VENDOR_RATES), e.g. 600.
 	PerMinute int
@@ -49,8 +51,8 @@ func (c StormConfig) Check() error {
 		return errors.New("storm: the sending window and the settle bound must be positive")
 	case c.PerMinute < 1:
 		return errors.New("storm: the rate must be at least 1 a minute")
-	case c.Tenant == "" || c.Source == "":
-		return errors.New("storm: a tenant and an event source are required")
+	case c.Tenant == "" || c.Source == "" || c.Bus == "":
+		return errors.New("storm: a tenant, an event source and an event bus are required")
 	}
 	return nil
 }
@@ -94,7 +96,8 @@ func Storm(ctx context.Context, cfg StormConfig) (*StormRun, error) {
 				"note":         "Storm " + run + ", escalation " + strconv.Itoa(j) + ".",
 				"bot":          map[string]string{"vendor": "webhook"},
 			})
-			entries = append(entries, map[string]any{"Source": cfg.Source, "DetailType": "Escalation Requested", "Detail": string(detail)})
+			entries = append(entries, map[string]any{"Source": cfg.Source, "DetailType": "Escalation Requested",
+				"Detail": string(detail), "EventBusName": cfg.Bus})
 			r.sent = append(r.sent, e)
 		}
 		if err := r.put(ctx, entries); err != nil {
@@ -154,6 +157,10 @@ type stormOutcome struct {
 	Attempts []struct {
 		At time.Time `json:"at"`
 	} `json:"attempts"`
+	// CreatedAt is when the transfer function took the escalation and queued it: the order of
+	// the queue. EventBridge delivers a storm's events concurrently, in no set order, so the
+	// order sent is not the order queued.
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 // outcomes reads the final transfers published so far.

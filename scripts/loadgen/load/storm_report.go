@@ -13,7 +13,7 @@ type StormReport struct {
 	Lost                      int // escalations with no final transfer
 	Doubled                   int // escalations with two transfers
 	Repeated                  int // vendor calls beyond one per escalation (429s answered, then sent again)
-	OutOfOrder                int // transfers that started before one sent earlier
+	OutOfOrder                int // transfers that started before one queued earlier
 	// DrainPerMinute is the rate the transfers started at, first to last; ConfiguredPerMinute
 	// the stack's.
 	DrainPerMinute, ConfiguredPerMinute float64
@@ -56,8 +56,9 @@ func analyseStorm(sent []stormEscalation, outcomes []stormOutcome, calls map[str
 		byConv[o.Conversation.ID] = append(byConv[o.Conversation.ID], o)
 	}
 	type start struct {
-		seq int
-		at  time.Time
+		seq     int
+		at      time.Time
+		created time.Time // zero when the outcome does not say: the order sent stands in
 	}
 	var starts []start
 	for _, e := range sent {
@@ -92,19 +93,24 @@ func analyseStorm(sent []stormEscalation, outcomes []stormOutcome, calls map[str
 			}
 		}
 		if len(o.Attempts) > 0 {
-			starts = append(starts, start{e.seq, o.Attempts[0].At})
+			starts = append(starts, start{e.seq, o.Attempts[0].At, o.CreatedAt})
 		}
 	}
 	sort.SliceStable(starts, func(i, j int) bool { return starts[i].at.Before(starts[j].at) })
-	highest := -1
+	// In order: no transfer started before one queued earlier in its group (one tenant, one
+	// vendor: one group).
+	highest, latest := -1, time.Time{}
 	for _, s := range starts {
-		if s.seq < highest {
+		if s.created.IsZero() && s.seq < highest || !s.created.IsZero() && s.created.Before(latest) {
 			rep.OutOfOrder++
 		}
 		highest = max(highest, s.seq)
+		if s.created.After(latest) {
+			latest = s.created
+		}
 	}
 	if rep.OutOfOrder > 0 {
-		rep.problem("%d transfers started before one sent earlier", rep.OutOfOrder)
+		rep.problem("%d transfers started before one queued earlier", rep.OutOfOrder)
 	}
 	if len(starts) >= 2 {
 		rep.Drain = starts[len(starts)-1].at.Sub(starts[0].at)

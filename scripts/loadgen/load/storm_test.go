@@ -47,6 +47,22 @@ func TestAnalyseStorm(t *testing.T) {
 	if rep := analyseStorm(sent, swapped, calls, 600); rep.OutOfOrder != 1 || rep.OK() {
 		t.Errorf("c1 started after c2: %+v", rep)
 	}
+	// Queued (createdAt) in another order than sent, as EventBridge's concurrent delivery does:
+	// started in the order queued is in order; started against it is not.
+	queuedOrder := append([]stormOutcome(nil), good...)
+	for i, at := range []time.Duration{0, 20, 10, 30} {
+		queuedOrder[i].CreatedAt = start.Add(-time.Second + at*time.Millisecond)
+	}
+	if rep := analyseStorm(sent, queuedOrder, calls, 600); rep.OutOfOrder != 1 || rep.OK() {
+		t.Errorf("c2 queued before c1 but started after it: %+v", rep)
+	}
+	// (fresh outcomes: the copies share their attempts with good)
+	c1, c2 := outcome("t1", "c1", "transferred", start, 200*time.Millisecond), outcome("t2", "c2", "transferred", start, 100*time.Millisecond)
+	c1.CreatedAt, c2.CreatedAt = queuedOrder[1].CreatedAt, queuedOrder[2].CreatedAt
+	queuedOrder[1], queuedOrder[2] = c1, c2
+	if rep := analyseStorm(sent, queuedOrder, calls, 600); rep.OutOfOrder != 0 {
+		t.Errorf("started in the order queued: %+v", rep)
+	}
 	lost := good[:3]
 	if rep := analyseStorm(sent, lost, calls, 600); rep.Lost != 1 || rep.OK() {
 		t.Errorf("c3 has no outcome: %+v", rep)
@@ -81,7 +97,7 @@ func TestStormSendsEscalationsInOrder(t *testing.T) {
 			json.NewEncoder(w).Encode(demo.Counters{})
 		case "/_local/events":
 			var req struct {
-				Entries []struct{ Source, DetailType, Detail string }
+				Entries []struct{ Source, DetailType, Detail, EventBusName string }
 			}
 			if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Entries) > 10 {
 				http.Error(w, "bad request", http.StatusBadRequest)
@@ -91,7 +107,7 @@ func TestStormSendsEscalationsInOrder(t *testing.T) {
 			for _, e := range req.Entries {
 				var d map[string]any
 				json.Unmarshal([]byte(e.Detail), &d)
-				if e.DetailType != "Escalation Requested" || e.Source != "com.example.chatbot" {
+				if e.DetailType != "Escalation Requested" || e.Source != "com.example.chatbot" || e.EventBusName != "handoff-local" {
 					d = nil
 				}
 				details = append(details, d)
@@ -103,7 +119,7 @@ func TestStormSendsEscalationsInOrder(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	cfg := StormConfig{URL: srv.URL, Tenant: "demo", Source: "com.example.chatbot", Total: 25, Within: 30 * time.Millisecond, PerMinute: 600, Settle: time.Second}
+	cfg := StormConfig{URL: srv.URL, Tenant: "demo", Source: "com.example.chatbot", Bus: "handoff-local", Total: 25, Within: 30 * time.Millisecond, PerMinute: 600, Settle: time.Second}
 	run, err := Storm(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +138,7 @@ func TestStormSendsEscalationsInOrder(t *testing.T) {
 	if len(keys) != 25 {
 		t.Errorf("%d distinct idempotency keys, want 25", len(keys))
 	}
-	if err := (StormConfig{URL: "http://example.com", Tenant: "demo", Source: "s", Total: 1, Within: 1, PerMinute: 1, Settle: 1}).Check(); err == nil {
+	if err := (StormConfig{URL: "http://example.com", Tenant: "demo", Source: "s", Bus: "b", Total: 1, Within: 1, PerMinute: 1, Settle: 1}).Check(); err == nil {
 		t.Error("a storm off this machine passed Check")
 	}
 }

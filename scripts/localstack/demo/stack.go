@@ -32,6 +32,9 @@ type Config struct {
 	Output      io.Writer    // the functions' output; os.Stderr when nil
 	Log         *slog.Logger // slog.Default() when nil
 	Sandboxes   SandboxOptions
+	// Parameters set template parameters over their defaults (the end-to-end tests' vendor
+	// rates, say); CallbackBaseUrl is always the gateway's URL.
+	Parameters map[string]string
 	// Endpoints overrides AWS endpoint variables in every function's environment
 	// (stack.Config.Endpoints): the end-to-end tests point AWS_ENDPOINT_URL_EVENTBRIDGE at a
 	// recorder with it.
@@ -84,7 +87,12 @@ func start(ctx context.Context, cfg Config, sandboxes *Sandboxes) (*Stack, error
 		Local: map[string]http.Handler{CountersPath: sandboxes.CountersHandler()},
 		// Vendors call back on the API's public URL: locally, the gateway's.
 		Parameters: func(gatewayURL string) map[string]string {
-			return map[string]string{"CallbackBaseUrl": gatewayURL}
+			params := map[string]string{}
+			for k, v := range cfg.Parameters {
+				params[k] = v
+			}
+			params["CallbackBaseUrl"] = gatewayURL
+			return params
 		},
 	})
 	if err != nil {

@@ -46,6 +46,7 @@ func TestEndToEnd(t *testing.T) {
 		{"FailingChain", testFailingChain},
 		{"Escalation", testEscalation},
 		{"DuplicateStorm", testDuplicateStorm},
+		{"Queue", testQueue},
 		{"HostileHTTP", testHostileHTTP},
 		{"OtherTenant", testOtherTenant},
 		{"TenantAccess", testTenantAccess},
@@ -71,7 +72,10 @@ type env struct {
 	// acme's servers: a second LivePerson and a second Kore.ai, each a default sandbox.
 	acmeLivePerson *livepersonsandbox.Sandbox
 	acmeKoreAI     *koreaisandbox.Sandbox
-	secretsFile    string // infra/local-secrets.json plus acme
+	// pacerKoreAI is the pacer tenant's Kore.ai (queue_test.go): it never calls back, so a
+	// transfer to it stays pending until it is cancelled.
+	pacerKoreAI *koreaisandbox.Sandbox
+	secretsFile string // infra/local-secrets.json plus acme
 
 	running     *demo.Stack
 	output      *testkit.Buffer // the functions' output
@@ -135,8 +139,9 @@ func (e *env) startAcme(t *testing.T) {
 	t.Helper()
 	e.acmeLivePerson = livepersonsandbox.New(livepersonsandbox.Config{})
 	e.acmeKoreAI = koreaisandbox.New(koreaisandbox.Config{})
-	lp, kore := httptest.NewServer(e.acmeLivePerson), httptest.NewServer(e.acmeKoreAI)
-	t.Cleanup(func() { e.acmeKoreAI.Close(); kore.Close(); lp.Close() })
+	e.pacerKoreAI = koreaisandbox.New(koreaisandbox.Config{NoCallbacks: true})
+	lp, kore, pacerKore := httptest.NewServer(e.acmeLivePerson), httptest.NewServer(e.acmeKoreAI), httptest.NewServer(e.pacerKoreAI)
+	t.Cleanup(func() { e.acmeKoreAI.Close(); e.pacerKoreAI.Close(); pacerKore.Close(); kore.Close(); lp.Close() })
 
 	data, err := os.ReadFile(filepath.Join(root, "infra", "local-secrets.json"))
 	if err != nil {
@@ -152,12 +157,21 @@ func (e *env) startAcme(t *testing.T) {
 	}
 	koreSecret["callbackSecret"] = acmeCallbackSecret
 	secrets["acme/liveperson"] = livepersonsandbox.DemoSecret(lp.URL)
+	// pacer: a Kore.ai that never calls back, under a rate of its own (vendorRates), and the
+	// demo tenant's webhook bot.
+	secrets["pacer/koreai"], secrets["pacer/webhook"] = koreaisandbox.DemoSecret(pacerKore.URL), secrets["demo/webhook"]
 	secrets["acme/koreai"] = mustJSON(t, koreSecret)
 	e.secretsFile = filepath.Join(t.TempDir(), "secrets.json")
 	if err := os.WriteFile(e.secretsFile, mustJSON(t, secrets), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
+
+// vendorRates are the stack's VendorRates: the demo tenant's vendors fast enough that the
+// cases sending it several transfers at once are never queued, acme's LivePerson slower than the
+// queue case's small storm (queue_test.go), and the pacer tenant's Kore.ai at one call an hour,
+// so its second transfer stays queued until it is cancelled.
+const vendorRates = "demo/koreai=50/s:50, demo/bitrix24=50/s:50, demo/liveperson=50/s:50, acme/liveperson=2/s, pacer/koreai=1/h"
 
 // acmeCallbackSecret signs acme's Kore.ai callback URLs: not the demo tenant's.
 const acmeCallbackSecret = "acme-callback-secret-0f3c9e2a7b41d865"
@@ -179,7 +193,7 @@ func (e *env) start(t *testing.T, tmpl *template.Template) *demo.Stack {
 	defer cancel()
 	s, err := demo.Start(ctx, demo.Config{
 		Template: tmpl, Binaries: e.binaries, AWS: e.aws.Config, AWSEndpoint: e.rec.gate.URL, Endpoints: e.rec.env(),
-		Addr: "127.0.0.1:0", SecretsFile: e.secretsFile,
+		Addr: "127.0.0.1:0", SecretsFile: e.secretsFile, Parameters: map[string]string{"VendorRates": vendorRates},
 		DeadLetters: e.deadLetters, Output: e.output, Log: slog.New(slog.NewTextHandler(e.output, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {

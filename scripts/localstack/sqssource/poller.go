@@ -60,7 +60,8 @@ type Poller struct {
 	visibility time.Duration // the mapping's, else the queue's
 
 	mu        sync.Mutex
-	timers    []returnTimer // kept FIFO messages waiting to return (see keep)
+	timers    []returnTimer   // kept FIFO messages waiting to return (see keep)
+	held      map[string]bool // FIFO groups a batch of this poller's holds (see hold)
 	returning sync.WaitGroup
 }
 
@@ -130,9 +131,60 @@ func (p *Poller) poll(ctx context.Context) {
 				sleep(ctx, time.Second)
 			}
 		}
+		batch = p.hold(ctx, batch)
 		if len(batch) > 0 {
 			p.deliver(ctx, batch)
+			p.release(batch)
 		}
+	}
+}
+
+// hold marks the FIFO groups of batch as in flight with this poller, and gives back at once the
+// messages of a group another poller's batch holds. SQS hands out no message of a group while
+// another of it is in flight; moto may, when a message arrives during a long poll while an
+// earlier one of its group is in flight, and two batches of one group would then run at once,
+// out of order.
+func (p *Poller) hold(ctx context.Context, batch []types.Message) []types.Message {
+	if !p.fifo || len(batch) == 0 {
+		return batch
+	}
+	var mine, back []types.Message
+	p.mu.Lock()
+	if p.held == nil {
+		p.held = map[string]bool{}
+	}
+	taken := map[string]bool{}
+	for _, m := range batch {
+		g := m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)]
+		if p.held[g] && !taken[g] {
+			back = append(back, m)
+			continue
+		}
+		taken[g] = true
+		mine = append(mine, m)
+	}
+	for g := range taken {
+		p.held[g] = true
+	}
+	p.mu.Unlock()
+	if len(back) > 0 {
+		p.setVisibility(ctx, back, 0)
+		if len(mine) == 0 {
+			sleep(ctx, 50*time.Millisecond) // the group's batch is still running
+		}
+	}
+	return mine
+}
+
+// release ends hold's claim on batch's groups.
+func (p *Poller) release(batch []types.Message) {
+	if !p.fifo {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range batch {
+		delete(p.held, m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)])
 	}
 }
 

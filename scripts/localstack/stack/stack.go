@@ -77,6 +77,7 @@ type Stack struct {
 	closeOnce     sync.Once
 	gatewayLn     net.Listener
 	eventBridgeLn net.Listener
+	queueURLs     map[string]string // the event sources' queues on the local AWS, by name
 }
 
 // RouteInfo describes a served route, for the startup banner.
@@ -117,6 +118,9 @@ func (s *Stack) start(ctx context.Context) error {
 		s.cfg.Template = tmpl
 	}
 	if err := createTables(ctx, dynamodb.NewFromConfig(s.cfg.AWS), s.cfg.Template.Tables); err != nil {
+		return err
+	}
+	if err := s.createQueues(ctx); err != nil {
 		return err
 	}
 	if err := s.startFunctions(ctx); err != nil {

@@ -63,12 +63,16 @@ func (s *Stack) startFunctions(ctx context.Context) error {
 
 // environment is a function's environment: exactly what its resource declares (Globals and its
 // own, parameters resolved), with only the AWS endpoints pointed at the local AWS and the local
-// EventBridge. The region and credentials are Lambda's to set (rie.Config), like every other
+// EventBridge, and a queue's !Ref (its name, as the template reader resolves it) made the
+// queue's URL, as Lambda would have it. The region and credentials are Lambda's to set (rie.Config), like every other
 // reserved variable. Nothing is filled in: a variable the template lacks is missing here too,
 // as it would be in Lambda.
 func (s *Stack) environment(f template.Function) map[string]string {
 	env := map[string]string{}
 	for k, v := range f.Environment {
+		if url, ok := s.queueURLs[v]; ok {
+			v = url // a queue's !Ref is its URL in Lambda
+		}
 		env[k] = v
 	}
 	env["AWS_ENDPOINT_URL"] = s.cfg.AWSEndpoint
@@ -138,6 +142,7 @@ func (s *Stack) startPollers(ctx context.Context) error {
 			})
 		}
 	}
+	s.startQueuePollers(runCtx)
 	timeout, cancel := context.WithTimeout(ctx, s.cfg.StartTimeout)
 	defer cancel()
 	for _, p := range pollers {

@@ -35,6 +35,7 @@ func TestProjectTemplate(t *testing.T) {
 		"POST /callbacks/{vendor} → callback-receiver (NONE)",
 		"POST /callbacks/{vendor}/{token} → callback-receiver (NONE)",
 		"GET /availability → skill-check (AWS_IAM)",
+		"DELETE /transfers/{id} → transfer (AWS_IAM)",
 		"POST /transfers → transfer (AWS_IAM)",
 		"GET /transfers/{id} → transfer (AWS_IAM)",
 	}

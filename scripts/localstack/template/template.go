@@ -22,6 +22,8 @@ type Template struct {
 	Dir       string
 	Functions []Function // by logical ID
 	Tables    []Table    // by logical ID
+	// QueueSources are the SQS event source mappings, by logical ID (queues.go).
+	QueueSources []QueueSource
 	// Warnings name what the template holds that the local stack does not run (an unsupported
 	// event type, say), so the command can print them instead of ignoring them silently.
 	Warnings []string
@@ -243,6 +245,16 @@ func read(root *yaml.Node, r *resolver) (*Template, error) {
 				return nil, fmt.Errorf("template: %s: %w", logicalID, err)
 			}
 			t.Tables = append(t.Tables, table)
+		case mappingType:
+			q, ok, err := readQueueSource(logicalID, node, resources, r)
+			if err != nil {
+				return nil, fmt.Errorf("template: %s: %w", logicalID, err)
+			}
+			if ok {
+				t.QueueSources = append(t.QueueSources, q)
+			} else {
+				t.Warnings = append(t.Warnings, logicalID+": only event source mappings from a queue of the template to a function run locally")
+			}
 		}
 	}
 	return t, nil
