@@ -1,11 +1,9 @@
 package handler
 
 import (
-	"strconv"
-	"strings"
-	"unicode/utf8"
-
 	"github.com/aws/aws-lambda-go/events"
+
+	"handoff/core/internal/jsonfast"
 )
 
 // decodeHTTPEvent decodes an HTTP API (payload 2.0) event as API Gateway sends it, without
@@ -21,36 +19,29 @@ import (
 // When it answers true, ev holds what json.Unmarshal would have made of payload (FuzzHTTPEvent
 // checks it).
 func decodeHTTPEvent(payload []byte, ev *events.APIGatewayV2HTTPRequest) bool {
-	if !utf8.Valid(payload) {
-		return false // encoding/json would replace it with U+FFFD
-	}
-	d := eventDecoder{s: string(payload)}
-	if !d.object(func(name string) bool { return d.request(name, ev) }) {
+	if !jsonfast.ValidUTF8(payload) {
 		return false
 	}
-	d.space()
-	return d.i == len(d.s)
+	d := eventDecoder{jsonfast.Reader{S: string(payload)}}
+	return d.Object(func(name string) bool { return d.request(name, ev) }) && d.AtEnd()
 }
 
-// eventDecoder reads JSON from s at i. Its methods answer false on anything it does not take.
-type eventDecoder struct {
-	s string
-	i int
-}
+// eventDecoder reads the event's members; each method answers false on what it does not take.
+type eventDecoder struct{ jsonfast.Reader }
 
 // request decodes the top-level member name of an HTTP API event.
 func (d *eventDecoder) request(name string, ev *events.APIGatewayV2HTTPRequest) bool {
 	switch name {
 	case "version":
-		return d.str(&ev.Version)
+		return d.String(&ev.Version)
 	case "routeKey":
-		return d.str(&ev.RouteKey)
+		return d.String(&ev.RouteKey)
 	case "rawPath":
-		return d.str(&ev.RawPath)
+		return d.String(&ev.RawPath)
 	case "rawQueryString":
-		return d.str(&ev.RawQueryString)
+		return d.String(&ev.RawQueryString)
 	case "cookies":
-		return d.strings(&ev.Cookies)
+		return d.Strings(&ev.Cookies)
 	case "headers":
 		return d.stringMap(&ev.Headers)
 	case "queryStringParameters":
@@ -60,15 +51,15 @@ func (d *eventDecoder) request(name string, ev *events.APIGatewayV2HTTPRequest) 
 	case "stageVariables":
 		return d.stringMap(&ev.StageVariables)
 	case "requestContext":
-		if d.null() {
+		if d.Null() {
 			return true
 		}
 		rc := &ev.RequestContext
-		return d.object(func(name string) bool { return d.requestContext(name, rc) })
+		return d.Object(func(name string) bool { return d.requestContext(name, rc) })
 	case "body":
-		return d.str(&ev.Body)
+		return d.String(&ev.Body)
 	case "isBase64Encoded":
-		return d.boolean(&ev.IsBase64Encoded)
+		return d.Bool(&ev.IsBase64Encoded)
 	}
 	return false
 }
@@ -76,69 +67,69 @@ func (d *eventDecoder) request(name string, ev *events.APIGatewayV2HTTPRequest) 
 func (d *eventDecoder) requestContext(name string, rc *events.APIGatewayV2HTTPRequestContext) bool {
 	switch name {
 	case "routeKey":
-		return d.str(&rc.RouteKey)
+		return d.String(&rc.RouteKey)
 	case "accountId":
-		return d.str(&rc.AccountID)
+		return d.String(&rc.AccountID)
 	case "stage":
-		return d.str(&rc.Stage)
+		return d.String(&rc.Stage)
 	case "requestId":
-		return d.str(&rc.RequestID)
+		return d.String(&rc.RequestID)
 	case "apiId":
-		return d.str(&rc.APIID)
+		return d.String(&rc.APIID)
 	case "domainName":
-		return d.str(&rc.DomainName)
+		return d.String(&rc.DomainName)
 	case "domainPrefix":
-		return d.str(&rc.DomainPrefix)
+		return d.String(&rc.DomainPrefix)
 	case "time":
-		return d.str(&rc.Time)
+		return d.String(&rc.Time)
 	case "timeEpoch":
-		return d.int64(&rc.TimeEpoch)
+		return d.Int64(&rc.TimeEpoch)
 	case "http":
 		h := &rc.HTTP
-		return d.null() || d.object(func(name string) bool {
+		return d.Null() || d.Object(func(name string) bool {
 			switch name {
 			case "method":
-				return d.str(&h.Method)
+				return d.String(&h.Method)
 			case "path":
-				return d.str(&h.Path)
+				return d.String(&h.Path)
 			case "protocol":
-				return d.str(&h.Protocol)
+				return d.String(&h.Protocol)
 			case "sourceIp":
-				return d.str(&h.SourceIP)
+				return d.String(&h.SourceIP)
 			case "userAgent":
-				return d.str(&h.UserAgent)
+				return d.String(&h.UserAgent)
 			}
 			return false
 		})
 	case "authorizer":
-		if d.null() {
+		if d.Null() {
 			rc.Authorizer = nil
 			return true
 		}
 		if rc.Authorizer == nil {
 			rc.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{}
 		}
-		return d.object(func(name string) bool { return name == "iam" && d.iam(&rc.Authorizer.IAM) })
+		return d.Object(func(name string) bool { return name == "iam" && d.iam(&rc.Authorizer.IAM) })
 	case "authentication":
 		c := &rc.Authentication.ClientCert
-		return d.null() || d.object(func(name string) bool {
-			return name == "clientCert" && (d.null() || d.object(func(name string) bool {
+		return d.Null() || d.Object(func(name string) bool {
+			return name == "clientCert" && (d.Null() || d.Object(func(name string) bool {
 				switch name {
 				case "clientCertPem":
-					return d.str(&c.ClientCertPem)
+					return d.String(&c.ClientCertPem)
 				case "issuerDN":
-					return d.str(&c.IssuerDN)
+					return d.String(&c.IssuerDN)
 				case "serialNumber":
-					return d.str(&c.SerialNumber)
+					return d.String(&c.SerialNumber)
 				case "subjectDN":
-					return d.str(&c.SubjectDN)
+					return d.String(&c.SubjectDN)
 				case "validity":
-					return d.null() || d.object(func(name string) bool {
+					return d.Null() || d.Object(func(name string) bool {
 						switch name {
 						case "notAfter":
-							return d.str(&c.Validity.NotAfter)
+							return d.String(&c.Validity.NotAfter)
 						case "notBefore":
-							return d.str(&c.Validity.NotBefore)
+							return d.String(&c.Validity.NotBefore)
 						}
 						return false
 					})
@@ -152,7 +143,7 @@ func (d *eventDecoder) requestContext(name string, rc *events.APIGatewayV2HTTPRe
 
 // iam decodes the IAM authorizer's description, the caller of every signed request.
 func (d *eventDecoder) iam(p **events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription) bool {
-	if d.null() {
+	if d.Null() {
 		*p = nil
 		return true
 	}
@@ -160,30 +151,30 @@ func (d *eventDecoder) iam(p **events.APIGatewayV2HTTPRequestContextAuthorizerIA
 		*p = &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{}
 	}
 	iam := *p
-	return d.object(func(name string) bool {
+	return d.Object(func(name string) bool {
 		switch name {
 		case "accessKey":
-			return d.str(&iam.AccessKey)
+			return d.String(&iam.AccessKey)
 		case "accountId":
-			return d.str(&iam.AccountID)
+			return d.String(&iam.AccountID)
 		case "callerId":
-			return d.str(&iam.CallerID)
+			return d.String(&iam.CallerID)
 		case "principalOrgId":
-			return d.str(&iam.PrincipalOrgID)
+			return d.String(&iam.PrincipalOrgID)
 		case "userArn":
-			return d.str(&iam.UserARN)
+			return d.String(&iam.UserARN)
 		case "userId":
-			return d.str(&iam.UserID)
+			return d.String(&iam.UserID)
 		case "cognitoIdentity":
 			c := &iam.CognitoIdentity
-			return d.null() || d.object(func(name string) bool {
+			return d.Null() || d.Object(func(name string) bool {
 				switch name {
 				case "amr":
-					return d.strings(&c.AMR)
+					return d.Strings(&c.AMR)
 				case "identityId":
-					return d.str(&c.IdentityID)
+					return d.String(&c.IdentityID)
 				case "identityPoolId":
-					return d.str(&c.IdentityPoolID)
+					return d.String(&c.IdentityPoolID)
 				}
 				return false
 			})
@@ -192,226 +183,22 @@ func (d *eventDecoder) iam(p **events.APIGatewayV2HTTPRequestContextAuthorizerIA
 	})
 }
 
-// space skips JSON white space.
-func (d *eventDecoder) space() {
-	for d.i < len(d.s) {
-		switch d.s[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
-
-// literal consumes word (after white space) if it is next.
-func (d *eventDecoder) literal(word string) bool {
-	d.space()
-	if len(d.s)-d.i >= len(word) && d.s[d.i:d.i+len(word)] == word {
-		d.i += len(word)
-		return true
-	}
-	return false
-}
-
-// null consumes a null. encoding/json leaves a string, number, bool or struct as it was on null,
-// and sets a map, slice or pointer to nil.
-func (d *eventDecoder) null() bool { return d.literal("null") }
-
-// object decodes an object, handing each member's name to member, which decodes its value.
-func (d *eventDecoder) object(member func(name string) bool) bool {
-	if !d.literal("{") {
-		return false
-	}
-	if d.literal("}") {
-		return true
-	}
-	for {
-		var name string
-		if !d.literal(`"`) || !d.quoted(&name) || !d.literal(":") || !member(name) {
-			return false
-		}
-		if d.literal("}") {
-			return true
-		}
-		if !d.literal(",") {
-			return false
-		}
-	}
-}
-
-// stringMap decodes an object of strings into *m, adding to a map already there as
-// encoding/json does; null sets it to nil.
+// stringMap reads an object of strings into *m, adding to a map already there as encoding/json
+// does; null sets it to nil, and a null value stores "".
 func (d *eventDecoder) stringMap(m *map[string]string) bool {
-	if d.null() {
+	if d.Null() {
 		*m = nil
 		return true
 	}
 	if *m == nil {
 		*m = make(map[string]string, 16)
 	}
-	return d.object(func(name string) bool {
-		if d.null() { // encoding/json stores the zero value for null in a map
-			(*m)[name] = ""
-			return true
-		}
+	return d.Object(func(name string) bool {
 		var v string
-		if !d.str(&v) {
+		if !d.String(&v) {
 			return false
 		}
 		(*m)[name] = v
 		return true
 	})
-}
-
-// strings decodes an array of strings; null sets it to nil.
-func (d *eventDecoder) strings(p *[]string) bool {
-	if d.null() {
-		*p = nil
-		return true
-	}
-	if !d.literal("[") {
-		return false
-	}
-	out := []string{}
-	if !d.literal("]") {
-		for {
-			var v string
-			// null is left to encoding/json, which leaves the element as it was in a reused array.
-			if !d.literal(`"`) || !d.quoted(&v) {
-				return false
-			}
-			out = append(out, v)
-			if d.literal("]") {
-				break
-			}
-			if !d.literal(",") {
-				return false
-			}
-		}
-	}
-	*p = out
-	return true
-}
-
-func (d *eventDecoder) boolean(p *bool) bool {
-	switch {
-	case d.literal("true"):
-		*p = true
-	case d.literal("false"):
-		*p = false
-	default:
-		return d.null()
-	}
-	return true
-}
-
-// int64 decodes an integer; a fraction or an exponent is left to encoding/json.
-func (d *eventDecoder) int64(p *int64) bool {
-	if d.null() {
-		return true
-	}
-	start := d.i
-	if d.i < len(d.s) && d.s[d.i] == '-' {
-		d.i++
-	}
-	digits := d.i
-	for d.i < len(d.s) && d.s[d.i] >= '0' && d.s[d.i] <= '9' {
-		d.i++
-	}
-	if d.i == digits || (d.s[digits] == '0' && d.i > digits+1) {
-		return false
-	}
-	if d.i < len(d.s) && (d.s[d.i] == '.' || d.s[d.i] == 'e' || d.s[d.i] == 'E') {
-		return false
-	}
-	n, err := strconv.ParseInt(d.s[start:d.i], 10, 64)
-	if err != nil {
-		return false
-	}
-	*p = n
-	return true
-}
-
-// str decodes a string into *p (null leaves it as it was). A string without escapes is a slice
-// of the payload's copy; one with escapes is decoded into a new string.
-func (d *eventDecoder) str(p *string) bool {
-	if d.null() {
-		return true
-	}
-	return d.literal(`"`) && d.quoted(p)
-}
-
-// quoted decodes the rest of a string whose opening quote was read.
-func (d *eventDecoder) quoted(p *string) bool {
-	start := d.i
-	for d.i < len(d.s) {
-		switch c := d.s[d.i]; {
-		case c == '"':
-			*p = d.s[start:d.i]
-			d.i++
-			return true
-		case c == '\\':
-			return d.escaped(p, start)
-		case c < 0x20:
-			return false
-		}
-		d.i++
-	}
-	return false
-}
-
-// escaped finishes a string that holds an escape, from start (just after its opening quote).
-func (d *eventDecoder) escaped(p *string, start int) bool {
-	// A Builder's String is its bytes, not a copy of them.
-	var buf strings.Builder
-	buf.Grow(len(d.s) - start)
-	buf.WriteString(d.s[start:d.i])
-	for d.i < len(d.s) {
-		c := d.s[d.i]
-		switch {
-		case c == '"':
-			*p = buf.String()
-			d.i++
-			return true
-		case c < 0x20:
-			return false
-		case c != '\\':
-			buf.WriteByte(c)
-			d.i++
-			continue
-		}
-		if d.i+1 >= len(d.s) {
-			return false
-		}
-		switch e := d.s[d.i+1]; e {
-		case '"', '\\', '/':
-			buf.WriteByte(e)
-		case 'b':
-			buf.WriteByte('\b')
-		case 'f':
-			buf.WriteByte('\f')
-		case 'n':
-			buf.WriteByte('\n')
-		case 'r':
-			buf.WriteByte('\r')
-		case 't':
-			buf.WriteByte('\t')
-		case 'u':
-			if d.i+6 > len(d.s) {
-				return false
-			}
-			r, err := strconv.ParseUint(d.s[d.i+2:d.i+6], 16, 32)
-			if err != nil || (r >= 0xD800 && r < 0xE000) { // surrogates: left to encoding/json
-				return false
-			}
-			buf.WriteRune(rune(r))
-			d.i += 6
-			continue
-		default:
-			return false
-		}
-		d.i += 2
-	}
-	return false
 }
