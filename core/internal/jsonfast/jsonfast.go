@@ -176,23 +176,27 @@ func (r *Reader) String(p *string) bool {
 	return r.Literal(`"`) && r.quoted(p)
 }
 
-// quoted reads the rest of a string whose opening quote was read.
+// quoted reads the rest of a string whose opening quote was read. The closing quote and any
+// backslash are looked for with IndexByte, which reads many bytes at a time.
 func (r *Reader) quoted(p *string) bool {
 	start := r.I
-	for r.I < len(r.S) {
-		switch c := r.S[r.I]; {
-		case c == '"':
-			*p = r.S[start:r.I]
-			r.I++
-			return true
-		case c == '\\':
-			return r.escaped(p, start)
-		case c < 0x20:
+	end := strings.IndexByte(r.S[start:], '"')
+	if end < 0 {
+		return false
+	}
+	text := r.S[start : start+end]
+	if esc := strings.IndexByte(text, '\\'); esc >= 0 {
+		r.I = start + esc
+		return r.escaped(p, start)
+	}
+	for i := 0; i < len(text); i++ {
+		if text[i] < 0x20 {
 			return false
 		}
-		r.I++
 	}
-	return false
+	*p = text
+	r.I = start + end + 1
+	return true
 }
 
 // escaped finishes a string that holds an escape, from start (just after its opening quote).
