@@ -133,13 +133,15 @@ func queryValue(query url.Values, name string) (string, error) {
 	return query.Get(name), nil
 }
 
-// header returns a request header; HTTP API v2 lower-cases header names.
+// header returns a request header; HTTP API v2 lower-cases header names, so name in lower case
+// is found at once, and any other spelling after a search.
 func header(req events.APIGatewayV2HTTPRequest, name string) string {
 	if v, ok := req.Headers[name]; ok {
 		return v
 	}
+	canonical := http.CanonicalHeaderKey(name)
 	for k, v := range req.Headers {
-		if http.CanonicalHeaderKey(k) == http.CanonicalHeaderKey(name) {
+		if http.CanonicalHeaderKey(k) == canonical {
 			return v
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -86,8 +87,11 @@ func (t trigger) eventBridge() events.EventBridgeEvent {
 // Invoke is the Lambda entry point: it tells the trigger by the event's shape and hands over.
 func (h *Transfer) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
 	var ev trigger
-	if json.Unmarshal(payload, &ev) != nil {
-		return h.malformed(ctx, payload)
+	if !decodeHTTPEvent(payload, &ev.APIGatewayV2HTTPRequest) {
+		ev = trigger{} // what the fast path left half-done
+		if json.Unmarshal(payload, &ev) != nil {
+			return h.malformed(ctx, payload)
+		}
 	}
 	switch {
 	case len(ev.Records) > 0 && ev.Records[0].EventSource == "aws:sqs":
@@ -184,7 +188,7 @@ func (h *Transfer) post(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 	if err := h.access.Caller(ctx, r.Tenant, caller); err != nil {
 		return errorResponse(ctx, h.log, op, err)
 	}
-	key := header(req, "Idempotency-Key")
+	key := header(req, "idempotency-key") // as API Gateway spells it: found without a search
 	if key != "" {
 		if err := handoff.ValidateKey("Idempotency-Key", key); err != nil {
 			return errorResponse(ctx, h.log, op, err)
@@ -194,7 +198,10 @@ func (h *Transfer) post(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 	if base == "" && req.RequestContext.DomainName != "" {
 		base = "https://" + req.RequestContext.DomainName
 	}
-	res, err := h.svc.Start(ctx, transfer.Input{Request: r, Key: key, CallbackBase: base, Caller: caller})
+	// The key and the caller are slices of the whole event (decodeHTTPEvent): copied, so a
+	// transfer the container remembers does not keep the event's bytes alive with it.
+	in := transfer.Input{Request: r, Key: strings.Clone(key), CallbackBase: base, Caller: strings.Clone(caller)}
+	res, err := h.svc.Start(ctx, in)
 	if err != nil {
 		return errorResponse(ctx, h.log, op, err)
 	}

@@ -42,8 +42,11 @@ func DecodeRequest(body []byte) (Request, error) {
 	if !utf8.Valid(body) {
 		return Request{}, Invalid("", "body must be valid UTF-8")
 	}
-	if err := decodeStrict(body, &r); err != nil {
-		return Request{}, err
+	if !decodeFast(body, &r) {
+		r = Request{} // what the fast path left half-done
+		if err := decodeStrict(body, &r); err != nil {
+			return Request{}, err
+		}
 	}
 	if err := r.Validate(); err != nil {
 		return Request{}, err

@@ -515,3 +515,39 @@ type anyCaller struct{}
 
 func (anyCaller) Caller(context.Context, string, string) error         { return nil }
 func (anyCaller) Source(context.Context, string, string, string) error { return nil }
+
+// BenchmarkFullPathDuplicate answers, per operation, a duplicate of a completed transfer twice:
+// from the container that completed it (its memo: no request) and from another container on
+// the same table (one DynamoDB request). It reports the p50 of each (ms), to set beside the
+// peer's duplicates.
+func BenchmarkFullPathDuplicate(b *testing.B) {
+	p := newPath(b)
+	if resp := p.post(b, p.handler, 0, ""); resp.StatusCode != http.StatusCreated {
+		b.Fatalf("first POST: %d %s", resp.StatusCode, resp.Body)
+	}
+	others := make([]*handler.Transfer, 0, b.N+1)
+	for range b.N + 1 { // built before the clock runs: a container's start is not a duplicate's cost
+		others = append(others, p.newHandler())
+	}
+	if resp := p.post(b, others[b.N], 0, ""); resp.StatusCode != http.StatusCreated { // warm moto
+		b.Fatalf("warm: %d %s", resp.StatusCode, resp.Body)
+	}
+	here, elsewhere := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		for _, side := range []struct {
+			h   *handler.Transfer
+			out *[]time.Duration
+		}{{p.handler, &here}, {others[i], &elsewhere}} {
+			start := time.Now()
+			resp := p.post(b, side.h, 0, "")
+			*side.out = append(*side.out, time.Since(start))
+			if resp.StatusCode != http.StatusCreated || resp.Headers["Idempotent-Replayed"] != "true" {
+				b.Fatalf("duplicate: %d %s", resp.StatusCode, resp.Body)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(median(here).Microseconds())/1000, "here-p50-ms")
+	b.ReportMetric(float64(median(elsewhere).Microseconds())/1000, "elsewhere-p50-ms")
+}

@@ -21,7 +21,8 @@ const (
 
 // goBenchmarks runs the budgeted Go benchmarks again, so their verdicts join the table: the
 // transfer handler's own work five times each (the median counts: this machine is shared), and
-// the full path with enough pairs for a steady median, and the duplicate-cost test.
+// the full path with enough pairs for a steady median, a duplicate's answer, and the
+// duplicate-cost test.
 func goBenchmarks(ctx context.Context, w io.Writer) ([]line, error) {
 	var lines []line
 	for _, b := range []struct{ pkg, name, what string }{
@@ -49,6 +50,13 @@ func goBenchmarks(ctx context.Context, w io.Writer) ([]line, error) {
 		what: fmt.Sprintf("full path on moto + Bitrix24 sandbox vs its I/O floor, p50 (200 pairs: %.2f ms vs %.2f ms; paired %.3f×)",
 			r["p50-ms"], r["floor-p50-ms"], r["paired-ratio"]),
 		measured: fmt.Sprintf("%.3f×", r["ratio"]), budget: fmt.Sprintf("≤ %.2f×", fullPathBudget), ok: r["ratio"] <= fullPathBudget,
+	})
+	if runs, err = goBench(ctx, "./core/store", "BenchmarkFullPathDuplicate", "-benchtime", "200x"); err != nil {
+		return nil, err
+	}
+	lines = append(lines, line{
+		what:     "a duplicate's answer on moto, p50: from the container that completed it / from another (BenchmarkFullPathDuplicate)",
+		measured: fmt.Sprintf("%.3f / %.2f ms", runs[0]["here-p50-ms"], runs[0]["elsewhere-p50-ms"]), budget: "(beside the peer's)", ok: true,
 	})
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-run", "^TestDuplicatesCostAtMostOneRequest$", "./core/store")
 	out, err := cmd.CombinedOutput()

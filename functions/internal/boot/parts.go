@@ -62,7 +62,7 @@ func Build(ctx context.Context, c Config) (Parts, error) {
 	}
 	return Parts{
 		Log:     log,
-		Store:   store.New(dynamodb.NewFromConfig(awsCfg), c.TableName, storeOpts...),
+		Store:   store.New(dynamodb.NewFromConfig(awsCfg, dynamoDBOptions), c.TableName, storeOpts...),
 		Secrets: sec,
 		Vendors: metered.New(vendors.NewRegistry(deps, all.Factories)),
 		Bus:     eventbus.New(eventbridge.NewFromConfig(awsCfg), c.EventBusName),

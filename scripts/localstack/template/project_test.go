@@ -23,7 +23,8 @@ func TestProjectTemplate(t *testing.T) {
 		}
 		rules += len(f.Rules)
 		streams += len(f.Streams)
-		if f.Environment["TABLE_NAME"] != "Table" || f.Handler != "bootstrap" || f.MemorySize != 128 {
+		memory := map[string]int{"transfer": 512, "skill-check": 512, "callback-receiver": 256, "bot-ack": 128}
+		if f.Environment["TABLE_NAME"] != "Table" || f.Handler != "bootstrap" || f.MemorySize != memory[f.Name] {
 			t.Errorf("%s: %+v", f.LogicalID, f)
 		}
 	}
