@@ -10,18 +10,20 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
 
-// Gate is moto_server as the stack and its functions reach it: one request at a time, on
-// connections kept alive. moto 5.2's DynamoDB is not safe for concurrent requests: its
+// Gate is moto_server as the stack and its functions reach it: DynamoDB requests one at a
+// time, on connections kept alive. moto 5.2's DynamoDB is not safe for concurrent requests: its
 // TransactWriteItems deep-copies each table it writes to (to roll back with), and a write landing
 // during the copy makes it answer 500 with an HTML page, which the functions see as storage
-// failing. And moto closes every connection after its answer, so each SDK request would dial
-// anew, which no function does against AWS. moto runs one request at a time anyway (Python's
-// GIL), so the gate costs next to nothing; under concurrent load it is what keeps the local
-// stack honest.
+// failing; and a conditional write is not atomic with its check. moto closes every connection
+// after its answer, so each SDK request would dial anew, which no function does against AWS.
+// Only DynamoDB is held to one at a time: an SQS ReceiveMessage long-polls for seconds (the
+// local queue poller's), and holding every other request behind it made each AWS call of the
+// functions wait out the poll.
 type Gate struct {
 	URL string
 	srv *http.Server
@@ -42,8 +44,10 @@ func StartGate(target string, rec *Recorder) (*Gate, error) {
 		return nil, err
 	}
 	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		one.Lock()
-		defer one.Unlock()
+		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_") {
+			one.Lock()
+			defer one.Unlock()
+		}
 		proxy.ServeHTTP(w, r)
 	})
 	if rec != nil {

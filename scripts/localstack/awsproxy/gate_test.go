@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -71,4 +72,48 @@ func withDialCount(req *http.Request, dials *atomic.Int32) context.Context {
 	return httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 		ConnectStart: func(string, string) { dials.Add(1) },
 	})
+}
+
+// TestALongPollHoldsNoDynamoDBRequest: an SQS ReceiveMessage that long-polls (the local queue
+// poller's) does not hold the gate, so the functions' DynamoDB requests pass while it waits.
+func TestALongPollHoldsNoDynamoDBRequest(t *testing.T) {
+	release, polling := make(chan struct{}), make(chan struct{})
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amz-Target") == "AmazonSQS.ReceiveMessage" {
+			close(polling)
+			<-release // the poll waits for messages
+		}
+		io.WriteString(w, "{}")
+	}))
+	defer upstream.Close()
+	defer close(release)
+	gate, err := awsproxy.StartGate(upstream.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gate.Close()
+	post := func(target string) error {
+		req, _ := http.NewRequest(http.MethodPost, gate.URL, strings.NewReader("{}"))
+		req.Header.Set("X-Amz-Target", target)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	polled := make(chan error, 1)
+	go func() { polled <- post("AmazonSQS.ReceiveMessage") }()
+	<-polling
+	done := make(chan error, 1)
+	go func() { done <- post("DynamoDB_20120810.GetItem") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case err := <-polled:
+		t.Fatalf("the poll ended first (%v): it should still be waiting", err)
+	case <-time.After(30 * time.Second): // not a timing assertion: the poll never ends by itself
+		t.Fatal("the DynamoDB request is held behind the long poll")
+	}
 }

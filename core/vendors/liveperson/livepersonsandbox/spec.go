@@ -1,8 +1,8 @@
 package livepersonsandbox
 
 import (
+	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"handoff/core/vendors/sandbox"
@@ -15,13 +15,17 @@ var Spec = sandbox.Spec{
 	DemoSecret: DemoSecret,
 	Example:    "LivePerson: a chat to skill 2, then agent 6",
 	Load: &sandbox.Load{
-		// LivePerson hands a chat over once: each transfer gets a chat of its own, which the
-		// sandbox's bot holds (any chat id it has not seen).
-		Transfer: func(run string, i, _ int) (string, sandbox.Target) {
-			return "LOAD-" + run + "-" + strconv.Itoa(i), sandbox.Target{Type: "skill", ID: SkillSupportID}
+		// LivePerson hands a chat over once, and only a chat the bot's agent session holds: each
+		// transfer gets one of the held demo chats of its own, from the upper half of the range
+		// (DemoChatPrefix+"500" on; the examples and tests use lower ones). A second run against
+		// the same sandbox finds them handed over already, which the load generator counts as
+		// reconciled, not doubled.
+		Transfer: func(_ string, i, _ int) (string, sandbox.Target) {
+			return fmt.Sprintf("%s%03d", DemoChatPrefix, 500+i%500), sandbox.Target{Type: "skill", ID: SkillSupportID}
 		},
-		Availability: func(run string, q int) (string, *sandbox.Target) {
-			return "LOAD-" + run + "-avail-" + strconv.Itoa(q), nil
+		// Availability needs a chat the bot holds too; asking hands nothing over.
+		Availability: func(string, int) (string, *sandbox.Target) {
+			return DemoChatPrefix + "499", nil
 		},
 	},
 }
