@@ -50,11 +50,11 @@ load: tools-run
 
 # Tools are checked first: Go must be there; moto_server and cfn-lint are installed when missing.
 tools-run:
-	@command -v $(GO) >/dev/null || { echo "go not found: install Go 1.26 or later"; exit 1; }
+	@command -v $(GO) >/dev/null || { echo "go not found: install Go 1.26.6 or later"; exit 1; }
 	@scripts/tools.sh run
 
 tools-test:
-	@command -v $(GO) >/dev/null || { echo "go not found: install Go 1.26 or later"; exit 1; }
+	@command -v $(GO) >/dev/null || { echo "go not found: install Go 1.26.6 or later"; exit 1; }
 	@scripts/tools.sh test
 
 # SAM's makefile build method calls build-<LogicalId> with ARTIFACTS_DIR set.
