@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"handoff/core/vendors/liveperson/livepersonsandbox"
 	"handoff/core/vendors/sandbox"
 	"handoff/scripts/localstack/demo"
 )
@@ -187,7 +188,7 @@ func TestVerifyPassesACleanRun(t *testing.T) {
 // a reconcile the vendor answered "already done", noted, not a doubled transfer.
 func TestVerifyNotesRepeatsTheVendorRefused(t *testing.T) {
 	f := newFake()
-	f.doubleCallsTo = "LOAD-"
+	f.doubleCallsTo = livepersonsandbox.DemoChatPrefix // the chats the load plan gives LivePerson
 	rep := runAgainst(t, f, "liveperson")
 	if !rep.OK() || rep.Repeats != 30 || len(rep.Notes) == 0 {
 		t.Errorf("report %+v", rep)
