@@ -59,11 +59,11 @@ func (a *Adapter) ParseCallback(ctx context.Context, req vendors.CallbackRequest
 	switch {
 	case p.status == "":
 		cb.Unrecognised = true
-		cb.Detail = "Kore.ai callback of an unknown shape, no status (" + describeKeys(fields) + "); still awaiting"
+		cb.Detail = "Kore.ai callback of an unknown shape, no status (" + describeKeys(fields) + "); not taken as an outcome"
 	case !known:
 		cb.Unrecognised = true
 		cb.Detail = "Kore.ai callback with a status Handoff does not know: " + cleanKey(p.status, 32) +
-			" (" + describeKeys(fields) + "); still awaiting"
+			" (" + describeKeys(fields) + "); not taken as an outcome"
 	default:
 		cb.Outcome = outcome
 		cb.Detail = fmt.Sprintf("Kore.ai reported %s (%s)", normalStatus(p.status), p.targetKind())

@@ -51,7 +51,7 @@ func TestParseCallback(t *testing.T) {
 		{"sample agent", testdata(t, "callback_agent.json"), handoff.OutcomeTransferred, "", "6538f8a3c9cf425ee5cf0001", []string{"transferred", "agent"}},
 		{"sample queue", testdata(t, "callback_queue.json"), handoff.OutcomeTransferred, "", "6538f8a3c9cf425ee5cf0001", []string{"transferred", "queue"}},
 		// Only "transferred" is documented: every other word is recorded, never acted on.
-		{"failed", `{"sessionId":"6538f8a3c9cf425ee5cf0001","agentId":"a-1","status":"failed","requestCompletedAt":1}`, "", "", "6538f8a3c9cf425ee5cf0001", []string{"does not know: failed", "still awaiting"}},
+		{"failed", `{"sessionId":"6538f8a3c9cf425ee5cf0001","agentId":"a-1","status":"failed","requestCompletedAt":1}`, "", "", "6538f8a3c9cf425ee5cf0001", []string{"does not know: failed", "not taken as an outcome"}},
 		{"rejected", `{"sessionId":"s1","queueId":"q","status":"REJECTED"}`, "", "", "s1", []string{"REJECTED"}},
 		{"not transferred", `{"sessionId":"s1","status":"Not Transferred"}`, "", "", "s1", []string{"Not?Transferred"}},
 		{"timeout", `{"sessionId":"s1","agentId":"a-1","status":"timeout"}`, "", "", "s1", []string{"timeout"}},
