@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -211,31 +212,14 @@ func (s *Store) archive(ctx context.Context, live item) error {
 func (s *Store) takeOver(ctx context.Context, t handoff.Transfer, r claimRecord, owner string, until time.Time) (int64, error) {
 	const op = "store.takeOver"
 	next := r.version + 1
-	doc, err := json.Marshal(t)
-	if err != nil {
-		return 0, handoff.E(handoff.CodeInternal, op, "encoding the transfer", err)
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: slotKey(t.ID[:slotChars]),
-		UpdateExpression: aws.String("SET #claim = :inprogress, #owner = :owner, #lease = :lease, #v = :next, " +
-			"#aw = :aw, #awu = :awu, #doc = :doc REMOVE #amb"),
-		ConditionExpression: aws.String("#tid = :tid AND #v = :v AND #claim = :state"),
-		ExpressionAttributeNames: map[string]string{
-			"#claim": AttrClaim, "#owner": AttrLeaseOwner, "#lease": AttrLeaseUntil, "#v": AttrVersion,
-			"#aw": AttrAwaiting, "#awu": AttrAwaitUntil, "#amb": AttrAmbiguous, "#tid": AttrTransferID,
-			"#doc": AttrDoc,
-		},
-		ExpressionAttributeValues: item{
-			":inprogress": str(idemInProgress), ":owner": str(owner), ":lease": num(until.UnixMilli()),
-			":next": num(next), ":aw": str(awaitingValue), ":awu": num(until.Unix()),
-			":tid": str(t.ID), ":v": num(r.version), ":state": str(r.state), ":doc": str(string(doc)),
-		},
-	})
+	_, err := s.lease(ctx, op, t, owner, until, next, "#tid = :tid AND #v = :v AND #claim = :state",
+		map[string]string{"#tid": AttrTransferID},
+		item{":tid": str(t.ID), ":v": num(r.version), ":state": str(r.state)}, types.ReturnValueNone)
 	if _, ok := conditionFailed(err); ok {
 		return 0, handoff.E(handoff.CodeConflict, op, "the claim changed", err)
 	}
 	if err != nil {
-		return 0, fromAWS(op, err)
+		return 0, err
 	}
 	return next, nil
 }
@@ -247,44 +231,58 @@ func (s *Store) takeOver(ctx context.Context, t handoff.Transfer, r claimRecord,
 // the transfer with Complete; t's Version is the new one.
 func (s *Store) TakeOver(ctx context.Context, t handoff.Transfer, owner string, until time.Time) (Claim, handoff.Transfer, error) {
 	const op = "store.TakeOver"
-	slot, ok := slotOf(t.ID)
-	if !ok {
+	if _, ok := slotOf(t.ID); !ok {
 		return Claim{}, t, handoff.E(handoff.CodeNotFound, op, "no such transfer", nil)
 	}
-	now := s.now()
 	next := t.Version + 1
 	after := t
 	after.AwaitUntil = &until
-	doc, err := json.Marshal(after)
-	if err != nil {
-		return Claim{}, t, handoff.E(handoff.CodeInternal, op, "encoding the transfer", err)
-	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: slotKey(slot),
-		UpdateExpression: aws.String("SET #claim = :inprogress, #owner = :owner, #lease = :lease, #v = :next, " +
-			"#awu = :awu, #doc = :doc REMOVE #amb"),
-		ConditionExpression: aws.String("#tid = :tid AND #v = :v AND #st = :pending AND #awu <= :now"),
-		ExpressionAttributeNames: map[string]string{
-			"#claim": AttrClaim, "#owner": AttrLeaseOwner, "#lease": AttrLeaseUntil, "#v": AttrVersion,
-			"#awu": AttrAwaitUntil, "#amb": AttrAmbiguous, "#tid": AttrTransferID, "#st": AttrStatus,
-			"#doc": AttrDoc,
-		},
-		ExpressionAttributeValues: item{
-			":inprogress": str(idemInProgress), ":owner": str(owner), ":lease": num(until.UnixMilli()),
-			":next": num(next), ":awu": num(until.Unix()), ":tid": str(t.ID), ":v": num(t.Version),
-			":pending": str(string(handoff.StatusPending)), ":now": num(now.Unix()), ":doc": str(string(doc)),
-		},
-		ReturnValues: types.ReturnValueAllNew,
-	})
+	out, err := s.lease(ctx, op, after, owner, until, next, "#tid = :tid AND #v = :v AND #st = :pending AND #awu <= :now",
+		map[string]string{"#tid": AttrTransferID, "#st": AttrStatus},
+		item{":tid": str(t.ID), ":v": num(t.Version), ":pending": str(string(handoff.StatusPending)),
+			":now": num(s.now().Unix())}, types.ReturnValueAllNew)
 	if _, ok := conditionFailed(err); ok {
 		return Claim{}, t, handoff.E(handoff.CodeConflict, op, "the transfer changed or is not due", err)
 	}
 	if err != nil {
-		return Claim{}, t, fromAWS(op, err)
+		return Claim{}, t, err
 	}
 	r := readClaim(out.Attributes)
 	after.Version = next
 	return Claim{Tenant: t.Tenant, Key: r.key, Fingerprint: r.fingerprint, Owner: owner, LeaseUntil: until, TransferID: t.ID}, after, nil
+}
+
+// lease is the one write that hands a transfer's claim to owner until `until`: in progress, the
+// new owner and lease, the next version, t as the doc, and t's deadline in the awaiting index
+// (so the sweep leaves it alone while the owner works), when cond holds. A failed condition is
+// returned as DynamoDB's error for the caller to name; any other error is already a Handoff one.
+func (s *Store) lease(ctx context.Context, op string, t handoff.Transfer, owner string, until time.Time, next int64,
+	cond string, names map[string]string, values item, ret types.ReturnValue) (*dynamodb.UpdateItemOutput, error) {
+	doc, err := json.Marshal(t)
+	if err != nil {
+		return nil, handoff.E(handoff.CodeInternal, op, "encoding the transfer", err)
+	}
+	names = maps.Clone(names)
+	maps.Copy(names, map[string]string{
+		"#claim": AttrClaim, "#owner": AttrLeaseOwner, "#lease": AttrLeaseUntil, "#v": AttrVersion,
+		"#aw": AttrAwaiting, "#awu": AttrAwaitUntil, "#amb": AttrAmbiguous, "#doc": AttrDoc,
+	})
+	values = maps.Clone(values)
+	maps.Copy(values, item{
+		":inprogress": str(idemInProgress), ":owner": str(owner), ":lease": num(until.UnixMilli()),
+		":next": num(next), ":aw": str(awaitingValue), ":awu": num(until.Unix()), ":doc": str(string(doc)),
+	})
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: slotKey(t.ID[:slotChars]),
+		UpdateExpression: aws.String("SET #claim = :inprogress, #owner = :owner, #lease = :lease, #v = :next, " +
+			"#aw = :aw, #awu = :awu, #doc = :doc REMOVE #amb"),
+		ConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+		ReturnValues: ret,
+	})
+	if _, ok := conditionFailed(err); ok || err == nil {
+		return out, err
+	}
+	return nil, fromAWS(op, err)
 }
 
 // retryAfter rounds the rest of a lease up to whole seconds, at least one.
