@@ -81,10 +81,7 @@ type transferer struct {
 }
 
 func (t transferer) Transfer(ctx context.Context, req vendors.TransferRequest) (vendors.TransferResult, error) {
-	done := t.timer(ctx)
-	res, err := t.Transferer.Transfer(ctx, req)
-	done(err)
-	return res, err
+	return timed(ctx, t.timer, func() (vendors.TransferResult, error) { return t.Transferer.Transfer(ctx, req) })
 }
 
 // Validate passes the adapter's own request checks through the wrapper (vendors.Validator).
@@ -96,10 +93,7 @@ type acker struct {
 }
 
 func (a acker) Ack(ctx context.Context, t handoff.Transfer) (vendors.AckResult, error) {
-	done := a.timer(ctx)
-	res, err := a.Acker.Ack(ctx, t)
-	done(err)
-	return res, err
+	return timed(ctx, a.timer, func() (vendors.AckResult, error) { return a.Acker.Ack(ctx, t) })
 }
 
 // Validate passes the adapter's own request checks through the wrapper (vendors.Validator).
@@ -111,8 +105,13 @@ type checker struct {
 }
 
 func (c checker) Availability(ctx context.Context, req vendors.AvailabilityRequest) ([]handoff.Availability, error) {
-	done := c.timer(ctx)
-	res, err := c.AvailabilityChecker.Availability(ctx, req)
+	return timed(ctx, c.timer, func() ([]handoff.Availability, error) { return c.AvailabilityChecker.Availability(ctx, req) })
+}
+
+// timed makes one vendor call under timer.
+func timed[R any](ctx context.Context, timer func(context.Context) func(error), call func() (R, error)) (R, error) {
+	done := timer(ctx)
+	res, err := call()
 	done(err)
 	return res, err
 }
