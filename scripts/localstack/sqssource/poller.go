@@ -135,9 +135,14 @@ func (p *Poller) poll(ctx context.Context) {
 		if len(batch) > 0 {
 			p.deliver(ctx, batch)
 			p.release(batch)
+		} else if p.fifo && err == nil {
+			sleep(ctx, fifoPollInterval)
 		}
 	}
 }
+
+// fifoPollInterval is the pause between a FIFO queue's empty short polls (see receive).
+const fifoPollInterval = 200 * time.Millisecond
 
 // hold marks the FIFO groups of batch as in flight with this poller, and gives back at once the
 // messages of a group another poller's batch holds. SQS hands out no message of a group while
@@ -190,9 +195,17 @@ func (p *Poller) release(batch []types.Message) {
 
 // receive gathers up to BatchSize messages: it long-polls for the first ones, then takes what
 // is there at once until the batch is full or the queue has no more to give.
+//
+// A FIFO queue is short-polled instead (poll pauses between empty answers): moto's long poll
+// spins a CPU for its whole wait while the queue holds visible messages of a group in flight
+// (its wait for messages ends at once when any is visible, deliverable or not), which during a
+// storm starves every other request moto serves. SQS hands out the same messages either way.
 func (p *Poller) receive(ctx context.Context) ([]types.Message, error) {
 	var batch []types.Message
 	wait := int32(p.cfg.Wait / time.Second)
+	if p.fifo {
+		wait = 0
+	}
 	for len(batch) < p.cfg.BatchSize {
 		in := &sqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(p.cfg.QueueURL),
