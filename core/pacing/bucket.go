@@ -61,9 +61,9 @@ type State struct {
 	SlowUntil time.Time
 }
 
-// Grant is a bucket's answer. OK: the caller has a token and may call the vendor now. Not OK:
-// the next token is free at At, so the caller can tell its client when the transfer is
-// expected to start.
+// Grant is a bucket's answer. OK: the caller holds a token and may call the vendor at At, now
+// or, for a booking ahead (see Decide), later. Not OK: the next token is free at At, so the
+// caller can tell its client when the transfer is expected to start.
 type Grant struct {
 	OK bool
 	At time.Time
@@ -79,20 +79,30 @@ func (l Limit) shape(s State, now time.Time) (every, tolerance time.Duration) {
 	return unit, time.Duration(max(l.Burst, 1)-1) * unit
 }
 
-// Decide is the rule every store applies, in one atomic step: take a token at now if one is
-// free, and return the bucket's new state; otherwise leave it as it is and say when the next
-// token will be.
-func Decide(s State, l Limit, now time.Time) (State, Grant) {
+// Decide is the rule every store applies, in one atomic step: book the next token if it is
+// free by `by` (at or after now), and return the bucket's new state and the token's time, now
+// or when it comes; otherwise leave the bucket as it is and say when the next token will be.
+//
+// A token booked ahead is spent at its time, as if taken then: a drainer books its batch's
+// tokens one write each and calls the vendor as each comes, instead of asking again and being
+// refused until it does. A booked token its holder does not use is lost, which only slows the
+// bucket, never lets more through.
+func Decide(s State, l Limit, now, by time.Time) (State, Grant) {
 	every, tolerance := l.shape(s, now)
-	if free := s.TAT.Add(-tolerance); now.Before(free) {
+	free := s.TAT.Add(-tolerance)
+	if by.Before(free) {
 		return s, Grant{At: free}
+	}
+	at := free
+	if at.Before(now) {
+		at = now
 	}
 	base := s.TAT
 	if base.Before(now) {
 		base = now // the bucket filled up while idle: unused time is not saved beyond Burst
 	}
 	s.TAT = base.Add(every)
-	return s, Grant{OK: true, At: now}
+	return s, Grant{OK: true, At: at}
 }
 
 // MinRetryAfter is the least a bucket waits after a vendor's 429, whatever the vendor said:
@@ -116,8 +126,9 @@ func Slowed(s State, now time.Time, wait, period time.Duration) State {
 // Buckets keeps the buckets, shared by every container; core/store and core/store/memstore
 // implement it. Both apply Decide and Slowed atomically per key.
 type Buckets interface {
-	// Take takes a token of k's bucket at now, under limit l.
-	Take(ctx context.Context, k Key, l Limit, now time.Time) (Grant, error)
+	// Take books a token of k's bucket under limit l if one is free by `by` (at or after
+	// now), as Decide.
+	Take(ctx context.Context, k Key, l Limit, now, by time.Time) (Grant, error)
 	// Slow applies Slowed to k's bucket.
 	Slow(ctx context.Context, k Key, now time.Time, wait, period time.Duration) error
 }

@@ -69,22 +69,39 @@ func (p *Pacer) Limit(k Key) Limit { return p.limits.For(k.Tenant, k.Vendor) }
 // Take takes a token for k: OK means call the vendor now; otherwise At is when the next token is
 // free.
 func (p *Pacer) Take(ctx context.Context, k Key) (Grant, error) {
-	return p.buckets.Take(ctx, k, p.Limit(k), p.now())
+	now := p.now()
+	return p.buckets.Take(ctx, k, p.Limit(k), now, now)
 }
 
-// Await takes a token for k, waiting for it while it comes before until: a drainer holds its
-// batch while the tokens come, and gives back only what cannot start within its invocation.
+// Book books the next token for k if it comes by `by`: OK, the vendor may be called at At
+// (WaitUntil); not OK, the next token is at At, after by. One write, whether the token is free
+// now or later: a drainer books each transfer's token as it reads the transfer, and waits for
+// it only when its turn comes.
+func (p *Pacer) Book(ctx context.Context, k Key, by time.Time) (Grant, error) {
+	now := p.now()
+	if by.Before(now) {
+		by = now
+	}
+	return p.buckets.Take(ctx, k, p.Limit(k), now, by)
+}
+
+// WaitUntil waits until t, or until ctx ends (its error).
+func (p *Pacer) WaitUntil(ctx context.Context, t time.Time) error {
+	d := t.Sub(p.now())
+	if d <= 0 {
+		return ctx.Err()
+	}
+	return p.sleep(ctx, d)
+}
+
+// Await takes a token for k, waiting for it while it comes by until: Book, then WaitUntil.
 // Not OK: the next token is at At, after until.
 func (p *Pacer) Await(ctx context.Context, k Key, until time.Time) (Grant, error) {
-	for {
-		g, err := p.Take(ctx, k)
-		if err != nil || g.OK || g.At.After(until) {
-			return g, err
-		}
-		if err := p.sleep(ctx, g.At.Sub(p.now())); err != nil {
-			return Grant{}, err
-		}
+	g, err := p.Book(ctx, k, until)
+	if err != nil || !g.OK {
+		return g, err
 	}
+	return g, p.WaitUntil(ctx, g.At)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -158,7 +158,8 @@ func TestAwaitWaitsForTokensWithinTheDeadline(t *testing.T) {
 	ctx := context.Background()
 	clock := testkit.NewClock(start)
 	var slept []time.Duration
-	p := pacing.New(memstore.NewPacing(), memstore.NewPacing(), pacing.DefaultLimits(), 0, pacing.WithClock(clock.Now),
+	buckets := memstore.NewPacing()
+	p := pacing.New(buckets, memstore.NewPacing(), pacing.DefaultLimits(), 0, pacing.WithClock(clock.Now),
 		pacing.WithSleep(func(_ context.Context, d time.Duration) error {
 			slept = append(slept, d)
 			clock.Advance(d)
@@ -178,6 +179,10 @@ func TestAwaitWaitsForTokensWithinTheDeadline(t *testing.T) {
 	}
 	if want := []time.Duration{time.Second, time.Second}; len(slept) != 2 || slept[0] != want[0] || slept[1] != want[1] {
 		t.Errorf("slept %v, want %v", slept, want)
+	}
+	// Each token is booked with one write, refused or not: no asking again after the wait.
+	if buckets.Writes != 4 {
+		t.Errorf("%d bucket writes for 3 tokens and a refusal; want 4", buckets.Writes)
 	}
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()

@@ -59,29 +59,30 @@ func backlogKey(tenant string) item {
 	return item{AttrPK: str("QUEUE#" + tenant), AttrSK: str("QUEUE")}
 }
 
-// Take takes a token of k's bucket at now with one conditional UpdateItem when its guess of
-// the bucket is right, which it is while one container drains a group. The write is one of
-// two, each only under the condition that makes it the rule's (pacing.Decide) step:
+// Take books a token of k's bucket, free by `by`, with one conditional UpdateItem when its
+// guess of the bucket is right, which it is while one container drains a group. The write is
+// one of two, each only under the condition that makes it the rule's (pacing.Decide) step:
 //
-//	full:  tat <= now                       SET tat = now + T
-//	busy:  now < tat <= now + (B-1)·T       SET tat = tat + T
+//	full:  tat <= now                       SET tat = now + T          the token is now's
+//	busy:  now < tat <= by + (B-1)·T        SET tat = tat + T          the token is at tat - (B-1)·T
 //
 // both also conditioned on whether a slowdown is in force (which sets T and B). A refused
-// write returns the bucket as it stood, from which the rule says either "no token before At"
-// or which write to make instead.
-func (p *Pacing) Take(ctx context.Context, k pacing.Key, l pacing.Limit, now time.Time) (pacing.Grant, error) {
-	now = now.Truncate(time.Millisecond)
+// write returns the bucket as it stood, from which the rule says either "no token by `by`,
+// the next at At" or which write to make instead.
+func (p *Pacing) Take(ctx context.Context, k pacing.Key, l pacing.Limit, now, by time.Time) (pacing.Grant, error) {
+	now, by = now.Truncate(time.Millisecond), by.Truncate(time.Millisecond)
 	guess := p.guess(k)
 	for range pacingRounds {
-		stored, ok, err := p.takeWrite(ctx, k, guess, l, now)
+		before, stored, ok, err := p.takeWrite(ctx, k, guess, l, now, by)
 		if err != nil {
 			return pacing.Grant{}, err
 		}
 		p.remember(k, stored)
 		if ok {
-			return pacing.Grant{OK: true, At: now}, nil
+			_, g := pacing.Decide(before, l, now, by) // the step the write made
+			return g, nil
 		}
-		if _, g := pacing.Decide(stored, l, now); !g.OK {
+		if _, g := pacing.Decide(stored, l, now, by); !g.OK {
 			return g, nil
 		}
 		guess = stored // a token is free, but the bucket was not as guessed: write again
@@ -90,10 +91,12 @@ func (p *Pacing) Take(ctx context.Context, k pacing.Key, l pacing.Limit, now tim
 }
 
 // takeWrite makes the write for a bucket in guess's case (full or busy, slowed or not), under
-// the conditions that hold exactly when the stored bucket is in that case and a token is free.
-// When guess has no free token it makes the busy write, which then fails and so reads the
-// bucket. It returns the bucket as stored after a grant, or as it stood when refused.
-func (p *Pacing) takeWrite(ctx context.Context, k pacing.Key, guess pacing.State, l pacing.Limit, now time.Time) (pacing.State, bool, error) {
+// the conditions that hold exactly when the stored bucket is in that case and a token is free
+// by `by`. When guess has no such token it makes the busy write, which then fails and so reads
+// the bucket. After a grant it returns the bucket as it was before the write (its TAT
+// recovered from the new one: the busy write adds T) and as stored; after a refusal, the
+// bucket as it stood.
+func (p *Pacing) takeWrite(ctx context.Context, k pacing.Key, guess pacing.State, l pacing.Limit, now, by time.Time) (before, stored pacing.State, ok bool, _ error) {
 	slow := now.Before(guess.SlowUntil)
 	unit := pacing.RoundUp(l.Every) // the item holds milliseconds
 	every, tolerance := unit, time.Duration(max(l.Burst, 1)-1)*unit
@@ -103,14 +106,15 @@ func (p *Pacing) takeWrite(ctx context.Context, k pacing.Key, guess pacing.State
 	names := map[string]string{"#tat": AttrTAT, "#su": AttrSlowUntil, "#kind": AttrKind, "#exp": AttrExpiresAt}
 	values := item{":now": millis(now), ":kind": str(KindBucket), ":exp": num(now.Add(pacingTTL).Unix())}
 	var cond, update string
-	if !guess.TAT.After(now) {
+	full := !guess.TAT.After(now)
+	if full {
 		cond = "(attribute_not_exists(#tat) OR #tat <= :now)"
 		update = "SET #tat = :tat, #kind = :kind, #exp = :exp"
 		values[":tat"] = millis(now.Add(every))
 	} else {
 		cond = "#tat > :now AND #tat <= :limit"
 		update = "SET #tat = #tat + :every, #kind = :kind, #exp = :exp"
-		values[":limit"] = millis(now.Add(tolerance))
+		values[":limit"] = millis(by.Add(tolerance))
 		values[":every"] = num(every.Milliseconds())
 	}
 	if slow {
@@ -126,12 +130,20 @@ func (p *Pacing) takeWrite(ctx context.Context, k pacing.Key, guess pacing.State
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
-		return readBucket(out.Attributes), true, nil
+		stored = readBucket(out.Attributes)
+		before = stored
+		if full {
+			before.TAT = time.Time{} // a full bucket: the token is now's
+		} else {
+			before.TAT = stored.TAT.Add(-every)
+		}
+		return before, stored, true, nil
 	}
 	if old, ok := conditionFailed(err); ok {
-		return readBucket(old), false, nil // no item: a full bucket
+		stored = readBucket(old) // no item: a full bucket
+		return stored, stored, false, nil
 	}
-	return pacing.State{}, false, fromAWS("store.Pacing.Take", err)
+	return pacing.State{}, pacing.State{}, false, fromAWS("store.Pacing.Take", err)
 }
 
 // Slow applies pacing.Slowed to k's bucket: a write conditioned on the bucket being exactly as

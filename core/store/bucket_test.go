@@ -82,14 +82,14 @@ func TestPacingTakesATokenInOneWrite(t *testing.T) {
 	l := pacing.PerSecond(2)
 	now := pacingtest.Start
 	for i := range 5 {
-		g, err := p.Take(ctx, k, l, now)
+		g, err := p.Take(ctx, k, l, now, now)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !g.OK {
 			t.Fatalf("take %d refused, next at %s", i, g.At)
 		}
-		g, err = p.Take(ctx, k, l, now)
+		g, err = p.Take(ctx, k, l, now, now)
 		if err != nil {
 			t.Fatal(err)
 		}

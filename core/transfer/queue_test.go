@@ -234,7 +234,7 @@ func TestAVendor429RequeuesAndSlowsTheBucket(t *testing.T) {
 	if got.Status != handoff.StatusQueued || len(got.Attempts) != 0 {
 		t.Fatalf("after a 429: %s with %d attempts; want queued again, no attempt", got.Status, len(got.Attempts))
 	}
-	g, err := p.pace.Take(ctx(t), pacing.Key{Tenant: "t1", Vendor: "acme"}, pacing.PerSecond(100), p.clock.now().Add(10*time.Second))
+	g, err := p.pace.Take(ctx(t), pacing.Key{Tenant: "t1", Vendor: "acme"}, pacing.PerSecond(100), p.clock.now().Add(10*time.Second), p.clock.now().Add(10*time.Second))
 	if err != nil || g.OK {
 		t.Errorf("a token 10s after a 429 with Retry-After 30s: %+v, %v; want none", g, err)
 	}

@@ -41,6 +41,8 @@ func Run(t *testing.T, open Open) {
 		{"IdleDoesNotSaveBeyondBurst", idleDoesNotSaveBeyondBurst},
 		{"ConcurrentTakersNeverExceedTheRate", concurrentTakers},
 		{"KeysAreIndependent", keysAreIndependent},
+		{"BookingAheadSpacesTokensAtTheRate", bookingAhead},
+		{"ConcurrentBookersNeverExceedTheRate", concurrentBookers},
 		{"SlowWaitsAtLeastASecond", slowWaitsAtLeastASecond},
 		{"SlowHonoursRetryAfterAndHalvesTheRate", slowHonoursRetryAfter},
 		{"SlowNeverShortensAWait", slowNeverShortensAWait},
@@ -62,7 +64,7 @@ var (
 
 func take(t *testing.T, s Store, k pacing.Key, l pacing.Limit, now time.Time) pacing.Grant {
 	t.Helper()
-	g, err := s.Take(context.Background(), k, l, now)
+	g, err := s.Take(context.Background(), k, l, now, now)
 	if err != nil {
 		t.Fatalf("Take(%v): %v", k, err)
 	}
@@ -131,7 +133,7 @@ func concurrentTakers(t *testing.T, all []Store, c *testkit.Clock) {
 			go func() {
 				defer wg.Done()
 				for {
-					g, err := s.Take(context.Background(), acmeKore, l, now)
+					g, err := s.Take(context.Background(), acmeKore, l, now, now)
 					if err != nil {
 						t.Error(err)
 						return
@@ -296,5 +298,90 @@ func backlogConcurrent(t *testing.T, all []Store, c *testkit.Clock) {
 	}
 	if admitted != bound || len(seen) != bound {
 		t.Errorf("admitted %d with %d distinct positions, want %d of each", admitted, len(seen), bound)
+	}
+}
+
+// book books a token of k free by `by`.
+func book(t *testing.T, s Store, k pacing.Key, l pacing.Limit, now, by time.Time) pacing.Grant {
+	t.Helper()
+	g, err := s.Take(context.Background(), k, l, now, by)
+	if err != nil {
+		t.Fatalf("Take(%v, by +%s): %v", k, by.Sub(Start), err)
+	}
+	return g
+}
+
+// bookingAhead: a drainer books the tokens of its batch at once, each one write; the tokens
+// are spaced as taking them one by one would have been, the first burst at once, and none is
+// booked past `by`. A token booked ahead is spent: a taker at that time finds none.
+func bookingAhead(t *testing.T, all []Store, c *testkit.Clock) {
+	s := all[0]
+	l := pacing.Limit{Every: 100 * time.Millisecond, Burst: 2}
+	by := c.Now().Add(450 * time.Millisecond)
+	want := []time.Duration{0, 0, 100, 200, 300, 400}
+	for i, w := range want {
+		g := book(t, s, acmeKore, l, c.Now(), by)
+		if !g.OK || !g.At.Equal(Start.Add(w*time.Millisecond)) {
+			t.Fatalf("booking %d: %+v; want a token at +%dms", i, g, w)
+		}
+	}
+	if g := book(t, s, acmeKore, l, c.Now(), by); g.OK || !g.At.Equal(Start.Add(500*time.Millisecond)) {
+		t.Fatalf("past by: %+v; want refused, next at +500ms", g)
+	}
+	c.Advance(300 * time.Millisecond)
+	if g := take(t, s, acmeKore, l, c.Now()); g.OK {
+		t.Errorf("at +300ms, every token to +400ms booked: %+v granted", g)
+	}
+	// A slowdown spaces bookings at half the rate, one at a time.
+	if err := s.Slow(context.Background(), acmeKore, c.Now(), time.Second, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	resume := c.Now().Add(time.Second)
+	for i := range 3 {
+		g := book(t, s, acmeKore, l, c.Now(), c.Now().Add(2*time.Second))
+		if at := resume.Add(time.Duration(i) * 200 * time.Millisecond); !g.OK || !g.At.Equal(at) {
+			t.Fatalf("slowed booking %d: %+v; want a token at +%s", i, g, at.Sub(Start))
+		}
+	}
+}
+
+// concurrentBookers: eight containers book ahead on one bucket at once; the tokens they hold
+// are all different times, spaced at least T apart after the burst, none past by.
+func concurrentBookers(t *testing.T, all []Store, c *testkit.Clock) {
+	l := pacing.Limit{Every: 50 * time.Millisecond, Burst: 1}
+	now := c.Now()
+	by := now.Add(time.Second)
+	var mu sync.Mutex
+	var got []time.Time
+	var wg sync.WaitGroup
+	for _, s := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				g, err := s.Take(context.Background(), acmeKore, l, now, by)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !g.OK {
+					return
+				}
+				mu.Lock()
+				got = append(got, g.At)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(got) != 21 { // +0ms to +1000ms, every 50ms
+		t.Errorf("%d tokens booked by +1s; want 21", len(got))
+	}
+	seen := map[time.Time]bool{}
+	for _, at := range got {
+		if seen[at] || at.After(by) || at.Before(now) || at.Sub(now)%l.Every != 0 {
+			t.Errorf("token at +%s: booked twice, out of range or off the rate's grid", at.Sub(now))
+		}
+		seen[at] = true
 	}
 }

@@ -25,12 +25,12 @@ func NewPacing() *Pacing {
 	return &Pacing{buckets: map[pacing.Key]pacing.State{}, total: map[string]int{}, queued: map[pacing.Key]int{}}
 }
 
-// Take takes a token of k's bucket at now, if one is free.
-func (p *Pacing) Take(_ context.Context, k pacing.Key, l pacing.Limit, now time.Time) (pacing.Grant, error) {
+// Take books a token of k's bucket if one is free by `by`.
+func (p *Pacing) Take(_ context.Context, k pacing.Key, l pacing.Limit, now, by time.Time) (pacing.Grant, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.Writes++
-	s, g := pacing.Decide(p.buckets[k], l, now)
+	s, g := pacing.Decide(p.buckets[k], l, now, by)
 	p.buckets[k] = s
 	return g, nil
 }
