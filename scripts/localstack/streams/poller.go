@@ -47,9 +47,11 @@ type Config struct {
 	MaxRetryAttempts int
 	MaxRecordAge     time.Duration // zero: no limit
 	// Backoff is the wait before retry n (1, 2, …); default 500ms doubling to at most 10s.
-	Backoff      func(retry int) time.Duration
-	PollInterval time.Duration // between empty reads and shard listings; default 250ms
-	Region       string        // awsRegion of records that lack one; default us-east-1
+	Backoff func(retry int) time.Duration
+	// PollInterval is the least time between two reads of a shard, as Lambda polls each shard
+	// four times a second (default 250ms); shards are listed every 40 of them.
+	PollInterval time.Duration
+	Region       string // awsRegion of records that lack one; default us-east-1
 	// DeadLetters receives one JSON line per batch given up on, records included.
 	DeadLetters io.Writer
 	Log         *slog.Logger
@@ -118,10 +120,16 @@ func (p *Poller) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(p.cfg.PollInterval):
+		case <-time.After(shardListings * p.cfg.PollInterval):
 		}
 	}
 }
+
+// shardListings is how many poll intervals apart the shards are listed: a DynamoDB stream's
+// shards change every few hours, and each listing is a DescribeStream that moto serves on the
+// same CPU as the functions' DynamoDB requests (every 250 ms, a storm's requests waited on
+// them).
+const shardListings = 40
 
 // streamARN waits for the table to exist and returns its latest stream.
 func (p *Poller) streamARN(ctx context.Context) (string, error) {

@@ -34,7 +34,10 @@ func (r *shardReader) run(ctx context.Context, parent <-chan struct{}, initial *
 	if r.initial {
 		initial.Done()
 	}
+	var last time.Time
 	for iterator != nil && ctx.Err() == nil {
+		r.p.sleep(ctx, time.Until(last.Add(r.p.cfg.PollInterval)))
+		last = time.Now()
 		out, err := r.p.cfg.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iterator, Limit: aws.Int32(1000)})
 		switch {
 		case ctx.Err() != nil:
@@ -49,9 +52,6 @@ func (r *shardReader) run(ctx context.Context, parent <-chan struct{}, initial *
 		}
 		r.deliver(ctx, out.Records)
 		iterator = out.NextShardIterator // nil once a closed shard is read to its end
-		if len(out.Records) == 0 {
-			r.p.sleep(ctx, r.p.cfg.PollInterval)
-		}
 	}
 }
 
