@@ -62,6 +62,8 @@ type Poller struct {
 	mu        sync.Mutex
 	timers    []returnTimer   // kept FIFO messages waiting to return (see keep)
 	held      map[string]bool // FIFO groups a batch of this poller's holds (see hold)
+	released  chan struct{}   // closed, and replaced, each time a batch's groups are released
+	receiving sync.Mutex      // one FIFO receive at a time (see receiveAndHold)
 	returning sync.WaitGroup
 }
 
@@ -83,7 +85,7 @@ func New(cfg Config) *Poller {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Poller{cfg: cfg, fifo: strings.HasSuffix(cfg.QueueURL, ".fifo")}
+	return &Poller{cfg: cfg, fifo: strings.HasSuffix(cfg.QueueURL, ".fifo"), released: make(chan struct{})}
 }
 
 // Run delivers the queue until ctx ends, then returns nil once every batch in flight has been
@@ -124,25 +126,61 @@ func (p *Poller) Run(ctx context.Context) error {
 // left in the queue: its messages come back after their visibility timeout, as after a crash.
 func (p *Poller) poll(ctx context.Context) {
 	for ctx.Err() == nil {
-		batch, err := p.receive(ctx)
+		batch, err := p.receiveAndHold(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				p.cfg.Log.Warn("sqssource: receiving", "queue", p.cfg.QueueURL, "error", err)
 				sleep(ctx, time.Second)
 			}
 		}
-		batch = p.hold(ctx, batch)
 		if len(batch) > 0 {
 			p.deliver(ctx, batch)
 			p.release(batch)
 		} else if p.fifo && err == nil {
-			sleep(ctx, fifoPollInterval)
+			p.idle(ctx)
 		}
 	}
 }
 
-// fifoPollInterval is the pause between a FIFO queue's empty short polls (see receive).
-const fifoPollInterval = 200 * time.Millisecond
+// fifoPollInterval is the pause between a FIFO queue's empty short polls (see receive), and
+// fifoHeldPoll the longest while a batch is in flight.
+const (
+	fifoPollInterval = 200 * time.Millisecond
+	fifoHeldPoll     = time.Second
+)
+
+// idle waits after an empty receive from a FIFO queue. While a batch is in flight its group's
+// messages are there but not deliverable, and each receive makes moto walk every one of them
+// (80 ms of its CPU per receive with 500 queued, every 200 ms from each poller: most of what it
+// had for the functions): so the poller waits for a batch to finish, or at most a second for
+// messages of other groups, instead of asking again.
+func (p *Poller) idle(ctx context.Context) {
+	p.mu.Lock()
+	held, released := len(p.held) > 0, p.released
+	p.mu.Unlock()
+	if !held {
+		sleep(ctx, fifoPollInterval)
+		return
+	}
+	select {
+	case <-ctx.Done():
+	case <-released:
+	case <-time.After(fifoHeldPoll):
+	}
+}
+
+// receiveAndHold receives a batch and holds its FIFO groups (see hold). On a FIFO queue the
+// pollers receive one at a time: moto reads which groups are in flight when a receive starts,
+// so two receives at once could each get messages of one group, the later messages to the
+// poller that holds the group first, which would then run them before the earlier ones.
+func (p *Poller) receiveAndHold(ctx context.Context) ([]types.Message, error) {
+	if p.fifo {
+		p.receiving.Lock()
+		defer p.receiving.Unlock()
+	}
+	batch, err := p.receive(ctx)
+	return p.hold(ctx, batch), err
+}
 
 // hold marks the FIFO groups of batch as in flight with this poller, and gives back at once the
 // messages of a group another poller's batch holds. SQS hands out no message of a group while
@@ -191,6 +229,8 @@ func (p *Poller) release(batch []types.Message) {
 	for _, m := range batch {
 		delete(p.held, m.Attributes[string(types.MessageSystemAttributeNameMessageGroupId)])
 	}
+	close(p.released)
+	p.released = make(chan struct{})
 }
 
 // receive gathers up to BatchSize messages: it long-polls for the first ones, then takes what
