@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -108,28 +109,35 @@ func Main(ctx context.Context, getenv func(string) string, stdout, stderr io.Wri
 	}
 
 	fmt.Fprintln(stdout, "Starting moto_server and building the functions…")
-	motoReady := make(chan error, 1)
-	var m *motoserver.Server
+	// Two moto_servers, one for SQS (see awsproxy.Gate), started side by side.
+	motoReady := make(chan error, 2)
+	var m, mq *motoserver.Server
 	go func() { var err error; m, err = motoserver.Start(ctx, 30*time.Second); motoReady <- err }()
+	go func() { var err error; mq, err = motoserver.Start(ctx, 30*time.Second); motoReady <- err }()
 	buildDir, err := os.MkdirTemp("", "handoff-localstack-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(buildDir)
 	binaries, buildErr := stack.Build(ctx, tmpl, buildDir)
-	if err := <-motoReady; err != nil {
+	errA, errB := <-motoReady, <-motoReady
+	for _, s := range []*motoserver.Server{m, mq} {
+		if s != nil {
+			defer s.Stop()
+		}
+	}
+	if err := errors.Join(errA, errB); err != nil {
 		return err
 	}
-	defer m.Stop()
 	if buildErr != nil {
 		return buildErr
 	}
-	return runStack(ctx, set, tmpl, binaries, m, stdout, stderr, log)
+	return runStack(ctx, set, tmpl, binaries, awsproxy.Upstreams{AWS: m.URL, SQS: mq.URL}, stdout, stderr, log)
 }
 
 // runStack starts the sandboxes and the stack on a running moto, and waits for ctx to end.
-func runStack(ctx context.Context, set settings, tmpl *template.Template, binaries map[string]string, m *motoserver.Server, stdout, stderr io.Writer, log *slog.Logger) error {
-	gate, err := awsproxy.StartGate(m.URL, nil) // everything reaches moto through it: see awsproxy.Gate
+func runStack(ctx context.Context, set settings, tmpl *template.Template, binaries map[string]string, moto awsproxy.Upstreams, stdout, stderr io.Writer, log *slog.Logger) error {
+	gate, err := awsproxy.StartGate(moto, nil) // everything reaches moto through it: see awsproxy.Gate
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func TestGatePassesOneRequestAtATime(t *testing.T) {
 		io.WriteString(w, r.Header.Get("X-Amz-Target"))
 	}))
 	defer upstream.Close()
-	gate, err := awsproxy.StartGate(upstream.URL, nil)
+	gate, err := awsproxy.StartGate(awsproxy.Upstreams{AWS: upstream.URL}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestALongPollHoldsNoDynamoDBRequest(t *testing.T) {
 	}))
 	defer upstream.Close()
 	defer close(release)
-	gate, err := awsproxy.StartGate(upstream.URL, nil)
+	gate, err := awsproxy.StartGate(awsproxy.Upstreams{AWS: upstream.URL}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

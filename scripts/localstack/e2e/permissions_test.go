@@ -49,7 +49,7 @@ type recording struct {
 func startRecording(t *testing.T, motoURL string) *recording {
 	t.Helper()
 	r := &recording{calls: &awsproxy.Recorder{}}
-	gate, err := awsproxy.StartGate(motoURL, r.calls)
+	gate, err := awsproxy.StartGate(awsproxy.Upstreams{AWS: motoURL}, r.calls)
 	if err != nil {
 		t.Fatal(err)
 	}
