@@ -15,9 +15,9 @@ type Backlog interface {
 	// and returns how many of k's are queued with it. ok is false, and nothing is counted, at
 	// the bound.
 	Enter(ctx context.Context, k Key, bound int, now time.Time) (queued int, ok bool, err error)
-	// Leave counts one of k's queued transfers out (started, cancelled or given up); it never
+	// Leave counts n of k's queued transfers out (started, cancelled or given up); it never
 	// goes below zero.
-	Leave(ctx context.Context, k Key, now time.Time) error
+	Leave(ctx context.Context, k Key, n int, now time.Time) error
 }
 
 // Pacer answers, for a tenant's transfer to a vendor, whether it may call the vendor now, when
@@ -153,7 +153,11 @@ func (p *Pacer) Enqueue(ctx context.Context, k Key, next time.Time) (Queued, err
 	return Queued{Ahead: ahead, Start: next.Add(time.Duration(ahead) * every)}, nil
 }
 
-// Dequeue counts a transfer for k out of the queue: it started, was cancelled or was given up.
-func (p *Pacer) Dequeue(ctx context.Context, k Key) error {
-	return p.backlog.Leave(ctx, k, p.now())
+// Dequeue counts n transfers for k out of the queue: they started, were cancelled or were
+// given up. A drainer counts a batch's started transfers out at once, one write for them all.
+func (p *Pacer) Dequeue(ctx context.Context, k Key, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	return p.backlog.Leave(ctx, k, n, p.now())
 }

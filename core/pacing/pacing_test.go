@@ -94,7 +94,7 @@ func TestStormQueuesThenRefusesPastTheBound(t *testing.T) {
 		t.Fatalf("past the bound: %v, want RATE_LIMITED retry after 4s", err)
 	}
 	// One leaves the queue: there is room again.
-	if err := p.Dequeue(ctx, k); err != nil {
+	if err := p.Dequeue(ctx, k, 1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.Enqueue(ctx, k, g.At); err != nil {

@@ -253,24 +253,35 @@ func (p *Pacing) Enter(ctx context.Context, k pacing.Key, bound int, now time.Ti
 	return int(getN(out.Attributes, perVendor)), true, nil
 }
 
-// Leave counts one of k's queued transfers out; at zero it changes nothing.
-func (p *Pacing) Leave(ctx context.Context, k pacing.Key, now time.Time) error {
-	_, err := p.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(p.table), Key: backlogKey(k.Tenant),
-		ConditionExpression: aws.String("#nv > :zero AND #n > :zero"),
-		UpdateExpression:    aws.String("ADD #n :minus, #nv :minus SET #exp = :exp"),
-		ExpressionAttributeNames: map[string]string{
-			"#n": AttrQueued, "#nv": AttrQueued + "#" + k.Vendor, "#exp": AttrExpiresAt,
-		},
-		ExpressionAttributeValues: item{
-			":zero": num(0), ":minus": num(-1), ":exp": num(now.Add(pacingTTL).Unix()),
-		},
-	})
-	if _, ok := conditionFailed(err); ok {
-		return nil
+// Leave counts n of k's queued transfers out with one conditional UpdateItem that holds while
+// both counts are at least n; when one is lower (a count that drifted), it takes out what is
+// there, so neither goes below zero.
+func (p *Pacing) Leave(ctx context.Context, k pacing.Key, n int, now time.Time) error {
+	perVendor := AttrQueued + "#" + k.Vendor
+	for range pacingRounds {
+		if n <= 0 {
+			return nil
+		}
+		_, err := p.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(p.table), Key: backlogKey(k.Tenant),
+			ConditionExpression: aws.String("#nv >= :n AND #n >= :n"),
+			UpdateExpression:    aws.String("ADD #n :minus, #nv :minus SET #exp = :exp"),
+			ExpressionAttributeNames: map[string]string{
+				"#n": AttrQueued, "#nv": perVendor, "#exp": AttrExpiresAt,
+			},
+			ExpressionAttributeValues: item{
+				":n": num(int64(n)), ":minus": num(int64(-n)), ":exp": num(now.Add(pacingTTL).Unix()),
+			},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		old, failed := conditionFailed(err)
+		if !failed {
+			if err != nil {
+				return fromAWS("store.Pacing.Leave", err)
+			}
+			return nil
+		}
+		n = int(min(int64(n), getN(old, perVendor), getN(old, AttrQueued)))
 	}
-	if err != nil {
-		return fromAWS("store.Pacing.Leave", err)
-	}
-	return nil
+	return handoff.E(handoff.CodeUnavailable, "store.Pacing.Leave", "the queue count is contended", nil)
 }

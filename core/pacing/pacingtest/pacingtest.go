@@ -247,17 +247,20 @@ func backlogBound(t *testing.T, all []Store, c *testkit.Clock) {
 	if n, ok := enter(t, s, otherKore, 5, c.Now()); !ok || n != 1 {
 		t.Fatalf("another tenant: queued %d, ok %v; want 1, true", n, ok)
 	}
-	if err := s.Leave(ctx, acmeKore, c.Now()); err != nil {
+	if err := s.Leave(ctx, acmeKore, 1, c.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if n, ok := enter(t, s, acmeKore, 5, c.Now()); !ok || n != 3 {
 		t.Fatalf("after one left: queued %d, ok %v; want 3, true", n, ok)
 	}
-	// Leaving more often than entering stops at zero.
-	for range 4 {
-		if err := s.Leave(ctx, acmeBitrix, c.Now()); err != nil {
+	// Leaving more often than entering stops at zero, one at a time or several at once.
+	for range 2 {
+		if err := s.Leave(ctx, acmeBitrix, 1, c.Now()); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := s.Leave(ctx, acmeBitrix, 3, c.Now()); err != nil {
+		t.Fatal(err)
 	}
 	if n, ok := enter(t, s, acmeBitrix, 5, c.Now()); !ok || n != 1 {
 		t.Fatalf("after the bitrix queue emptied: queued %d, ok %v; want 1, true", n, ok)

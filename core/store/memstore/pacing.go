@@ -57,14 +57,13 @@ func (p *Pacing) Enter(_ context.Context, k pacing.Key, bound int, _ time.Time) 
 	return p.queued[k], true, nil
 }
 
-// Leave counts one of k's queued transfers out, never below zero.
-func (p *Pacing) Leave(_ context.Context, k pacing.Key, _ time.Time) error {
+// Leave counts n of k's queued transfers out, never below zero.
+func (p *Pacing) Leave(_ context.Context, k pacing.Key, n int, _ time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.Writes++
-	if p.queued[k] > 0 {
-		p.queued[k]--
-		p.total[k.Tenant]--
-	}
+	n = min(n, p.queued[k], p.total[k.Tenant])
+	p.queued[k] -= n
+	p.total[k.Tenant] -= n
 	return nil
 }
