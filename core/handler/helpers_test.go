@@ -101,11 +101,25 @@ func (f *fakeTransfers) FindByKey(_ context.Context, tenant, key string) (handof
 	return handoff.Transfer{}, handoff.E(handoff.CodeNotFound, "fake.FindByKey", "no such transfer", nil)
 }
 
-func (f *fakeTransfers) Drain(_ context.Context, m transfer.Message) error {
-	if f.drain == nil {
-		return nil
+// DrainGroup drains msgs in order, as the service does: the first error returns its message
+// and every later one.
+func (f *fakeTransfers) DrainGroup(_ context.Context, msgs []transfer.Message) []error {
+	errs := make([]error, len(msgs))
+	for i, m := range msgs {
+		if f.drain == nil {
+			continue
+		}
+		f.mu.Lock()
+		err := f.drain(m)
+		f.mu.Unlock()
+		if err != nil {
+			for j := i; j < len(msgs); j++ {
+				errs[j] = err
+			}
+			break
+		}
 	}
-	return f.drain(m)
+	return errs
 }
 
 func (f *fakeTransfers) started() []transfer.Input {

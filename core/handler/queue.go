@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -12,34 +15,69 @@ import (
 	"handoff/core/transfer"
 )
 
-// Drain starts the queued transfers of one SQS batch, in order, and names the messages to
-// return (ReportBatchItemFailures): one whose transfer could not start yet, and every later one
-// of the same message group, so each group keeps its order. A message that does not decode can
-// never start: it is dropped, logged, rather than returned until it dead-letters its group.
+// Drain starts the queued transfers of one SQS batch and names the messages to return
+// (ReportBatchItemFailures). Each message group (tenant and vendor) drains in order, the groups
+// side by side; within a group, a message whose transfer could not start yet is returned with
+// every later one of its group, so each group keeps its order. A message that does not decode
+// can never start: it is dropped, logged, rather than returned until it dead-letters its group.
 func (h *Transfer) Drain(ctx context.Context, batch events.SQSEvent) events.SQSEventResponse {
 	const op = "handler.Drain"
-	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	stopped := map[string]bool{}
+	type group struct {
+		msgs []transfer.Message
+		ids  []string
+	}
+	var order []string
+	groups := map[string]*group{}
 	for _, rec := range batch.Records {
-		group := rec.Attributes["MessageGroupId"]
-		if stopped[group] {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-			continue
-		}
+		name := rec.Attributes["MessageGroupId"]
 		var m transfer.Message
 		if err := json.Unmarshal([]byte(rec.Body), &m); err != nil || m.TransferID == "" {
-			h.log.Error("queued message does not decode; dropped", "op", op, "messageId", rec.MessageId, "group", group)
+			h.log.Error("queued message does not decode; dropped", "op", op, "messageId", rec.MessageId, "group", name)
 			continue
 		}
-		m.Group = group
-		if err := h.svc.Drain(ctx, m); err != nil {
-			h.log.Info("queued transfer returned to the queue", "op", op, "transfer", m.TransferID, "group", group,
-				"code", string(handoff.ErrorCode(err)), "error", err)
-			stopped[group] = true
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		m.Group, m.SentAt = name, sentAt(rec)
+		g := groups[name]
+		if g == nil {
+			g = &group{}
+			groups[name] = g
+			order = append(order, name)
 		}
+		g.msgs, g.ids = append(g.msgs, m), append(g.ids, rec.MessageId)
+	}
+	failed := make([][]events.SQSBatchItemFailure, len(order))
+	var wg sync.WaitGroup
+	for gi, name := range order {
+		g := groups[name]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, err := range h.svc.DrainGroup(ctx, g.msgs) {
+				if err == nil {
+					continue
+				}
+				if len(failed[gi]) == 0 {
+					h.log.Info("queued transfer returned to the queue, with the rest of its group", "op", op,
+						"transfer", g.msgs[i].TransferID, "group", name, "code", string(handoff.ErrorCode(err)), "error", err)
+				}
+				failed[gi] = append(failed[gi], events.SQSBatchItemFailure{ItemIdentifier: g.ids[i]})
+			}
+		}()
+	}
+	wg.Wait()
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for _, f := range failed {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, f...)
 	}
 	return resp
+}
+
+// sentAt is when the queue took rec (its SentTimestamp, epoch milliseconds); zero if absent.
+func sentAt(rec events.SQSMessage) time.Time {
+	ms, err := strconv.ParseInt(rec.Attributes["SentTimestamp"], 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
 }
 
 // cancel answers DELETE /transfers/{id}: 200 with the cancelled transfer; 409 CONFLICT when it

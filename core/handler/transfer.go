@@ -32,7 +32,7 @@ type Transfers interface {
 	Sweep(ctx context.Context) (int, error)
 	Cancel(ctx context.Context, t handoff.Transfer, by string) (handoff.Transfer, error)
 	FindByKey(ctx context.Context, tenant, key string) (handoff.Transfer, error)
-	Drain(ctx context.Context, m transfer.Message) error
+	DrainGroup(ctx context.Context, msgs []transfer.Message) []error
 }
 
 // Transfer handles the transfer function's triggers: POST /transfers, GET and DELETE

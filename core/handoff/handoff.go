@@ -201,6 +201,11 @@ type Transfer struct {
 	// ExpectedStartAt is, for a transfer that went into the queue, when it was expected to
 	// start: an estimate at the time it was queued.
 	ExpectedStartAt *time.Time `json:"expectedStartAt,omitempty"`
+	// EnqueuedAt is, for a transfer that went into the queue, when the queue took its message:
+	// the queue's order (to the millisecond) among one tenant's transfers to one vendor.
+	EnqueuedAt *time.Time `json:"enqueuedAt,omitempty"`
+	// StartedAt is when a queued transfer left the queue to call its vendor.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
 	// NotifiedAt is when the outcome was published as a Transfer Succeeded / Failed event.
 	NotifiedAt *time.Time `json:"notifiedAt,omitempty"`
 	// Caller is who asked for the transfer, for audit: the IAM principal ARN of an API call, or

@@ -2,95 +2,218 @@ package transfer
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"handoff/core/handoff"
+	"handoff/core/pacing"
 	"handoff/core/vendors"
 )
 
-// Drain starts one queued transfer when its vendor's rate allows: it waits for a token while one
-// comes within the invocation, moves the transfer queued → pending with a conditional write
-// (so a message delivered twice, or a transfer cancelled meanwhile, never reaches the vendor
-// twice or at all), and runs its targets as Start does.
+// DrainGroup starts the queued transfers of one message group (one tenant and vendor), in the
+// queue's order, each when its vendor's rate allows, and lets their vendor calls and records
+// overlap: a group drains at its vendor's rate, not at one transfer's round trip. It returns,
+// for each message, nil (handled) or the error that returns it to the queue; once one cannot
+// start, neither does any after it, so the group keeps its order.
 //
-// An error means "return the message to the queue": no token within the invocation, the
-// vendor's 429 before any attempt (the transfer goes back to queued and the bucket is slowed),
-// or the store unavailable. Everything else is handled: a transfer no longer queued is skipped,
-// a transfer that fails for good is recorded failed, and one left in doubt by a vendor call
-// that may have acted stays pending with its deadline, for the sweep to reconcile, as if its
-// invocation had died.
-func (s *Service) Drain(ctx context.Context, m Message) error {
-	const op = "transfer.Drain"
+// The transfers are read ahead of their turn, and each one's token booked (one write) when its
+// turn comes; it is moved queued → pending when the token is due, so a cancel until then keeps
+// it from the vendor. A vendor's 429 slows the bucket: the next transfer starts only after the
+// refused one has been retried within the invocation (see Drain), so it keeps its place.
+func (s *Service) DrainGroup(ctx context.Context, msgs []Message) []error {
+	errs := make([]error, len(msgs))
 	if s.pacer == nil {
-		return handoff.E(handoff.CodeConfiguration, op, "no pacer: this function has no queue", nil)
-	}
-	for range drainRounds {
-		again, err := s.drainOnce(ctx, m)
-		if !again {
-			return err
+		for i := range errs {
+			errs[i] = handoff.E(handoff.CodeConfiguration, "transfer.Drain", "no pacer: this function has no queue", nil)
 		}
-		// The vendor's 429 put it back: wait for the slowed bucket within this invocation
-		// rather than return the message, which would hold its whole group for the queue's
-		// visibility timeout.
+		return errs
 	}
-	return handoff.E(handoff.CodeRateLimited, op, "the vendor keeps answering 429", nil)
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	reads := s.readAhead(readCtx, msgs)
+	var runs sync.WaitGroup
+	var throttled atomic.Bool
+	var started atomic.Int32 // counted out of the queue together, one write for the batch
+	var k pacing.Key
+	defer func() {
+		runs.Wait()
+		s.dequeueN(k, int(started.Load()), "a batch of "+k.String())
+	}()
+	for i, m := range msgs {
+		if throttled.Load() {
+			runs.Wait() // the refused transfer is retried first: it keeps its place
+			throttled.Store(false)
+		}
+		r := <-reads[i]
+		if r.err == nil && r.t.ID == "" {
+			continue // not found, or no longer queued: handled
+		}
+		var run func() (bool, error)
+		err := r.err
+		if err == nil {
+			run, err = s.begin(ctx, m, r.t)
+		}
+		if err != nil {
+			for j := i; j < len(msgs); j++ {
+				errs[j] = err
+			}
+			break
+		}
+		if run == nil {
+			continue
+		}
+		k = keyOf(r.t)
+		runs.Add(1)
+		go func() {
+			defer runs.Done()
+			again, err := run()
+			switch {
+			case again:
+				throttled.Store(true)
+				err = s.drain(ctx, m, drainTries-1, err) // counts it out itself
+			case err == nil:
+				started.Add(1)
+			}
+			errs[i] = err
+		}()
+	}
+	return errs
 }
 
-// drainRounds bounds how often one invocation tries a transfer the vendor answered 429.
-const drainRounds = 3
+// read is a queued transfer read ahead of its turn; the zero Transfer with no error: nothing
+// to start.
+type read struct {
+	t   handoff.Transfer
+	err error
+}
 
-// drainOnce is one try of Drain; again says the vendor's 429 put the transfer back in the
-// queue and it may be tried again now (err then is that 429).
-func (s *Service) drainOnce(ctx context.Context, m Message) (again bool, _ error) {
-	const op = "transfer.Drain"
+// readAhead reads msgs' transfers one after the other, ahead of DrainGroup's turn, each into
+// its own channel.
+func (s *Service) readAhead(ctx context.Context, msgs []Message) []chan read {
+	out := make([]chan read, len(msgs))
+	for i := range out {
+		out[i] = make(chan read, 1)
+	}
+	go func() {
+		for i, m := range msgs {
+			t, err := s.queued(ctx, m)
+			out[i] <- read{t, err}
+		}
+	}()
+	return out
+}
+
+// Drain starts one queued transfer when its vendor's rate allows (see DrainGroup, which drains
+// a batch's group this way one transfer after the other, overlapping their vendor calls).
+//
+// An error means "return the message to the queue": no token within the invocation, the
+// vendor's 429 before any attempt (the transfer goes back to queued and the bucket is slowed)
+// three times over, or the store unavailable. Everything else is handled: a transfer no longer
+// queued is skipped, a transfer that fails for good is recorded failed, and one left in doubt
+// by a vendor call that may have acted stays pending with its deadline, for the sweep to
+// reconcile, as if its invocation had died.
+func (s *Service) Drain(ctx context.Context, m Message) error {
+	return s.drain(ctx, m, drainTries, nil)
+}
+
+// drain tries m up to rounds times while the vendor answers 429 (last: the 429 before
+// them, if any): waiting for the slowed bucket within this invocation beats returning the
+// message, which would hold its whole group for the queue's visibility timeout.
+func (s *Service) drain(ctx context.Context, m Message, rounds int, last error) error {
+	if s.pacer == nil {
+		return handoff.E(handoff.CodeConfiguration, "transfer.Drain", "no pacer: this function has no queue", nil)
+	}
+	for range rounds {
+		t, err := s.queued(ctx, m)
+		if err != nil || t.ID == "" {
+			return err
+		}
+		run, err := s.begin(ctx, m, t)
+		if err != nil || run == nil {
+			return err
+		}
+		again, err := run()
+		if !again {
+			if err == nil {
+				s.dequeue(keyOf(t), t.ID)
+			}
+			return err
+		}
+		last = err
+	}
+	if last == nil {
+		last = handoff.E(handoff.CodeRateLimited, "transfer.Drain", "the vendor keeps answering 429", nil)
+	}
+	return last
+}
+
+// drainTries bounds how often one invocation tries a transfer the vendor answered 429.
+const drainTries = 3
+
+// queued reads m's transfer: the zero Transfer when there is nothing to start (not found, or
+// no longer queued: started by an earlier delivery, or cancelled).
+func (s *Service) queued(ctx context.Context, m Message) (handoff.Transfer, error) {
 	t, err := s.store.Get(ctx, m.TransferID)
 	if handoff.ErrorCode(err) == handoff.CodeNotFound {
-		s.log.Warn("queued transfer not found; dropped", "op", op, "transfer", m.TransferID)
-		return false, nil
+		s.log.Warn("queued transfer not found; dropped", "op", "transfer.Drain", "transfer", m.TransferID)
+		return handoff.Transfer{}, nil
 	}
-	if err != nil {
-		return false, err
+	if err != nil || t.Status != handoff.StatusQueued {
+		return handoff.Transfer{}, err
 	}
-	if t.Status != handoff.StatusQueued {
-		return false, nil // started by an earlier delivery, or cancelled
-	}
+	return t, nil
+}
+
+// begin books queued transfer t's token, waits for it, and moves t queued → pending with a
+// conditional write (so a message delivered twice, or a transfer cancelled meanwhile, never
+// reaches the vendor twice or at all). It returns the run that calls the vendor and records
+// the outcome — again says the vendor's 429 put t back in the queue — or nil when t changed
+// and there is nothing to run.
+func (s *Service) begin(ctx context.Context, m Message, t handoff.Transfer) (run func() (again bool, _ error), _ error) {
+	const op = "transfer.Drain"
 	tr, ok := s.vendors.Transferer(t.Vendor)
 	if !ok {
-		return false, handoff.E(handoff.CodeInternal, op, "no adapter for vendor "+t.Vendor, nil)
+		return nil, handoff.E(handoff.CodeInternal, op, "no adapter for vendor "+t.Vendor, nil)
 	}
 	k := keyOf(t)
 	until := leaseUntil(ctx, s.now()).Add(-s.drainReserve)
 	if !s.now().Before(until) {
 		// Too little of the invocation is left to record a start and call the vendor: the
 		// message goes back rather than have its run cut short mid-call.
-		return false, handoff.E(handoff.CodeUnavailable, op, "too little time left in this invocation to start a transfer", nil)
+		return nil, handoff.E(handoff.CodeUnavailable, op, "too little time left in this invocation to start a transfer", nil)
 	}
 	g, err := s.pacer.Await(ctx, k, until)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if !g.OK {
 		e := handoff.E(handoff.CodeRateLimited, op, "no token for "+k.String()+" within this invocation", nil)
 		e.RetryAfter = g.At.Sub(s.now())
-		return false, e
+		return nil, e
 	}
 	now := s.now().UTC()
 	lease := leaseUntil(ctx, now)
 	started := t
 	started.Attempts = append([]handoff.Attempt{}, t.Attempts...)
-	started.Status, started.AwaitUntil, started.UpdatedAt = handoff.StatusPending, &lease, now
+	started.Status, started.AwaitUntil, started.UpdatedAt, started.StartedAt = handoff.StatusPending, &lease, now, &now
+	if !m.SentAt.IsZero() {
+		sent := m.SentAt.UTC()
+		started.EnqueuedAt = &sent
+	}
 	cur, err := s.store.Update(ctx, t, started, handoff.Event{At: now, Kind: "status", Status: handoff.StatusPending, Detail: "started"})
 	if handoff.ErrorCode(err) == handoff.CodeConflict {
-		return false, nil // cancelled, or started by another delivery, since it was read
+		return nil, nil // cancelled, or started by another delivery, since it was read
 	}
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if _, err := s.drive(ctx, tr, cur, lease, m.CallbackBase); err != nil {
-		return handoff.ErrorCode(err) == handoff.CodeRateLimited, err
-	}
-	s.dequeue(k, t.ID)
-	return false, nil
+	return func() (bool, error) {
+		if _, err := s.drive(ctx, tr, cur, lease, m.CallbackBase); err != nil {
+			return handoff.ErrorCode(err) == handoff.CodeRateLimited, err
+		}
+		return false, nil // started: its caller counts it out of the queue
+	}, nil
 }
 
 // drive runs started transfer cur's targets under its lease, recording each step with a

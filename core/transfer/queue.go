@@ -16,7 +16,7 @@ type Pacer interface {
 	Await(ctx context.Context, k pacing.Key, until time.Time) (pacing.Grant, error)
 	Throttled(ctx context.Context, k pacing.Key, retryAfter time.Duration) error
 	Enqueue(ctx context.Context, k pacing.Key, next time.Time) (pacing.Queued, error)
-	Dequeue(ctx context.Context, k pacing.Key) error
+	Dequeue(ctx context.Context, k pacing.Key, n int) error
 }
 
 // Queue holds the transfers waiting for their vendor's rate (an SQS FIFO queue in production).
@@ -32,6 +32,8 @@ type Message struct {
 	CallbackBase string `json:"callbackBase,omitempty"`
 	// Group is the FIFO message group (tenant and vendor): each keeps its order.
 	Group string `json:"-"`
+	// SentAt is when the queue took the message (SQS's SentTimestamp); zero when unknown.
+	SentAt time.Time `json:"-"`
 	// DeduplicationID is derived from the tenant and idempotency key: a message sent twice
 	// within five minutes is dropped by the queue.
 	DeduplicationID string `json:"-"`
@@ -103,14 +105,17 @@ func (s *Service) enqueue(ctx context.Context, claim handoff.Claim, t handoff.Tr
 	return saved, nil
 }
 
-// dequeue counts a transfer out of its tenant's queue; a failure only leaves the count high
-// until it idles out, so it is logged, not returned.
-func (s *Service) dequeue(k pacing.Key, id string) {
+// dequeue counts a transfer out of its tenant's queue.
+func (s *Service) dequeue(k pacing.Key, id string) { s.dequeueN(k, 1, id) }
+
+// dequeueN counts n transfers out of k's queue (about names them in the log); a failure only
+// leaves the count high until it idles out, so it is logged, not returned.
+func (s *Service) dequeueN(k pacing.Key, n int, about string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.pacer.Dequeue(ctx, k); err != nil {
+	if err := s.pacer.Dequeue(ctx, k, n); err != nil {
 		s.log.Warn("dequeue failed; the tenant's queue count stays high until it idles out",
-			"op", "transfer.dequeue", "transfer", id, "error", err)
+			"op", "transfer.dequeue", "transfer", about, "count", n, "error", err)
 	}
 }
 

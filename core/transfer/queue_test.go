@@ -3,6 +3,7 @@ package transfer_test
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -306,5 +307,97 @@ func TestADrainerNearItsDeadlineStartsNothing(t *testing.T) {
 	}
 	if got, _ := p.st.Get(ctx(t), res.Transfer.ID); got.Status != handoff.StatusQueued || p.tr.calls.Load() != 0 {
 		t.Errorf("%s, %d vendor calls; want still queued, none", got.Status, p.tr.calls.Load())
+	}
+}
+
+// A group drains in the queue's order, each transfer when its token comes, with the vendor
+// calls overlapping: the group is not held to one transfer's round trip. Before DrainGroup the
+// drainer awaited each outcome before the next token, and the calls never overlapped.
+func TestDrainGroupOverlapsVendorCallsInOrder(t *testing.T) {
+	tr := &scripted{}
+	p := setupPaced(t, tr, 0)
+	if _, err := p.svc.Start(ctx(t), keyed("first")); err != nil { // takes the free token
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, k := range []string{"k1", "k2", "k3"} {
+		in := keyed(k)
+		in.Queue = true
+		res, err := p.svc.Start(ctx(t), in)
+		if err != nil || res.Transfer.Status != handoff.StatusQueued {
+			t.Fatalf("queue %s: %+v, %v", k, res.Transfer.Status, err)
+		}
+		ids = append(ids, res.Transfer.ID)
+	}
+	msgs := append([]transfer.Message{}, p.queue.sent...)
+	sent := p.clock.now().Add(-time.Second).Truncate(time.Millisecond)
+	for i := range msgs {
+		msgs[i].SentAt = sent.Add(time.Duration(i) * time.Millisecond)
+	}
+	tr.mu.Lock()
+	tr.gate, tr.convs = make(chan struct{}), nil
+	tr.mu.Unlock()
+	writesBefore := p.pace.Writes
+	done := make(chan []error)
+	go func() { done <- p.svc.DrainGroup(longCtx(t), msgs) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for tr.calls.Load() < 4 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := tr.calls.Load() - 1; n != 3 {
+		t.Fatalf("%d of 3 vendor calls in flight at once; want all three (the calls overlap)", n)
+	}
+	close(tr.gate)
+	for i, err := range <-done {
+		if err != nil {
+			t.Errorf("message %d returned: %v", i, err)
+		}
+	}
+	// One write per token, and one to count the three out of the queue.
+	if n := p.pace.Writes - writesBefore; n != 4 {
+		t.Errorf("%d pacing writes to drain three transfers; want 4", n)
+	}
+	// The hand-moved clock gives every token at once, so the calls go out together, in no set
+	// order; the starts, one after the other, keep the queue's.
+	calls := append([]string{}, tr.convs...)
+	sort.Strings(calls)
+	if got := strings.Join(calls, ","); got != "c-k1,c-k2,c-k3" {
+		t.Errorf("vendor calls %s; want one for each transfer", got)
+	}
+	var last time.Time
+	for i, id := range ids {
+		got, _ := p.st.Get(ctx(t), id)
+		if got.Status != handoff.StatusTransferred || got.StartedAt == nil || got.EnqueuedAt == nil ||
+			!got.EnqueuedAt.Equal(msgs[i].SentAt) || got.StartedAt.Before(last) {
+			t.Fatalf("transfer %d: %s, started %v, enqueued %v; want transferred, started after the one before, enqueued as sent",
+				i, got.Status, got.StartedAt, got.EnqueuedAt)
+		}
+		last = *got.StartedAt
+	}
+}
+
+// A transfer that cannot start within the invocation returns, with every later one of its group.
+func TestDrainGroupReturnsTheRestAfterOneCannotStart(t *testing.T) {
+	p := setupPaced(t, &scripted{}, 0)
+	if _, err := p.svc.Start(ctx(t), keyed("first")); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"k1", "k2", "k3"} {
+		in := keyed(k)
+		in.Queue = true
+		if _, err := p.svc.Start(ctx(t), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A minute a token, and an invocation with 90s left, 10s of it kept in reserve: the first
+	// starts after a minute; the second's token would come after the invocation's usable part.
+	c, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	errs := p.svc.DrainGroup(c, p.queue.sent)
+	if errs[0] != nil || handoff.ErrorCode(errs[1]) != handoff.CodeRateLimited || errs[2] != errs[1] {
+		t.Fatalf("errors %v; want the first handled, the second RATE_LIMITED and the third returned with it", errs)
+	}
+	if got, _ := p.st.Get(ctx(t), p.queue.sent[2].TransferID); got.Status != handoff.StatusQueued {
+		t.Errorf("third: %s; want still queued", got.Status)
 	}
 }

@@ -23,6 +23,7 @@ type scripted struct {
 	calls     atomic.Int32
 	reconcile []bool
 	urls      []string      // the callback URL of each call
+	convs     []string      // the conversation of each call, in the order they came
 	gate      chan struct{} // when set, each call waits for it
 }
 
@@ -30,6 +31,9 @@ func (s *scripted) Supports(t handoff.TargetType) bool { return t != handoff.Tar
 
 func (s *scripted) Transfer(_ context.Context, req vendors.TransferRequest) (vendors.TransferResult, error) {
 	s.calls.Add(1)
+	s.mu.Lock()
+	s.convs = append(s.convs, req.Conversation.ID)
+	s.mu.Unlock()
 	if s.gate != nil {
 		<-s.gate
 	}

@@ -157,10 +157,13 @@ type stormOutcome struct {
 	Attempts []struct {
 		At time.Time `json:"at"`
 	} `json:"attempts"`
-	// CreatedAt is when the transfer function took the escalation and queued it: the order of
-	// the queue. EventBridge delivers a storm's events concurrently, in no set order, so the
-	// order sent is not the order queued.
-	CreatedAt time.Time `json:"createdAt"`
+	// EnqueuedAt is when the queue took the transfer's message: the queue's order. EventBridge
+	// delivers a storm's events concurrently, in no set order, so neither the order sent nor
+	// the order created (CreatedAt, the fallback) is the order queued.
+	EnqueuedAt *time.Time `json:"enqueuedAt"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	// StartedAt is when it left the queue; its first attempt stands in when absent.
+	StartedAt *time.Time `json:"startedAt"`
 }
 
 // outcomes reads the final transfers published so far.

@@ -50,7 +50,7 @@ func TestAnalyseStorm(t *testing.T) {
 	// Queued (createdAt) in another order than sent, as EventBridge's concurrent delivery does:
 	// started in the order queued is in order; started against it is not.
 	queuedOrder := append([]stormOutcome(nil), good...)
-	for i, at := range []time.Duration{0, 20, 10, 30} {
+	for i, at := range []time.Duration{0, 400, 200, 600} {
 		queuedOrder[i].CreatedAt = start.Add(-time.Second + at*time.Millisecond)
 	}
 	if rep := analyseStorm(sent, queuedOrder, calls, 600); rep.OutOfOrder != 1 || rep.OK() {
@@ -62,6 +62,26 @@ func TestAnalyseStorm(t *testing.T) {
 	queuedOrder[1], queuedOrder[2] = c1, c2
 	if rep := analyseStorm(sent, queuedOrder, calls, 600); rep.OutOfOrder != 0 {
 		t.Errorf("started in the order queued: %+v", rep)
+	}
+	// Created in one order, queued in another (concurrent escalations race to the queue): the
+	// queue's order (enqueuedAt) is the one the starts are held to.
+	racing := []stormOutcome{good[0], outcome("t1", "c1", "transferred", start, 100*time.Millisecond),
+		outcome("t2", "c2", "transferred", start, 200*time.Millisecond), good[3]}
+	enq1, enq2 := start.Add(-500*time.Millisecond), start.Add(-700*time.Millisecond)
+	racing[1].CreatedAt, racing[1].EnqueuedAt = start.Add(-time.Second), &enq1
+	racing[2].CreatedAt, racing[2].EnqueuedAt = start.Add(-900*time.Millisecond), &enq2
+	if rep := analyseStorm(sent, racing, calls, 600); rep.OutOfOrder != 1 {
+		t.Errorf("c1 created first but queued after c2, and started before it: %+v", rep)
+	}
+	racing[1].EnqueuedAt, racing[2].EnqueuedAt = &enq2, &enq1
+	if rep := analyseStorm(sent, racing, calls, 600); rep.OutOfOrder != 0 {
+		t.Errorf("created out of order, started in the queue's order: %+v", rep)
+	}
+	// Sends racing into the queue (stamped within SendRace) are in no order: counted apart.
+	enq3 := enq2.Add(SendRace / 2)
+	racing[1].EnqueuedAt, racing[2].EnqueuedAt = &enq3, &enq2
+	if rep := analyseStorm(sent, racing, calls, 600); rep.OutOfOrder != 0 || rep.SendRaces != 1 {
+		t.Errorf("sends stamped %s apart: %+v; want one send race, none out of order", SendRace/2, rep)
 	}
 	lost := good[:3]
 	if rep := analyseStorm(sent, lost, calls, 600); rep.Lost != 1 || rep.OK() {

@@ -50,7 +50,8 @@ func testTenantAccess(t *testing.T, e *env) {
 	chat := "H6201348701"
 	acmeBody := fmt.Sprintf(`{"tenant":"acme","vendor":"liveperson","conversation":{"id":%q},"target":{"type":"skill","id":%q}}`,
 		chat, livepersonsandbox.SkillSupportID)
-	mine := wantTransfer(t, postTransfer(t, s.URL, "e2e-access-acme-701", acmeBody), http.StatusCreated)
+	// 201, or 202 queued when another case took acme's LivePerson token (2 a second) just before.
+	mine := answerTransfer(t, postTransfer(t, s.URL, "e2e-access-acme-701", acmeBody))
 	if mine.Caller != gateway.LocalPrincipal {
 		t.Errorf("transfer caller %q, want the local principal %s", mine.Caller, gateway.LocalPrincipal)
 	}
