@@ -17,10 +17,12 @@ import (
 // for each message, nil (handled) or the error that returns it to the queue; once one cannot
 // start, neither does any after it, so the group keeps its order.
 //
-// The transfers are read ahead of their turn, and each one's token booked (one write) when its
-// turn comes; it is moved queued → pending when the token is due, so a cancel until then keeps
-// it from the vendor. A vendor's 429 slows the bucket: the next transfer starts only after the
-// refused one has been retried within the invocation (see Drain), so it keeps its place.
+// The transfers are read ahead of their turn (side by side) and their tokens booked ahead (one
+// write each, in the queue's order), so the only write between two starts is the start itself;
+// each is moved queued → pending when its token is due, so a cancel until then keeps it from
+// the vendor. A vendor's 429 slows the bucket: the next transfer starts only after the refused
+// one has been retried within the invocation (see Drain), so it keeps its place, and the
+// tokens booked before the 429 are given up for new ones at the slower rate.
 func (s *Service) DrainGroup(ctx context.Context, msgs []Message) []error {
 	errs := make([]error, len(msgs))
 	if s.pacer == nil {
@@ -31,9 +33,10 @@ func (s *Service) DrainGroup(ctx context.Context, msgs []Message) []error {
 	}
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
-	reads := s.readAhead(readCtx, msgs)
+	aheads := s.readAhead(readCtx, msgs)
 	var runs sync.WaitGroup
 	var throttled atomic.Bool
+	rebook := false          // a 429 made the tokens booked ahead too early
 	var started atomic.Int32 // counted out of the queue together, one write for the batch
 	var k pacing.Key
 	defer func() {
@@ -44,15 +47,20 @@ func (s *Service) DrainGroup(ctx context.Context, msgs []Message) []error {
 		if throttled.Load() {
 			runs.Wait() // the refused transfer is retried first: it keeps its place
 			throttled.Store(false)
+			rebook = true
 		}
-		r := <-reads[i]
-		if r.err == nil && r.t.ID == "" {
+		a := <-aheads[i]
+		if a.err == nil && a.t.ID == "" {
 			continue // not found, or no longer queued: handled
 		}
 		var run func() (bool, error)
-		err := r.err
+		err := a.err
 		if err == nil {
-			run, err = s.begin(ctx, m, r.t)
+			token := &a.token
+			if rebook {
+				token = nil
+			}
+			run, err = s.begin(ctx, m, a.t, token)
 		}
 		if err != nil {
 			for j := i; j < len(msgs); j++ {
@@ -63,7 +71,7 @@ func (s *Service) DrainGroup(ctx context.Context, msgs []Message) []error {
 		if run == nil {
 			continue
 		}
-		k = keyOf(r.t)
+		k = keyOf(a.t)
 		runs.Add(1)
 		go func() {
 			defer runs.Done()
@@ -81,27 +89,56 @@ func (s *Service) DrainGroup(ctx context.Context, msgs []Message) []error {
 	return errs
 }
 
-// read is a queued transfer read ahead of its turn; the zero Transfer with no error: nothing
-// to start.
-type read struct {
-	t   handoff.Transfer
-	err error
+// ahead is a queued transfer read, and its token booked, ahead of its turn: the zero Transfer
+// with no error when there is nothing to start.
+type ahead struct {
+	t     handoff.Transfer
+	token pacing.Grant // not OK: no token before the invocation's usable part ends
+	err   error
 }
 
-// readAhead reads msgs' transfers one after the other, ahead of DrainGroup's turn, each into
-// its own channel.
-func (s *Service) readAhead(ctx context.Context, msgs []Message) []chan read {
-	out := make([]chan read, len(msgs))
-	for i := range out {
-		out[i] = make(chan read, 1)
+// readAhead reads msgs' transfers side by side, and books their tokens one after the other in
+// msgs' order (so their times follow the queue's), each result into its own channel. After a
+// refusal it books no more: the later ones would come later still.
+func (s *Service) readAhead(ctx context.Context, msgs []Message) []chan ahead {
+	type read struct {
+		t   handoff.Transfer
+		err error
+	}
+	reads := make([]chan read, len(msgs))
+	out := make([]chan ahead, len(msgs))
+	for i, m := range msgs {
+		reads[i], out[i] = make(chan read, 1), make(chan ahead, 1)
+		go func() {
+			t, err := s.queued(ctx, m)
+			reads[i] <- read{t, err}
+		}()
 	}
 	go func() {
-		for i, m := range msgs {
-			t, err := s.queued(ctx, m)
-			out[i] <- read{t, err}
+		var refused *pacing.Grant
+		for i := range msgs {
+			r := <-reads[i]
+			a := ahead{t: r.t, err: r.err}
+			switch {
+			case r.err != nil || r.t.ID == "":
+			case refused != nil:
+				a.token = *refused
+			default:
+				a.token, a.err = s.pacer.Book(ctx, keyOf(r.t), s.drainUntil(ctx))
+				if a.err == nil && !a.token.OK {
+					refused = &a.token
+				}
+			}
+			out[i] <- a
 		}
 	}()
 	return out
+}
+
+// drainUntil is when a drainer must have started its last transfer: its invocation's deadline
+// less the reserve kept for a transfer's vendor calls and records.
+func (s *Service) drainUntil(ctx context.Context) time.Time {
+	return leaseUntil(ctx, s.now()).Add(-s.drainReserve)
 }
 
 // Drain starts one queued transfer when its vendor's rate allows (see DrainGroup, which drains
@@ -129,7 +166,7 @@ func (s *Service) drain(ctx context.Context, m Message, rounds int, last error) 
 		if err != nil || t.ID == "" {
 			return err
 		}
-		run, err := s.begin(ctx, m, t)
+		run, err := s.begin(ctx, m, t, nil)
 		if err != nil || run == nil {
 			return err
 		}
@@ -165,25 +202,31 @@ func (s *Service) queued(ctx context.Context, m Message) (handoff.Transfer, erro
 	return t, nil
 }
 
-// begin books queued transfer t's token, waits for it, and moves t queued → pending with a
-// conditional write (so a message delivered twice, or a transfer cancelled meanwhile, never
-// reaches the vendor twice or at all). It returns the run that calls the vendor and records
-// the outcome — again says the vendor's 429 put t back in the queue — or nil when t changed
-// and there is nothing to run.
-func (s *Service) begin(ctx context.Context, m Message, t handoff.Transfer) (run func() (again bool, _ error), _ error) {
+// begin waits for queued transfer t's token — booked ahead (token), else booked now — and
+// moves t queued → pending with a conditional write (so a message delivered twice, or a
+// transfer cancelled meanwhile, never reaches the vendor twice or at all). It returns the run
+// that calls the vendor and records the outcome — again says the vendor's 429 put t back in
+// the queue — or nil when t changed and there is nothing to run.
+func (s *Service) begin(ctx context.Context, m Message, t handoff.Transfer, token *pacing.Grant) (run func() (again bool, _ error), _ error) {
 	const op = "transfer.Drain"
 	tr, ok := s.vendors.Transferer(t.Vendor)
 	if !ok {
 		return nil, handoff.E(handoff.CodeInternal, op, "no adapter for vendor "+t.Vendor, nil)
 	}
 	k := keyOf(t)
-	until := leaseUntil(ctx, s.now()).Add(-s.drainReserve)
+	until := s.drainUntil(ctx)
 	if !s.now().Before(until) {
 		// Too little of the invocation is left to record a start and call the vendor: the
 		// message goes back rather than have its run cut short mid-call.
 		return nil, handoff.E(handoff.CodeUnavailable, op, "too little time left in this invocation to start a transfer", nil)
 	}
-	g, err := s.pacer.Await(ctx, k, until)
+	var g pacing.Grant
+	var err error
+	if token == nil {
+		g, err = s.pacer.Await(ctx, k, until)
+	} else if g = *token; g.OK {
+		err = s.pacer.WaitUntil(ctx, g.At)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,8 @@ import (
 type Pacer interface {
 	Take(ctx context.Context, k pacing.Key) (pacing.Grant, error)
 	Await(ctx context.Context, k pacing.Key, until time.Time) (pacing.Grant, error)
+	Book(ctx context.Context, k pacing.Key, by time.Time) (pacing.Grant, error)
+	WaitUntil(ctx context.Context, t time.Time) error
 	Throttled(ctx context.Context, k pacing.Key, retryAfter time.Duration) error
 	Enqueue(ctx context.Context, k pacing.Key, next time.Time) (pacing.Queued, error)
 	Dequeue(ctx context.Context, k pacing.Key, n int) error

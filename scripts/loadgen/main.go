@@ -71,10 +71,9 @@ func Main(ctx context.Context, args []string, out io.Writer) (int, error) {
 		// stack paces every vendor far above what the load sends, so nothing waits in the queue.
 		env := []string{"HANDOFF_LOCAL_VENDOR_RATES=bitrix24=100/s:50, liveperson=100/s:50, koreai=6000/m:50"}
 		if *withStorm {
-			// The stack paces Kore.ai at the storm's rate, and the sandbox's own limit is that
-			// rate too: a call that comes early by the sandbox's count is answered 429.
-			rate := strconv.Itoa(storm.PerMinute)
-			env = []string{"HANDOFF_LOCAL_VENDOR_RATES=koreai=" + rate + "/m", "HANDOFF_LOCAL_KOREAI_RATE=" + rate}
+			// The sandbox allows the storm's rate, a minute at a time, and answers 429 past it;
+			// the stack paces Kore.ai just under it (StormConfig.Pacing).
+			env = []string{"HANDOFF_LOCAL_VENDOR_RATES=" + storm.VendorRates(), "HANDOFF_LOCAL_KOREAI_RATE=" + strconv.Itoa(storm.PerMinute)}
 		}
 		s, err := load.StartStack(ctx, ".", 5*time.Minute, env...)
 		if err != nil {
@@ -114,7 +113,9 @@ func Main(ctx context.Context, args []string, out io.Writer) (int, error) {
 // runStorm sends the storm, waits for its outcomes and prints the figures; its exit code is as
 // Main's.
 func runStorm(ctx context.Context, cfg load.StormConfig, out io.Writer, passed *bool) (int, error) {
-	fmt.Fprintf(out, "Storm: %d Kore.ai escalations within %s, paced at %d a minute…\n", cfg.Total, cfg.Within, cfg.PerMinute)
+	rate, burst := cfg.Pacing()
+	fmt.Fprintf(out, "Storm: %d Kore.ai escalations within %s, against a limit of %d a minute, paced at %d a minute with bursts of %d…\n",
+		cfg.Total, cfg.Within, cfg.PerMinute, rate, burst)
 	run, err := load.Storm(ctx, cfg)
 	if err != nil {
 		return 2, err

@@ -34,9 +34,28 @@ type StormConfig struct {
 	Bus    string
 	Total  int // escalations, e.g. 500
 	Within time.Duration
-	// PerMinute is the Kore.ai rate the stack runs at (its VENDOR_RATES), e.g. 600.
+	// PerMinute is the Kore.ai limit the sandbox enforces, per minute, e.g. 600; the stack
+	// paces to it as Pacing says.
 	PerMinute int
 	Settle    time.Duration // bound on the wait for the last transfer after the sending
+}
+
+// Pacing is the rate and burst the stack paces Kore.ai to under the sandbox's limit of
+// PerMinute: a burst of a second's calls, and the rate lowered by as much, so that no minute
+// ever holds more than PerMinute calls (a bucket of rate R and burst B lets through at most
+// R + B in any minute), while the burst makes up for the pause between two batches of the
+// queue, which a burst of one would lose for good: one message group is drained one batch of
+// ten at a time, and the turn from one batch to the next takes the local stack about half a
+// second, half a batch at 600 a minute.
+func (c StormConfig) Pacing() (perMinute, burst int) {
+	burst = max(c.PerMinute/60, 1)
+	return max(c.PerMinute-burst, 1), burst
+}
+
+// VendorRates is the stack's VendorRates for the storm (see Pacing).
+func (c StormConfig) VendorRates() string {
+	rate, burst := c.Pacing()
+	return fmt.Sprintf("koreai=%d/m:%d", rate, burst)
 }
 
 // Check refuses a config that cannot run, or that would send traffic off this machine.
@@ -199,6 +218,12 @@ func (r *StormRun) outcomes(ctx context.Context) ([]stormOutcome, error) {
 	return out, nil
 }
 
+// pacedPerMinute is the rate the drain is held to: the stack's (see Pacing).
+func (r *StormRun) pacedPerMinute() int {
+	rate, _ := r.cfg.Pacing()
+	return rate
+}
+
 // Verify waits (at most Settle) until every escalation has a final transfer, then checks.
 func (r *StormRun) Verify(ctx context.Context) (StormReport, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Settle)
@@ -209,7 +234,7 @@ func (r *StormRun) Verify(ctx context.Context) (StormReport, error) {
 		if outcomes, err = r.outcomes(ctx); err != nil {
 			return StormReport{}, err
 		}
-		if rep := analyseStorm(r.sent, outcomes, nil, r.cfg.PerMinute); rep.Transferred+rep.Failed >= len(r.sent) || !sleep(ctx, time.Second) {
+		if rep := analyseStorm(r.sent, outcomes, nil, r.pacedPerMinute()); rep.Transferred+rep.Failed >= len(r.sent) || !sleep(ctx, time.Second) {
 			break
 		}
 	}
@@ -221,5 +246,5 @@ func (r *StormRun) Verify(ctx context.Context) (StormReport, error) {
 	for conv, n := range after[VendorKoreAI].ByConversation {
 		calls[conv] = n - r.before[VendorKoreAI].ByConversation[conv]
 	}
-	return analyseStorm(r.sent, outcomes, calls, r.cfg.PerMinute), nil
+	return analyseStorm(r.sent, outcomes, calls, r.pacedPerMinute()), nil
 }

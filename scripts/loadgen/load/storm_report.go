@@ -21,6 +21,10 @@ type StormReport struct {
 	// the stack's.
 	DrainPerMinute, ConfiguredPerMinute float64
 	Drain                               time.Duration
+	// Pauses are the gaps between two starts longer than twice the configured spacing, and
+	// Paused the time they lost beyond it.
+	Pauses int
+	Paused time.Duration
 	Problems                            []string
 }
 
@@ -52,6 +56,7 @@ func (r StormReport) Print(w io.Writer) {
 		r.Sent, r.Transferred, r.Failed, r.Lost, r.Doubled, r.OutOfOrder, r.SendRaces, SendRace)
 	fmt.Fprintf(w, "Drain: %.1f a minute over %s (configured %.0f a minute; within 10%%: %v); vendor calls repeated after a 429: %d\n",
 		r.DrainPerMinute, r.Drain.Round(time.Millisecond), r.ConfiguredPerMinute, r.rateWithin(), r.Repeated)
+	fmt.Fprintf(w, "Pauses between starts longer than twice the spacing: %d, losing %s\n", r.Pauses, r.Paused.Round(time.Millisecond))
 	for _, p := range r.Problems {
 		fmt.Fprintln(w, "  -", p)
 	}
@@ -144,6 +149,15 @@ func analyseStorm(sent []stormEscalation, outcomes []stormOutcome, calls map[str
 		rep.Drain = starts[len(starts)-1].at.Sub(starts[0].at)
 		if rep.Drain > 0 {
 			rep.DrainPerMinute = float64(len(starts)-1) / rep.Drain.Minutes()
+		}
+		// Pauses: time between two starts beyond twice the configured spacing, which the
+		// drain lost (the queue running dry, a batch's turnaround, a 429's wait).
+		every := time.Duration(float64(time.Minute) / float64(max(perMinute, 1)))
+		for i := 1; i < len(starts); i++ {
+			if gap := starts[i].at.Sub(starts[i-1].at); gap > 2*every {
+				rep.Pauses++
+				rep.Paused += gap - every
+			}
 		}
 	}
 	return rep
