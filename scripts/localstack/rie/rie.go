@@ -80,7 +80,9 @@ type Function struct {
 	// free holds MaxConcurrency tokens, one per invocation that may run: an idle emulator, or
 	// nil for one not started yet (or stopped, to be started again).
 	free chan *instance
-	done chan struct{} // closed by Close
+	// async holds the tokens of asynchronous invocations (Async): one fewer than free's.
+	async chan struct{}
+	done  chan struct{} // closed by Close
 
 	mu      sync.Mutex
 	started []*instance
@@ -92,8 +94,9 @@ func New(cfg Config) *Function {
 	f := &Function{
 		cfg:  cfg,
 		out:  &lineOutput{w: cfg.Output, prefix: "[" + cfg.Label + "] "},
-		free: make(chan *instance, cfg.MaxConcurrency),
-		done: make(chan struct{}),
+		free:  make(chan *instance, cfg.MaxConcurrency),
+		async: make(chan struct{}, max(cfg.MaxConcurrency-1, 1)),
+		done:  make(chan struct{}),
 	}
 	for range cfg.MaxConcurrency {
 		f.free <- nil
@@ -127,6 +130,27 @@ func (c Config) withDefaults() Config {
 		c.Output = os.Stderr
 	}
 	return c
+}
+
+// Async is f as an asynchronous caller (EventBridge) reaches it: its invocations may hold all
+// of f's emulators but one. Lambda takes asynchronous invocations into a queue of its own and
+// runs them as concurrency allows; here a flood of events (a storm of escalations) would
+// otherwise hold every emulator, and the function's synchronous callers and the pollers of its
+// event sources (the transfer queue's drain) would wait behind the whole flood.
+func (f *Function) Async() AsyncFunction { return AsyncFunction{f} }
+
+// AsyncFunction invokes its function as an asynchronous caller (see Function.Async).
+type AsyncFunction struct{ f *Function }
+
+// Invoke runs one asynchronous invocation once one of the function's asynchronous slots is free.
+func (a AsyncFunction) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	select {
+	case a.f.async <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-a.f.async }()
+	return a.f.Invoke(ctx, payload)
 }
 
 // Name is the function's name.

@@ -111,7 +111,7 @@ func (s *Stack) newBus() (*eventbus.Bus, error) {
 			}
 			rules = append(rules, eventbus.Rule{
 				Name: f.LogicalID + r.Event, EventBusName: r.EventBusName, Pattern: p,
-				Target: s.Functions[f.LogicalID], MaxRetryAttempts: f.AsyncRetryAttempts,
+				Target: s.Functions[f.LogicalID].Async(), MaxRetryAttempts: f.AsyncRetryAttempts,
 				MaxEventAge: min(r.MaxEventAge, f.AsyncMaxEventAge),
 			})
 		}
