@@ -354,3 +354,27 @@ func awaitGone(t *testing.T, pid int) {
 	}
 	t.Errorf("process %d still runs", pid)
 }
+
+// Asynchronous invocations (EventBridge's) may hold all the emulators but one: with two, a
+// second asynchronous invocation waits while the first runs, and a synchronous one still runs.
+func TestAsyncInvocationsLeaveAnEmulatorFree(t *testing.T) {
+	f := newFunction(t, rie.Config{MaxConcurrency: 2, Timeout: 30 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	go f.Async().Invoke(ctx, []byte(`{"hang":true,"pidFile":"`+pidFile+`"}`))
+	awaitPID(t, pidFile)
+	second := make(chan error, 1)
+	go func() {
+		_, err := f.Async().Invoke(ctx, []byte(`{"echo":1}`))
+		second <- err
+	}()
+	if got := invoke(t, f, `{"echo":2}`); string(got) != "2" {
+		t.Errorf("synchronous echo = %s", got)
+	}
+	select {
+	case err := <-second:
+		t.Errorf("a second asynchronous invocation ran while the first held the asynchronous slot (%v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
