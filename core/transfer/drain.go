@@ -18,9 +18,9 @@ import (
 // start, neither does any after it, so the group keeps its order.
 //
 // The transfers are read ahead of their turn (side by side) and their tokens booked ahead (one
-// write each, in the queue's order), so the only write between two starts is the start itself;
-// each is moved queued → pending when its token is due, so a cancel until then keeps it from
-// the vendor. A vendor's 429 slows the bucket: the next transfer starts only after the refused
+// write each, in the queue's order); each is moved queued → pending when its token is due, so
+// a cancel until then keeps it from the vendor, and the start writes themselves overlap, so
+// nothing but the tokens spaces two starts. A vendor's 429 slows the bucket: the next transfer starts only after the refused
 // one has been retried within the invocation (see Drain), so it keeps its place, and the
 // tokens booked before the 429 are given up for new ones at the slower rate.
 func (s *Service) DrainGroup(ctx context.Context, msgs []Message) []error {
@@ -36,8 +36,9 @@ func (s *Service) DrainGroup(ctx context.Context, msgs []Message) []error {
 	aheads := s.readAhead(readCtx, msgs)
 	var runs sync.WaitGroup
 	var throttled atomic.Bool
-	rebook := false          // a 429 made the tokens booked ahead too early
-	var started atomic.Int32 // counted out of the queue together, one write for the batch
+	rebook := false                       // a 429 made the tokens booked ahead too early
+	var startFailed atomic.Pointer[error] // a start write failed: no later transfer starts
+	var started atomic.Int32              // counted out of the queue together, one write for the batch
 	var k pacing.Key
 	defer func() {
 		runs.Wait()
@@ -53,14 +54,19 @@ func (s *Service) DrainGroup(ctx context.Context, msgs []Message) []error {
 		if a.err == nil && a.t.ID == "" {
 			continue // not found, or no longer queued: handled
 		}
-		var run func() (bool, error)
+		var start func() (func() (bool, error), error)
 		err := a.err
+		if err == nil {
+			if failed := startFailed.Load(); failed != nil {
+				err = *failed
+			}
+		}
 		if err == nil {
 			token := &a.token
 			if rebook {
 				token = nil
 			}
-			run, err = s.begin(ctx, m, a.t, token)
+			start, err = s.begin(ctx, a.t, m, token)
 		}
 		if err != nil {
 			for j := i; j < len(msgs); j++ {
@@ -68,13 +74,19 @@ func (s *Service) DrainGroup(ctx context.Context, msgs []Message) []error {
 			}
 			break
 		}
-		if run == nil {
-			continue
-		}
 		k = keyOf(a.t)
 		runs.Add(1)
 		go func() {
 			defer runs.Done()
+			run, err := start()
+			if err != nil {
+				startFailed.CompareAndSwap(nil, &err)
+				errs[i] = err
+				return
+			}
+			if run == nil {
+				return
+			}
 			again, err := run()
 			switch {
 			case again:
@@ -166,7 +178,11 @@ func (s *Service) drain(ctx context.Context, m Message, rounds int, last error) 
 		if err != nil || t.ID == "" {
 			return err
 		}
-		run, err := s.begin(ctx, m, t, nil)
+		start, err := s.begin(ctx, t, m, nil)
+		if err != nil {
+			return err
+		}
+		run, err := start()
 		if err != nil || run == nil {
 			return err
 		}
@@ -203,11 +219,11 @@ func (s *Service) queued(ctx context.Context, m Message) (handoff.Transfer, erro
 }
 
 // begin waits for queued transfer t's token — booked ahead (token), else booked now — and
-// moves t queued → pending with a conditional write (so a message delivered twice, or a
-// transfer cancelled meanwhile, never reaches the vendor twice or at all). It returns the run
-// that calls the vendor and records the outcome — again says the vendor's 429 put t back in
-// the queue — or nil when t changed and there is nothing to run.
-func (s *Service) begin(ctx context.Context, m Message, t handoff.Transfer, token *pacing.Grant) (run func() (again bool, _ error), _ error) {
+// returns its start: the conditional write that moves t queued → pending (so a message
+// delivered twice, or a transfer cancelled meanwhile, never reaches the vendor twice or at
+// all), which returns the run that calls the vendor and records the outcome — again says the
+// vendor's 429 put t back in the queue — or nil when t changed and there is nothing to run.
+func (s *Service) begin(ctx context.Context, t handoff.Transfer, m Message, token *pacing.Grant) (start func() (run func() (again bool, _ error), _ error), _ error) {
 	const op = "transfer.Drain"
 	tr, ok := s.vendors.Transferer(t.Vendor)
 	if !ok {
@@ -236,6 +252,11 @@ func (s *Service) begin(ctx context.Context, m Message, t handoff.Transfer, toke
 		return nil, e
 	}
 	now := s.now().UTC()
+	return func() (func() (bool, error), error) { return s.start(ctx, tr, t, m, now) }, nil
+}
+
+// start moves t queued → pending at now (see begin) and returns its run.
+func (s *Service) start(ctx context.Context, tr vendors.Transferer, t handoff.Transfer, m Message, now time.Time) (func() (bool, error), error) {
 	lease := leaseUntil(ctx, now)
 	started := t
 	started.Attempts = append([]handoff.Attempt{}, t.Attempts...)

@@ -3,6 +3,7 @@ package load
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"time"
 )
@@ -17,15 +18,15 @@ type StormReport struct {
 	// SendRaces are transfers that started before one queued less than SendRace earlier: two
 	// sends racing into the queue, not an order broken (see SendRace). Counted, not failed.
 	SendRaces int
-	// DrainPerMinute is the rate the transfers started at, first to last; ConfiguredPerMinute
-	// the stack's.
+	// DrainPerMinute is the rate the vendor answered the transfers' first calls at, first to
+	// last; ConfiguredPerMinute the stack's.
 	DrainPerMinute, ConfiguredPerMinute float64
 	Drain                               time.Duration
-	// Pauses are the gaps between two starts longer than twice the configured spacing, and
-	// Paused the time they lost beyond it.
-	Pauses int
-	Paused time.Duration
-	Problems                            []string
+	// Pauses are the gaps between two vendor calls longer than twice the configured spacing,
+	// and Paused the time they lost beyond it.
+	Pauses   int
+	Paused   time.Duration
+	Problems []string
 }
 
 // SendRace is how close two sends to the queue may be and still land in either order. SQS
@@ -56,7 +57,7 @@ func (r StormReport) Print(w io.Writer) {
 		r.Sent, r.Transferred, r.Failed, r.Lost, r.Doubled, r.OutOfOrder, r.SendRaces, SendRace)
 	fmt.Fprintf(w, "Drain: %.1f a minute over %s (configured %.0f a minute; within 10%%: %v); vendor calls repeated after a 429: %d\n",
 		r.DrainPerMinute, r.Drain.Round(time.Millisecond), r.ConfiguredPerMinute, r.rateWithin(), r.Repeated)
-	fmt.Fprintf(w, "Pauses between starts longer than twice the spacing: %d, losing %s\n", r.Pauses, r.Paused.Round(time.Millisecond))
+	fmt.Fprintf(w, "Pauses between vendor calls longer than twice the spacing: %d, losing %s\n", r.Pauses, r.Paused.Round(time.Millisecond))
 	for _, p := range r.Problems {
 		fmt.Fprintln(w, "  -", p)
 	}
@@ -72,8 +73,9 @@ func analyseStorm(sent []stormEscalation, outcomes []stormOutcome, calls map[str
 		byConv[o.Conversation.ID] = append(byConv[o.Conversation.ID], o)
 	}
 	type start struct {
-		seq int
-		at  time.Time // when it left the queue (startedAt), else its first vendor attempt
+		seq    int
+		at     time.Time // when it left the queue (startedAt), else its first vendor attempt
+		called time.Time // when the vendor answered its first call (zero: no attempt)
 		// queued is its place in the queue: when the queue took its message (enqueuedAt), else
 		// when it was created; zero when the outcome says neither: the order sent stands in.
 		queued time.Time
@@ -114,11 +116,14 @@ func analyseStorm(sent []stormEscalation, outcomes []stormOutcome, calls map[str
 		if o.EnqueuedAt != nil {
 			st.queued = *o.EnqueuedAt
 		}
+		if len(o.Attempts) > 0 {
+			st.called = o.Attempts[0].At
+		}
 		switch {
 		case o.StartedAt != nil:
 			st.at = *o.StartedAt
-		case len(o.Attempts) > 0:
-			st.at = o.Attempts[0].At
+		case !st.called.IsZero():
+			st.at = st.called
 		default:
 			continue
 		}
@@ -145,16 +150,24 @@ func analyseStorm(sent []stormEscalation, outcomes []stormOutcome, calls map[str
 	if rep.OutOfOrder > 0 {
 		rep.problem("%d transfers started before one queued earlier", rep.OutOfOrder)
 	}
-	if len(starts) >= 2 {
-		rep.Drain = starts[len(starts)-1].at.Sub(starts[0].at)
-		if rep.Drain > 0 {
-			rep.DrainPerMinute = float64(len(starts)-1) / rep.Drain.Minutes()
+	// The drain is the vendor's side of it: the calls it answered, first to last.
+	var called []time.Time
+	for _, s := range starts {
+		if !s.called.IsZero() {
+			called = append(called, s.called)
 		}
-		// Pauses: time between two starts beyond twice the configured spacing, which the
+	}
+	slices.SortFunc(called, time.Time.Compare)
+	if len(called) >= 2 {
+		rep.Drain = called[len(called)-1].Sub(called[0])
+		if rep.Drain > 0 {
+			rep.DrainPerMinute = float64(len(called)-1) / rep.Drain.Minutes()
+		}
+		// Pauses: time between two calls beyond twice the configured spacing, which the
 		// drain lost (the queue running dry, a batch's turnaround, a 429's wait).
 		every := time.Duration(float64(time.Minute) / float64(max(perMinute, 1)))
-		for i := 1; i < len(starts); i++ {
-			if gap := starts[i].at.Sub(starts[i-1].at); gap > 2*every {
+		for i := 1; i < len(called); i++ {
+			if gap := called[i].Sub(called[i-1]); gap > 2*every {
 				rep.Pauses++
 				rep.Paused += gap - every
 			}

@@ -92,8 +92,8 @@ type Function struct {
 func New(cfg Config) *Function {
 	cfg = cfg.withDefaults()
 	f := &Function{
-		cfg:  cfg,
-		out:  &lineOutput{w: cfg.Output, prefix: "[" + cfg.Label + "] "},
+		cfg:   cfg,
+		out:   &lineOutput{w: cfg.Output, prefix: "[" + cfg.Label + "] "},
 		free:  make(chan *instance, cfg.MaxConcurrency),
 		async: make(chan struct{}, max(cfg.MaxConcurrency-1, 1)),
 		done:  make(chan struct{}),
