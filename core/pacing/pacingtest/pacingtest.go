@@ -126,28 +126,7 @@ func concurrentTakers(t *testing.T, all []Store, c *testkit.Clock) {
 	for _, step := range steps {
 		c.Advance(step)
 		now := c.Now()
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		for _, s := range all {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					g, err := s.Take(context.Background(), acmeKore, l, now, now)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if !g.OK {
-						return
-					}
-					mu.Lock()
-					granted++
-					mu.Unlock()
-				}
-			}()
-		}
-		wg.Wait()
+		granted += len(takeAll(t, all, acmeKore, l, now, now))
 		// The first Burst at Start, then one per Every elapsed, but never more than Burst
 		// saved up: every step here drains the bucket, so none is saved beyond one step.
 		elapsed := now.Sub(Start)
@@ -354,6 +333,23 @@ func concurrentBookers(t *testing.T, all []Store, c *testkit.Clock) {
 	l := pacing.Limit{Every: 50 * time.Millisecond, Burst: 1}
 	now := c.Now()
 	by := now.Add(time.Second)
+	got := takeAll(t, all, acmeKore, l, now, by)
+	if len(got) != 21 { // +0ms to +1000ms, every 50ms
+		t.Errorf("%d tokens booked by +1s; want 21", len(got))
+	}
+	seen := map[time.Time]bool{}
+	for _, at := range got {
+		if seen[at] || at.After(by) || at.Before(now) || at.Sub(now)%l.Every != 0 {
+			t.Errorf("token at +%s: booked twice, out of range or off the rate's grid", at.Sub(now))
+		}
+		seen[at] = true
+	}
+}
+
+// takeAll has every store take tokens of k, by `by`, at once until refused, as containers
+// would side by side, and returns the tokens' times.
+func takeAll(t *testing.T, all []Store, k pacing.Key, l pacing.Limit, now, by time.Time) []time.Time {
+	t.Helper()
 	var mu sync.Mutex
 	var got []time.Time
 	var wg sync.WaitGroup
@@ -362,7 +358,7 @@ func concurrentBookers(t *testing.T, all []Store, c *testkit.Clock) {
 		go func() {
 			defer wg.Done()
 			for {
-				g, err := s.Take(context.Background(), acmeKore, l, now, by)
+				g, err := s.Take(context.Background(), k, l, now, by)
 				if err != nil {
 					t.Error(err)
 					return
@@ -377,14 +373,5 @@ func concurrentBookers(t *testing.T, all []Store, c *testkit.Clock) {
 		}()
 	}
 	wg.Wait()
-	if len(got) != 21 { // +0ms to +1000ms, every 50ms
-		t.Errorf("%d tokens booked by +1s; want 21", len(got))
-	}
-	seen := map[time.Time]bool{}
-	for _, at := range got {
-		if seen[at] || at.After(by) || at.Before(now) || at.Sub(now)%l.Every != 0 {
-			t.Errorf("token at +%s: booked twice, out of range or off the rate's grid", at.Sub(now))
-		}
-		seen[at] = true
-	}
+	return got
 }
