@@ -57,7 +57,7 @@ func Main(ctx context.Context, args []string, out io.Writer) (int, error) {
 	withStorm := fs.Bool("storm", false, "the storm scenario instead (docs/pacing.md): -storm-n Kore.ai escalations within -storm-within, paced at -storm-rate a minute; with -stack the stack runs at that rate and the sandbox allows it")
 	fs.IntVar(&storm.Total, "storm-n", 500, "the storm's escalations")
 	fs.DurationVar(&storm.Within, "storm-within", 10*time.Second, "the window the storm's escalations are sent in")
-	fs.IntVar(&storm.PerMinute, "storm-rate", 480, "the Kore.ai limit a minute the sandbox allows; the stack paces just under it (docs/pacing.md)")
+	fs.IntVar(&storm.PerMinute, "storm-rate", 420, "the Kore.ai limit a minute the sandbox allows; the stack paces just under it (docs/pacing.md)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
