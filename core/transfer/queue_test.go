@@ -401,3 +401,105 @@ func TestDrainGroupReturnsTheRestAfterOneCannotStart(t *testing.T) {
 		t.Errorf("third: %s; want still queued", got.Status)
 	}
 }
+
+// failingStart is a store whose start write (queued → pending) of one transfer fails as an
+// unavailable store does.
+type failingStart struct {
+	*memstore.Store
+	id string
+}
+
+func (f failingStart) Update(ctx context.Context, before, after handoff.Transfer, events ...handoff.Event) (handoff.Transfer, error) {
+	if before.ID == f.id && before.Status == handoff.StatusQueued && after.Status == handoff.StatusPending {
+		return handoff.Transfer{}, handoff.E(handoff.CodeUnavailable, "test", "the store is unavailable", nil)
+	}
+	return f.Store.Update(ctx, before, after, events...)
+}
+
+// A start write that fails returns its message; whatever the overlap let run besides, every
+// message is either handled (its transfer left the queue, the vendor called once) or returned
+// (its transfer still queued, the vendor never called), and the one that failed is returned.
+func TestDrainGroupAFailedStartReturnsItsMessageAndLosesNothing(t *testing.T) {
+	tr := &scripted{}
+	p := setupPaced(t, tr, 0)
+	if _, err := p.svc.Start(ctx(t), keyed("first")); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"k1", "k2", "k3"} {
+		in := keyed(k)
+		in.Queue = true
+		if _, err := p.svc.Start(ctx(t), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := p.queue.sent
+	limits, _ := pacing.ParseLimits("acme=1/m")
+	pacer := pacing.New(p.pace, p.pace, limits, 0, pacing.WithClock(p.clock.now),
+		pacing.WithSleep(func(ctx context.Context, d time.Duration) error { p.clock.advance(d); return ctx.Err() }))
+	svc := transfer.New(failingStart{p.st, msgs[1].TransferID}, registry{tr: tr}, quiet(),
+		transfer.WithClock(p.clock.now), transfer.WithPacing(pacer, p.queue))
+	tr.mu.Lock()
+	tr.convs = nil
+	tr.mu.Unlock()
+	errs := svc.DrainGroup(longCtx(t), msgs)
+	if handoff.ErrorCode(errs[1]) != handoff.CodeUnavailable {
+		t.Fatalf("errors %v; want the second UNAVAILABLE", errs)
+	}
+	calls := map[string]int{}
+	for _, c := range tr.convs {
+		calls[c]++
+	}
+	for i, m := range msgs {
+		got, _ := p.st.Get(ctx(t), m.TransferID)
+		conv := got.Conversation.ID
+		switch {
+		case errs[i] == nil && (got.Status != handoff.StatusTransferred || calls[conv] != 1):
+			t.Errorf("message %d handled: %s after %d calls; want transferred after one", i, got.Status, calls[conv])
+		case errs[i] != nil && (got.Status != handoff.StatusQueued || calls[conv] != 0):
+			t.Errorf("message %d returned: %s after %d calls; want still queued, never called", i, got.Status, calls[conv])
+		}
+	}
+}
+
+// A vendor's 429 in the middle of a group: the refused transfer goes back to queued, the
+// bucket slows, and it is tried again within the invocation; every transfer of the group ends
+// transferred, the refused one after two calls, the others after one, and no message returns.
+func TestDrainGroupRetriesA429WithinTheInvocation(t *testing.T) {
+	tr := &scripted{}
+	p := setupPaced(t, tr, 0)
+	if _, err := p.svc.Start(ctx(t), keyed("first")); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"k1", "k2", "k3"} {
+		in := keyed(k)
+		in.Queue = true
+		if _, err := p.svc.Start(ctx(t), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	limited := handoff.E(handoff.CodeRateLimited, "test", "429", nil)
+	limited.RetryAfter = 30 * time.Second
+	tr.mu.Lock()
+	tr.convs, tr.first = nil, map[string]error{"c-k2": limited}
+	tr.mu.Unlock()
+	for i, err := range p.svc.DrainGroup(longCtx(t), p.queue.sent) {
+		if err != nil {
+			t.Errorf("message %d returned: %v", i, err)
+		}
+	}
+	calls := map[string]int{}
+	for _, c := range tr.convs {
+		calls[c]++
+	}
+	if calls["c-k1"] != 1 || calls["c-k2"] != 2 || calls["c-k3"] != 1 {
+		t.Errorf("vendor calls %v; want k2 twice (its 429, then its retry), the others once", calls)
+	}
+	for i, m := range p.queue.sent {
+		if got, _ := p.st.Get(ctx(t), m.TransferID); got.Status != handoff.StatusTransferred {
+			t.Errorf("transfer %d: %s, want transferred", i, got.Status)
+		}
+		if i == 1 && !timelineHas(t, p.st, m.TransferID, handoff.StatusQueued, "429") {
+			t.Errorf("the refused transfer's timeline does not show it requeued after the 429")
+		}
+	}
+}

@@ -22,9 +22,10 @@ type scripted struct {
 	async     bool
 	calls     atomic.Int32
 	reconcile []bool
-	urls      []string      // the callback URL of each call
-	convs     []string      // the conversation of each call, in the order they came
-	gate      chan struct{} // when set, each call waits for it
+	urls      []string         // the callback URL of each call
+	convs     []string         // the conversation of each call, in the order they came
+	first     map[string]error // conversation → the error its first call answers
+	gate      chan struct{}    // when set, each call waits for it
 }
 
 func (s *scripted) Supports(t handoff.TargetType) bool { return t != handoff.TargetSkill }
@@ -33,7 +34,12 @@ func (s *scripted) Transfer(_ context.Context, req vendors.TransferRequest) (ven
 	s.calls.Add(1)
 	s.mu.Lock()
 	s.convs = append(s.convs, req.Conversation.ID)
+	firstErr := s.first[req.Conversation.ID]
+	delete(s.first, req.Conversation.ID)
 	s.mu.Unlock()
+	if firstErr != nil {
+		return vendors.TransferResult{}, firstErr
+	}
 	if s.gate != nil {
 		<-s.gate
 	}
