@@ -61,7 +61,7 @@ func TestDynamoDBThrottlesTheCompletion(t *testing.T) {
 func (s *stack) throttledCompletion(v vendorCase, key string) {
 	t := s.t
 	t.Helper()
-	s.dynamo.fail("UpdateItem", throttled, -1)
+	s.dynamo.fail(completion, throttled, -1)
 	s.post(key, v.body, invocation).want(t, http.StatusServiceUnavailable, handoff.CodeUnavailable)
 	s.dynamo.heal()
 	if calls, done := v.server(s).jobs(); calls != 1 || done != 1 {
@@ -110,7 +110,7 @@ func TestDynamoDBThrottlesTheCompletionWhereTheVendorCannotTell(t *testing.T) {
 func TestDynamoDBLosesTheCompletionAnswer(t *testing.T) {
 	s := newStack(t)
 	v := vendorCases[0]
-	s.dynamo.fail("UpdateItem", lostAnswer, -1)
+	s.dynamo.fail(completion, lostAnswer, -1)
 	s.post("k-1", v.body, invocation).want(t, http.StatusServiceUnavailable, handoff.CodeUnavailable)
 	s.dynamo.heal()
 	again := s.post("k-1", v.body, invocation).want(t, http.StatusCreated, "")

@@ -79,13 +79,34 @@ func operation(r *http.Request) string {
 	return op
 }
 
+// completion names, for fail, the write that records a transfer's outcome and completes its
+// key, whichever request it is: the store writes it whole over an unchanged claim (a PutItem),
+// else as an UpdateItem.
+const completion = "completion"
+
+// completes reports whether r is a write that marks a key completed; r's body is read and put
+// back.
+func completes(r *http.Request) bool {
+	if r.Body == nil {
+		return false
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return bytes.Contains(body, []byte(`{"S":"completed"}`))
+}
+
 // Do implements the SDK's HTTPClient.
 func (a *awsFaults) Do(r *http.Request) (*http.Response, error) {
 	op := operation(r)
+	rule := op
+	if (op == "PutItem" || op == "UpdateItem") && completes(r) {
+		rule = completion
+	}
 	a.mu.Lock()
 	a.sent[op]++
 	var fault awsFault
-	if rule, ok := a.faults[op]; ok && rule.times != 0 {
+	if rule, ok := a.faults[rule]; ok && rule.times != 0 {
 		fault = rule.fault
 		if rule.times > 0 {
 			rule.times--

@@ -176,6 +176,7 @@ func (s *Store) putClaim(ctx context.Context, c Claim, t handoff.Transfer, now t
 	}
 	_, err = s.db.PutItem(ctx, in)
 	if err == nil {
+		s.claims.put(t.ID, c.Owner, it)
 		return nil, nil
 	}
 	if old, ok := conditionFailed(err); ok {

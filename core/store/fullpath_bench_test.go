@@ -138,8 +138,9 @@ func TestDuplicatesCostAtMostOneRequest(t *testing.T) {
 	if first.StatusCode != http.StatusCreated {
 		t.Fatalf("first POST: %d %s", first.StatusCode, first.Body)
 	}
-	if ops := p.ops.take(); ops["PutItem"] != 1 || ops["UpdateItem"] != 1 || len(ops) != 2 {
-		t.Fatalf("a new transfer cost %v, want one PutItem and one UpdateItem, no transaction", ops)
+	// The claim, and the outcome written whole over the claim (store.completeWhole).
+	if ops := p.ops.take(); ops["PutItem"] != 2 || len(ops) != 1 {
+		t.Fatalf("a new transfer cost %v, want two PutItems, no transaction", ops)
 	}
 	vendorCalls := p.sandbox.TransferCalls()
 
@@ -289,12 +290,12 @@ func empty(b *testing.B, db *dynamodb.Client) {
 	}
 }
 
-// floor sends what one transfer sends, with bare clients: the captured PutItem and
-// UpdateItem with a fresh slot, and the captured vendor request as it was.
+// floor sends what one transfer sends, with bare clients: the captured claim and outcome
+// writes with a fresh slot, and the captured vendor request as it was, between them.
 type floor struct {
 	db      *dynamodb.Client
-	put     *dynamodb.PutItemInput
-	tx      *dynamodb.UpdateItemInput
+	claim   *dynamodb.PutItemInput
+	outcome any      // the outcome's write: a PutItemInput or an UpdateItemInput
 	olds    []string // the captured slot (in the key and the transfer id) and lease owner
 	vendor  sandboxCall
 	http    *http.Client
@@ -309,9 +310,10 @@ type sandboxCall struct {
 
 func newFloor(b *testing.B, p *path, c *captured) *floor {
 	b.Helper()
-	put, tx := c.get()
-	if put == nil || tx == nil {
-		b.Fatal("the capture saw no PutItem or no UpdateItem")
+	writes := c.get()
+	put, ok := writes[0].(*dynamodb.PutItemInput)
+	if len(writes) != 2 || !ok {
+		b.Fatalf("the capture saw %d writes, want the claim's PutItem and the outcome's write", len(writes))
 	}
 	reqs := p.sandbox.Requests()
 	last := reqs[len(reqs)-1]
@@ -320,7 +322,7 @@ func newFloor(b *testing.B, p *path, c *captured) *floor {
 	}
 	slot := strings.TrimPrefix(attrS(put.Item[store.AttrPK]), "TRANSFER#")
 	return &floor{
-		db: dynamodb.NewFromConfig(p.env.Config), put: put, tx: tx,
+		db: dynamodb.NewFromConfig(p.env.Config), claim: put, outcome: writes[1],
 		olds:   []string{slot, attrS(put.Item[store.AttrLeaseOwner])},
 		vendor: sandboxCall{url: p.vendor.URL + last.Path, header: last.Header, body: last.Body},
 		http:   &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 60 * time.Second},
@@ -334,7 +336,7 @@ func (f *floor) run(b *testing.B) {
 	slot := (n + strings.Repeat("x", len(f.olds[0])))[:len(f.olds[0])]
 	repl := strings.NewReplacer(f.olds[0], slot, f.olds[1], randomID())
 	ctx := context.Background()
-	if _, err := f.db.PutItem(ctx, rewritePut(f.put, repl)); err != nil {
+	if _, err := f.db.PutItem(ctx, rewritePut(f.claim, repl)); err != nil {
 		b.Fatal(err)
 	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.vendor.url, bytes.NewReader(f.vendor.body))
@@ -351,36 +353,39 @@ func (f *floor) run(b *testing.B) {
 	if err != nil || !answer.Result {
 		b.Fatalf("vendor: %d, %v", resp.StatusCode, err)
 	}
-	if _, err := f.db.UpdateItem(ctx, rewriteUpdate(f.tx, repl)); err != nil {
+	switch in := f.outcome.(type) {
+	case *dynamodb.PutItemInput:
+		_, err = f.db.PutItem(ctx, rewritePut(in, repl))
+	case *dynamodb.UpdateItemInput:
+		_, err = f.db.UpdateItem(ctx, rewriteUpdate(in, repl))
+	}
+	if err != nil {
 		b.Fatal(err)
 	}
 }
 
-// captured keeps the last PutItem and UpdateItem inputs a client sent.
+// captured keeps the write inputs (PutItem, UpdateItem) a client sent, in order.
 type captured struct {
-	mu  sync.Mutex
-	put *dynamodb.PutItemInput
-	tx  *dynamodb.UpdateItemInput
+	mu     sync.Mutex
+	writes []any
 }
 
 func (c *captured) middleware(s *middleware.Stack) error {
 	return s.Initialize.Add(middleware.InitializeMiddlewareFunc("capture", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		c.mu.Lock()
 		switch v := in.Parameters.(type) {
-		case *dynamodb.PutItemInput:
-			c.put = v
-		case *dynamodb.UpdateItemInput:
-			c.tx = v
+		case *dynamodb.PutItemInput, *dynamodb.UpdateItemInput:
+			c.writes = append(c.writes, v)
 		}
 		c.mu.Unlock()
 		return next.HandleInitialize(ctx, in)
 	}), middleware.After)
 }
 
-func (c *captured) get() (*dynamodb.PutItemInput, *dynamodb.UpdateItemInput) {
+func (c *captured) get() []any {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.put, c.tx
+	return c.writes
 }
 
 func rewritePut(in *dynamodb.PutItemInput, r *strings.Replacer) *dynamodb.PutItemInput {

@@ -79,6 +79,9 @@ type Store struct {
 	now         func() time.Time
 	idemTTL     time.Duration
 	transferTTL time.Duration
+	// claims are the items this store's Claims wrote, by transfer id, until completed: a
+	// Complete of one unchanged since writes it whole (see completeWhole).
+	claims claimCache
 }
 
 // Option changes a Store's defaults.

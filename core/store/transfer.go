@@ -165,6 +165,19 @@ func (s *Store) write(ctx context.Context, op string, before, after handoff.Tran
 		u.set(AttrRef, str(refValue(after.Tenant, after.Vendor, after.VendorRef)))
 		u.set(AttrRefAt, num(now.UnixMilli()))
 	}
+	if c != nil {
+		claimed, ok := s.claims.take(before.ID, c.Owner) // a Progress makes it stale: gone
+		if ok && complete {
+			done, err := s.completeWhole(ctx, claimed, *c, before, after, attrs, timeline)
+			if err != nil {
+				return handoff.Transfer{}, err
+			}
+			if done {
+				after.Version = next
+				return after, nil
+			}
+		}
+	}
 	if len(timeline.Value) > 0 {
 		u.appendList(AttrTimeline, timeline)
 	}
@@ -236,6 +249,7 @@ func (s *Store) Note(ctx context.Context, id string, events ...handoff.Event) er
 // changes nothing.
 func (s *Store) Release(ctx context.Context, c Claim, ambiguous bool) error {
 	const op = "store.Release"
+	s.claims.forget(transferID(c.Tenant, c.Key, c.TransferID))
 	slot := transferID(c.Tenant, c.Key, c.TransferID)[:slotChars]
 	names := map[string]string{"#claim": AttrClaim, "#owner": AttrLeaseOwner}
 	values := item{":owner": str(c.Owner), ":inprogress": str(idemInProgress)}
