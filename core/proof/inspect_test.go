@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"handoff/core/awstest"
 	"handoff/core/handoff"
 	"handoff/core/store"
 	"handoff/core/vendors/bitrix24/bitrix24sandbox"
@@ -46,31 +47,10 @@ func (s *stack) scan() []item {
 func (s *stack) snapshot() string {
 	var lines []string
 	for _, it := range s.scan() {
-		var attrs []string
-		for k, v := range it {
-			attrs = append(attrs, k+"="+attrString(v))
-		}
-		slices.Sort(attrs)
-		lines = append(lines, strings.Join(attrs, " "))
+		lines = append(lines, awstest.ItemString(it))
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
-}
-
-func attrString(v types.AttributeValue) string {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return "S:" + v.Value
-	case *types.AttributeValueMemberN:
-		return "N:" + v.Value
-	case *types.AttributeValueMemberBOOL:
-		if v.Value {
-			return "BOOL:true"
-		}
-		return "BOOL:false"
-	}
-	b, _ := json.Marshal(v)
-	return "?" + string(b)
 }
 
 func str(it item, name string) string {

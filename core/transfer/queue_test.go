@@ -310,13 +310,11 @@ func TestADrainerNearItsDeadlineStartsNothing(t *testing.T) {
 	}
 }
 
-// A group drains in the queue's order, each transfer when its token comes, with the vendor
-// calls overlapping: the group is not held to one transfer's round trip. Before DrainGroup the
-// drainer awaited each outcome before the next token, and the calls never overlapped.
-func TestDrainGroupOverlapsVendorCallsInOrder(t *testing.T) {
-	tr := &scripted{}
-	p := setupPaced(t, tr, 0)
-	if _, err := p.svc.Start(ctx(t), keyed("first")); err != nil { // takes the free token
+// queueThree has a first transfer take acme's free token, then queues k1, k2 and k3 in that
+// order (conversations c-k1…) and returns their ids.
+func queueThree(t *testing.T, p *paced) []string {
+	t.Helper()
+	if _, err := p.svc.Start(ctx(t), keyed("first")); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
@@ -329,6 +327,16 @@ func TestDrainGroupOverlapsVendorCallsInOrder(t *testing.T) {
 		}
 		ids = append(ids, res.Transfer.ID)
 	}
+	return ids
+}
+
+// A group drains in the queue's order, each transfer when its token comes, with the vendor
+// calls overlapping: the group is not held to one transfer's round trip. Before DrainGroup the
+// drainer awaited each outcome before the next token, and the calls never overlapped.
+func TestDrainGroupOverlapsVendorCallsInOrder(t *testing.T) {
+	tr := &scripted{}
+	p := setupPaced(t, tr, 0)
+	ids := queueThree(t, p)
 	msgs := append([]transfer.Message{}, p.queue.sent...)
 	sent := p.clock.now().Add(-time.Second).Truncate(time.Millisecond)
 	for i := range msgs {
@@ -379,16 +387,7 @@ func TestDrainGroupOverlapsVendorCallsInOrder(t *testing.T) {
 // A transfer that cannot start within the invocation returns, with every later one of its group.
 func TestDrainGroupReturnsTheRestAfterOneCannotStart(t *testing.T) {
 	p := setupPaced(t, &scripted{}, 0)
-	if _, err := p.svc.Start(ctx(t), keyed("first")); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"k1", "k2", "k3"} {
-		in := keyed(k)
-		in.Queue = true
-		if _, err := p.svc.Start(ctx(t), in); err != nil {
-			t.Fatal(err)
-		}
-	}
+	queueThree(t, p)
 	// A minute a token, and an invocation with 90s left, 10s of it kept in reserve: the first
 	// starts after a minute; the second's token would come after the invocation's usable part.
 	c, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -422,16 +421,7 @@ func (f failingStart) Update(ctx context.Context, before, after handoff.Transfer
 func TestDrainGroupAFailedStartReturnsItsMessageAndLosesNothing(t *testing.T) {
 	tr := &scripted{}
 	p := setupPaced(t, tr, 0)
-	if _, err := p.svc.Start(ctx(t), keyed("first")); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"k1", "k2", "k3"} {
-		in := keyed(k)
-		in.Queue = true
-		if _, err := p.svc.Start(ctx(t), in); err != nil {
-			t.Fatal(err)
-		}
-	}
+	queueThree(t, p)
 	msgs := p.queue.sent
 	limits, _ := pacing.ParseLimits("acme=1/m")
 	pacer := pacing.New(p.pace, p.pace, limits, 0, pacing.WithClock(p.clock.now),
@@ -467,16 +457,7 @@ func TestDrainGroupAFailedStartReturnsItsMessageAndLosesNothing(t *testing.T) {
 func TestDrainGroupRetriesA429WithinTheInvocation(t *testing.T) {
 	tr := &scripted{}
 	p := setupPaced(t, tr, 0)
-	if _, err := p.svc.Start(ctx(t), keyed("first")); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"k1", "k2", "k3"} {
-		in := keyed(k)
-		in.Queue = true
-		if _, err := p.svc.Start(ctx(t), in); err != nil {
-			t.Fatal(err)
-		}
-	}
+	queueThree(t, p)
 	limited := handoff.E(handoff.CodeRateLimited, "test", "429", nil)
 	limited.RetryAfter = 30 * time.Second
 	tr.mu.Lock()
