@@ -20,9 +20,10 @@ import (
 // The transfers are read ahead of their turn (side by side) and their tokens booked ahead (one
 // write each, in the queue's order); each is moved queued → pending when its token is due, so
 // a cancel until then keeps it from the vendor, and the start writes themselves overlap, so
-// nothing but the tokens spaces two starts. A vendor's 429 slows the bucket: the next transfer starts only after the refused
-// one has been retried within the invocation (see Drain), so it keeps its place, and the
-// tokens booked before the 429 are given up for new ones at the slower rate.
+// nothing but the tokens spaces two starts. A vendor's 429 slows the bucket: the next transfer
+// starts only after the refused one has been retried within the invocation (see Drain), so it
+// keeps its place, and the tokens booked before the 429 are given up for new ones at the slower
+// rate.
 func (s *Service) DrainGroup(ctx context.Context, msgs []Message) []error {
 	errs := make([]error, len(msgs))
 	if s.pacer == nil {
