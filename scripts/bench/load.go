@@ -16,7 +16,7 @@ import (
 // stime) over the run divided by its transfers, and each function's peak memory (VmHWM).
 func underLoad(ctx context.Context, cfg load.Config, out io.Writer) ([]line, error) {
 	fmt.Fprintln(out, "\nStarting a local stack for the load run…")
-	s, err := load.StartStack(ctx, ".", 5*time.Minute)
+	s, err := load.StartStack(ctx, ".", 5*time.Minute, load.UnpacedRates)
 	if err != nil {
 		return nil, err
 	}

@@ -67,9 +67,7 @@ func Main(ctx context.Context, args []string, out io.Writer) (int, error) {
 	passed := false
 	if *withStack {
 		fmt.Fprintln(out, "Starting a local stack (go run ./scripts/localstack)…")
-		// The load test measures Handoff under concurrency, not the vendors' rate limits: its
-		// stack paces every vendor far above what the load sends, so nothing waits in the queue.
-		env := []string{"HANDOFF_LOCAL_VENDOR_RATES=bitrix24=100/s:50, liveperson=100/s:50, koreai=6000/m:50"}
+		env := []string{load.UnpacedRates}
 		if *withStorm {
 			// The sandbox allows the storm's rate, a minute at a time, and answers 429 past it;
 			// the stack paces Kore.ai just under it (StormConfig.Pacing).

@@ -30,6 +30,11 @@ type Stack struct {
 	log    *os.File
 }
 
+// UnpacedRates is the environment of a load test's stack: the load test measures Handoff under
+// concurrency, not the vendors' rate limits, so its stack paces every vendor far above what the
+// load sends, and nothing waits in the queue (the storm has rates of its own).
+const UnpacedRates = "HANDOFF_LOCAL_VENDOR_RATES=bitrix24=100/s:50, liveperson=100/s:50, koreai=6000/m:50"
+
 // StartStack starts the stack from the repository at root and waits until it serves, at most
 // timeout (the first start compiles the stack and the functions). Its output goes to a file
 // (LogPath). Stop it with Stop. env adds to, or overrides, the stack's environment (the storm's
