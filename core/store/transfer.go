@@ -165,19 +165,6 @@ func (s *Store) write(ctx context.Context, op string, before, after handoff.Tran
 		u.set(AttrRef, str(refValue(after.Tenant, after.Vendor, after.VendorRef)))
 		u.set(AttrRefAt, num(now.UnixMilli()))
 	}
-	if c != nil {
-		claimed, ok := s.claims.take(before.ID, c.Owner) // a Progress makes it stale: gone
-		if ok && complete {
-			done, err := s.completeWhole(ctx, claimed, *c, before, after, attrs, timeline)
-			if err != nil {
-				return handoff.Transfer{}, err
-			}
-			if done {
-				after.Version = next
-				return after, nil
-			}
-		}
-	}
 	if len(timeline.Value) > 0 {
 		u.appendList(AttrTimeline, timeline)
 	}
@@ -191,6 +178,20 @@ func (s *Store) write(ctx context.Context, op string, before, after handoff.Tran
 	if complete {
 		u.set(AttrClaim, str(idemCompleted))
 		u.remove(AttrLeaseOwner, AttrLeaseUntil, AttrAmbiguous)
+	}
+	if c != nil {
+		// The usual new transfer: the claim this store wrote, then its outcome. A Progress takes
+		// the claimed item out too: the item has changed since.
+		if claimed, ok := s.claims.take(before.ID, c.Owner); ok && complete && getN(claimed, AttrVersion) == before.Version {
+			done, err := s.putWhole(ctx, u, claimed)
+			if err != nil {
+				return handoff.Transfer{}, err
+			}
+			if done {
+				after.Version = next
+				return after, nil
+			}
+		}
 	}
 	in := u.input(s.table, slotKey(slot))
 	in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
