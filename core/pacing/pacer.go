@@ -38,7 +38,7 @@ type Option func(*Pacer)
 // WithClock sets the clock; tests move it by hand.
 func WithClock(now func() time.Time) Option { return func(p *Pacer) { p.now = now } }
 
-// WithSleep sets how Await waits; tests pass one that moves their clock.
+// WithSleep sets how WaitUntil waits; tests pass one that moves their clock.
 func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 	return func(p *Pacer) { p.sleep = sleep }
 }
@@ -92,16 +92,6 @@ func (p *Pacer) WaitUntil(ctx context.Context, t time.Time) error {
 		return ctx.Err()
 	}
 	return p.sleep(ctx, d)
-}
-
-// Await takes a token for k, waiting for it while it comes by until: Book, then WaitUntil.
-// Not OK: the next token is at At, after until.
-func (p *Pacer) Await(ctx context.Context, k Key, until time.Time) (Grant, error) {
-	g, err := p.Book(ctx, k, until)
-	if err != nil || !g.OK {
-		return g, err
-	}
-	return g, p.WaitUntil(ctx, g.At)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -152,9 +152,9 @@ func TestIntervalsRoundUpToWholeMilliseconds(t *testing.T) {
 	}
 }
 
-// A drainer waits for its tokens while they come within its invocation, and gives back the
-// transfer whose token would come too late.
-func TestAwaitWaitsForTokensWithinTheDeadline(t *testing.T) {
+// A drainer books its tokens while they come within its invocation and waits for each, and gives
+// back the transfer whose token would come too late.
+func TestBookAndWaitForTokensWithinTheDeadline(t *testing.T) {
 	ctx := context.Background()
 	clock := testkit.NewClock(start)
 	var slept []time.Duration
@@ -167,13 +167,20 @@ func TestAwaitWaitsForTokensWithinTheDeadline(t *testing.T) {
 		}))
 	k := pacing.Key{Tenant: "acme", Vendor: "koreai"} // one a second
 	until := start.Add(2500 * time.Millisecond)
+	await := func(p *pacing.Pacer, ctx context.Context) (pacing.Grant, error) {
+		g, err := p.Book(ctx, k, until)
+		if err != nil || !g.OK {
+			return g, err
+		}
+		return g, p.WaitUntil(ctx, g.At)
+	}
 	for i := range 3 {
-		g, err := p.Await(ctx, k, until)
+		g, err := await(p, ctx)
 		if err != nil || !g.OK || !g.At.Equal(start.Add(time.Duration(i)*time.Second)) {
 			t.Fatalf("await %d: %+v, %v; want a token at +%ds", i, g, err, i)
 		}
 	}
-	g, err := p.Await(ctx, k, until)
+	g, err := await(p, ctx)
 	if err != nil || g.OK || !g.At.Equal(start.Add(3*time.Second)) {
 		t.Fatalf("past the deadline: %+v, %v; want refused, next at +3s", g, err)
 	}
@@ -190,7 +197,9 @@ func TestAwaitWaitsForTokensWithinTheDeadline(t *testing.T) {
 	if _, err := q.Take(ctx, k); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Await(canceled, k, clock.Now().Add(time.Hour)); !errors.Is(err, context.Canceled) {
+	if g, _ := q.Book(ctx, k, clock.Now().Add(time.Hour)); !g.OK {
+		t.Fatalf("booking: %+v", g)
+	} else if err := q.WaitUntil(canceled, g.At); !errors.Is(err, context.Canceled) {
 		t.Errorf("a cancelled wait: %v, want context.Canceled", err)
 	}
 }

@@ -21,20 +21,21 @@ import (
 // write each, in the queue's order); each is moved queued → pending when its token is due, so
 // a cancel until then keeps it from the vendor, and the start writes themselves overlap, so
 // nothing but the tokens spaces two starts. A vendor's 429 slows the bucket: the next transfer
-// starts only after the refused one has been retried within the invocation (see Drain), so it
+// starts only after the refused one has been retried within the invocation (see drain), so it
 // keeps its place, and the tokens booked before the 429 are given up for new ones at the slower
 // rate.
 func (s *Service) DrainGroup(ctx context.Context, msgs []Message) []error {
 	errs := make([]error, len(msgs))
 	if s.pacer == nil {
 		for i := range errs {
-			errs[i] = handoff.E(handoff.CodeConfiguration, "transfer.Drain", "no pacer: this function has no queue", nil)
+			errs[i] = errNoQueue()
 		}
 		return errs
 	}
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
-	aheads := s.readAhead(readCtx, msgs)
+	var noBooking atomic.Bool // tokens booked from now on would be given up: book no more
+	aheads := s.readAhead(readCtx, msgs, &noBooking)
 	var runs sync.WaitGroup
 	var throttled atomic.Bool
 	rebook := false                       // a 429 made the tokens booked ahead too early
@@ -50,26 +51,27 @@ func (s *Service) DrainGroup(ctx context.Context, msgs []Message) []error {
 			runs.Wait() // the refused transfer is retried first: it keeps its place
 			throttled.Store(false)
 			rebook = true
+			noBooking.Store(true)
 		}
 		a := <-aheads[i]
 		if a.err == nil && a.t.ID == "" {
 			continue // not found, or no longer queued: handled
 		}
-		var start func() (func() (bool, error), error)
 		err := a.err
-		if err == nil {
-			if failed := startFailed.Load(); failed != nil {
-				err = *failed
-			}
+		if failed := startFailed.Load(); err == nil && failed != nil {
+			err = *failed
 		}
+		var at time.Time
 		if err == nil {
 			token := &a.token
 			if rebook {
 				token = nil
 			}
-			start, err = s.begin(ctx, a.t, m, token)
+			at, err = s.awaitTurn(ctx, a.t, token)
 		}
 		if err != nil {
+			noBooking.Store(true)
+			stopReading()
 			for j := i; j < len(msgs); j++ {
 				errs[j] = err
 			}
@@ -79,27 +81,26 @@ func (s *Service) DrainGroup(ctx context.Context, msgs []Message) []error {
 		runs.Add(1)
 		go func() {
 			defer runs.Done()
-			run, err := start()
-			if err != nil {
-				startFailed.CompareAndSwap(nil, &err)
-				errs[i] = err
-				return
-			}
-			if run == nil {
-				return
-			}
-			again, err := run()
+			left, again, err := s.runQueued(ctx, a.t, m, at)
 			switch {
 			case again:
 				throttled.Store(true)
-				err = s.drain(ctx, m, drainTries-1, err) // counts it out itself
-			case err == nil:
+				left, err = s.drain(ctx, m, drainTries-1, err)
+			case err != nil:
+				startFailed.CompareAndSwap(nil, &err)
+			}
+			if left {
 				started.Add(1)
 			}
 			errs[i] = err
 		}()
 	}
 	return errs
+}
+
+// errNoQueue is the error of a drainer without a pacer: a function deployed without its queue.
+func errNoQueue() error {
+	return handoff.E(handoff.CodeConfiguration, "transfer.Drain", "no pacer: this function has no queue", nil)
 }
 
 // ahead is a queued transfer read, and its token booked, ahead of its turn: the zero Transfer
@@ -112,8 +113,9 @@ type ahead struct {
 
 // readAhead reads msgs' transfers side by side, and books their tokens one after the other in
 // msgs' order (so their times follow the queue's), each result into its own channel. After a
-// refusal it books no more: the later ones would come later still.
-func (s *Service) readAhead(ctx context.Context, msgs []Message) []chan ahead {
+// refusal it books no more (the later ones would come later still), nor once stop is set (the
+// drainer would give the tokens up: after a 429, or once the rest of the group goes back).
+func (s *Service) readAhead(ctx context.Context, msgs []Message, stop *atomic.Bool) []chan ahead {
 	type read struct {
 		t   handoff.Transfer
 		err error
@@ -133,7 +135,7 @@ func (s *Service) readAhead(ctx context.Context, msgs []Message) []chan ahead {
 			r := <-reads[i]
 			a := ahead{t: r.t, err: r.err}
 			switch {
-			case r.err != nil || r.t.ID == "":
+			case r.err != nil || r.t.ID == "", stop.Load():
 			case refused != nil:
 				a.token = *refused
 			default:
@@ -154,8 +156,7 @@ func (s *Service) drainUntil(ctx context.Context) time.Time {
 	return leaseUntil(ctx, s.now()).Add(-s.drainReserve)
 }
 
-// Drain starts one queued transfer when its vendor's rate allows (see DrainGroup, which drains
-// a batch's group this way one transfer after the other, overlapping their vendor calls).
+// Drain starts one queued transfer when its vendor's rate allows: DrainGroup with a group of one.
 //
 // An error means "return the message to the queue": no token within the invocation, the
 // vendor's 429 before any attempt (the transfer goes back to queued and the bucket is slowed)
@@ -164,42 +165,33 @@ func (s *Service) drainUntil(ctx context.Context) time.Time {
 // by a vendor call that may have acted stays pending with its deadline, for the sweep to
 // reconcile, as if its invocation had died.
 func (s *Service) Drain(ctx context.Context, m Message) error {
-	return s.drain(ctx, m, drainTries, nil)
+	return s.DrainGroup(ctx, []Message{m})[0]
 }
 
-// drain tries m up to rounds times while the vendor answers 429 (last: the 429 before
-// them, if any): waiting for the slowed bucket within this invocation beats returning the
-// message, which would hold its whole group for the queue's visibility timeout.
-func (s *Service) drain(ctx context.Context, m Message, rounds int, last error) error {
-	if s.pacer == nil {
-		return handoff.E(handoff.CodeConfiguration, "transfer.Drain", "no pacer: this function has no queue", nil)
-	}
+// drain tries m up to rounds times while the vendor answers 429 (last: the 429 before them, if
+// any): waiting for the slowed bucket within this invocation beats returning the message, which
+// would hold its whole group for the queue's visibility timeout. left says m's transfer left
+// the queue (its caller counts it out).
+func (s *Service) drain(ctx context.Context, m Message, rounds int, last error) (left bool, _ error) {
 	for range rounds {
 		t, err := s.queued(ctx, m)
 		if err != nil || t.ID == "" {
-			return err
+			return false, err
 		}
-		start, err := s.begin(ctx, t, m, nil)
+		at, err := s.awaitTurn(ctx, t, nil)
 		if err != nil {
-			return err
+			return false, err
 		}
-		run, err := start()
-		if err != nil || run == nil {
-			return err
-		}
-		again, err := run()
+		left, again, err := s.runQueued(ctx, t, m, at)
 		if !again {
-			if err == nil {
-				s.dequeue(keyOf(t), t.ID)
-			}
-			return err
+			return left, err
 		}
 		last = err
 	}
 	if last == nil {
 		last = handoff.E(handoff.CodeRateLimited, "transfer.Drain", "the vendor keeps answering 429", nil)
 	}
-	return last
+	return false, last
 }
 
 // drainTries bounds how often one invocation tries a transfer the vendor answered 429.
@@ -219,66 +211,66 @@ func (s *Service) queued(ctx context.Context, m Message) (handoff.Transfer, erro
 	return t, nil
 }
 
-// begin waits for queued transfer t's token — booked ahead (token), else booked now — and
-// returns its start: the conditional write that moves t queued → pending (so a message
-// delivered twice, or a transfer cancelled meanwhile, never reaches the vendor twice or at
-// all), which returns the run that calls the vendor and records the outcome — again says the
-// vendor's 429 put t back in the queue — or nil when t changed and there is nothing to run.
-func (s *Service) begin(ctx context.Context, t handoff.Transfer, m Message, token *pacing.Grant) (start func() (run func() (again bool, _ error), _ error), _ error) {
+// awaitTurn waits for queued transfer t's token — booked ahead (token), else booked now — and
+// returns when it came. RATE_LIMITED when none comes within the invocation's usable part.
+func (s *Service) awaitTurn(ctx context.Context, t handoff.Transfer, token *pacing.Grant) (time.Time, error) {
 	const op = "transfer.Drain"
-	tr, ok := s.vendors.Transferer(t.Vendor)
-	if !ok {
-		return nil, handoff.E(handoff.CodeInternal, op, "no adapter for vendor "+t.Vendor, nil)
+	if _, ok := s.vendors.Transferer(t.Vendor); !ok {
+		return time.Time{}, handoff.E(handoff.CodeInternal, op, "no adapter for vendor "+t.Vendor, nil)
 	}
 	k := keyOf(t)
 	until := s.drainUntil(ctx)
 	if !s.now().Before(until) {
 		// Too little of the invocation is left to record a start and call the vendor: the
 		// message goes back rather than have its run cut short mid-call.
-		return nil, handoff.E(handoff.CodeUnavailable, op, "too little time left in this invocation to start a transfer", nil)
+		return time.Time{}, handoff.E(handoff.CodeUnavailable, op, "too little time left in this invocation to start a transfer", nil)
 	}
 	var g pacing.Grant
-	var err error
-	if token == nil {
-		g, err = s.pacer.Await(ctx, k, until)
-	} else if g = *token; g.OK {
-		err = s.pacer.WaitUntil(ctx, g.At)
-	}
-	if err != nil {
-		return nil, err
+	if token != nil {
+		g = *token
+	} else {
+		var err error
+		if g, err = s.pacer.Book(ctx, k, until); err != nil {
+			return time.Time{}, err
+		}
 	}
 	if !g.OK {
 		e := handoff.E(handoff.CodeRateLimited, op, "no token for "+k.String()+" within this invocation", nil)
 		e.RetryAfter = g.At.Sub(s.now())
-		return nil, e
+		return time.Time{}, e
 	}
-	now := s.now().UTC()
-	return func() (func() (bool, error), error) { return s.start(ctx, tr, t, m, now) }, nil
+	if err := s.pacer.WaitUntil(ctx, g.At); err != nil {
+		return time.Time{}, err
+	}
+	return s.now().UTC(), nil
 }
 
-// start moves t queued → pending at now (see begin) and returns its run.
-func (s *Service) start(ctx context.Context, tr vendors.Transferer, t handoff.Transfer, m Message, now time.Time) (func() (bool, error), error) {
-	lease := leaseUntil(ctx, now)
+// runQueued moves t queued → pending at `at` with a conditional write (so a message delivered
+// twice, or a transfer cancelled meanwhile, never reaches the vendor twice or at all), then
+// runs its targets as Start does. left says t left the queue; again, that the vendor's 429
+// before any attempt put it back in the queue (err is that 429). Any other error is the start
+// write's: nothing was sent.
+func (s *Service) runQueued(ctx context.Context, t handoff.Transfer, m Message, at time.Time) (left, again bool, _ error) {
+	tr, _ := s.vendors.Transferer(t.Vendor) // awaitTurn has checked it
+	lease := leaseUntil(ctx, at)
 	started := t
 	started.Attempts = append([]handoff.Attempt{}, t.Attempts...)
-	started.Status, started.AwaitUntil, started.UpdatedAt, started.StartedAt = handoff.StatusPending, &lease, now, &now
+	started.Status, started.AwaitUntil, started.UpdatedAt, started.StartedAt = handoff.StatusPending, &lease, at, &at
 	if !m.SentAt.IsZero() {
 		sent := m.SentAt.UTC()
 		started.EnqueuedAt = &sent
 	}
-	cur, err := s.store.Update(ctx, t, started, handoff.Event{At: now, Kind: "status", Status: handoff.StatusPending, Detail: "started"})
+	cur, err := s.store.Update(ctx, t, started, handoff.Event{At: at, Kind: "status", Status: handoff.StatusPending, Detail: "started"})
 	if handoff.ErrorCode(err) == handoff.CodeConflict {
-		return nil, nil // cancelled, or started by another delivery, since it was read
+		return false, false, nil // cancelled, or started by another delivery, since it was read
 	}
 	if err != nil {
-		return nil, err
+		return false, false, err
 	}
-	return func() (bool, error) {
-		if _, err := s.drive(ctx, tr, cur, lease, m.CallbackBase); err != nil {
-			return handoff.ErrorCode(err) == handoff.CodeRateLimited, err
-		}
-		return false, nil // started: its caller counts it out of the queue
-	}, nil
+	if _, err := s.drive(ctx, tr, cur, lease, m.CallbackBase); err != nil {
+		return false, handoff.ErrorCode(err) == handoff.CodeRateLimited, err
+	}
+	return true, false, nil
 }
 
 // drive runs started transfer cur's targets under its lease, recording each step with a

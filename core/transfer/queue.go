@@ -13,7 +13,6 @@ import (
 // transfers (pacing.Pacer implements it).
 type Pacer interface {
 	Take(ctx context.Context, k pacing.Key) (pacing.Grant, error)
-	Await(ctx context.Context, k pacing.Key, until time.Time) (pacing.Grant, error)
 	Book(ctx context.Context, k pacing.Key, by time.Time) (pacing.Grant, error)
 	WaitUntil(ctx context.Context, t time.Time) error
 	Throttled(ctx context.Context, k pacing.Key, retryAfter time.Duration) error
