@@ -182,11 +182,11 @@ func (p *Poller) receiveAndHold(ctx context.Context) ([]types.Message, error) {
 	return p.hold(ctx, batch), err
 }
 
-// hold marks the FIFO groups of batch as in flight with this poller, and gives back at once the
-// messages of a group another poller's batch holds. SQS hands out no message of a group while
-// another of it is in flight; moto may, when a message arrives during a long poll while an
-// earlier one of its group is in flight, and two batches of one group would then run at once,
-// out of order.
+// hold marks the FIFO groups of batch as in flight with this poller (idle waits on them), and
+// gives back at once the messages of a group another poller's batch holds. SQS hands out no
+// message of a group while another of it is in flight. moto did, when a message arrived during
+// a long poll; FIFO receives are now short and one at a time (receiveAndHold), so the give-back
+// is a guard, kept because two batches of one group would run at once, out of order.
 func (p *Poller) hold(ctx context.Context, batch []types.Message) []types.Message {
 	if !p.fifo || len(batch) == 0 {
 		return batch
