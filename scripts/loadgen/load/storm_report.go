@@ -64,8 +64,9 @@ func (r StormReport) Print(w io.Writer) {
 }
 
 // analyseStorm checks the outcomes against what was sent. calls are the Kore.ai transfer calls
-// by conversation during the run (nil: not read yet). A transfer's start is its first vendor
-// attempt.
+// by conversation during the run (nil: not read yet). A transfer's start is when it left the
+// queue (its first vendor attempt when the outcome does not say); the drain is measured by the
+// vendor's answers to the first calls.
 func analyseStorm(sent []stormEscalation, outcomes []stormOutcome, calls map[string]int, perMinute int) StormReport {
 	rep := StormReport{Sent: len(sent), ConfiguredPerMinute: float64(perMinute)}
 	byConv := map[string][]stormOutcome{}
@@ -131,7 +132,7 @@ func analyseStorm(sent []stormEscalation, outcomes []stormOutcome, calls map[str
 	}
 	sort.SliceStable(starts, func(i, j int) bool { return starts[i].at.Before(starts[j].at) })
 	// In order: no transfer started before one queued earlier in its group (one tenant, one
-	// vendor: one group). Queued in the same millisecond is no order at all.
+	// vendor: one group). Sends within SendRace of each other are in no order (see SendRace).
 	highest, latest := -1, time.Time{}
 	for _, s := range starts {
 		switch {
