@@ -48,11 +48,30 @@ func (t *tool) transferShow(ctx context.Context, id string, asJSON bool) error {
 	if tr.Ack.Error != "" {
 		fmt.Fprintf(t.out, ", last error %s", tr.Ack.Error)
 	}
-	fmt.Fprintf(t.out, "\ncreated  %s  updated %s\ntimeline:\n", stamp(tr.CreatedAt), stamp(tr.UpdatedAt))
+	fmt.Fprintf(t.out, "\ncreated  %s  updated %s\n", stamp(tr.CreatedAt), stamp(tr.UpdatedAt))
+	if tr.ExpectedStartAt != nil {
+		fmt.Fprintf(t.out, "queue    expected to start %s", stamp(*tr.ExpectedStartAt))
+		if tr.EnqueuedAt != nil {
+			fmt.Fprintf(t.out, ", enqueued %s", stamp(*tr.EnqueuedAt))
+		}
+		if tr.StartedAt != nil {
+			fmt.Fprintf(t.out, ", started %s", stamp(*tr.StartedAt))
+		}
+		fmt.Fprintln(t.out)
+	}
+	fmt.Fprintln(t.out, "timeline:")
 	for _, e := range timeline {
-		fmt.Fprintf(t.out, "  %s  %-9s %s%s\n", stamp(e.At), e.Kind, e.Status, e.Detail)
+		fmt.Fprintf(t.out, "  %s  %-9s %s\n", stamp(e.At), e.Kind, eventText(e))
 	}
 	return nil
+}
+
+// eventText is a timeline entry's status and detail, "status: detail" when it has both.
+func eventText(e handoff.Event) string {
+	if e.Status != "" && e.Detail != "" {
+		return string(e.Status) + ": " + e.Detail
+	}
+	return string(e.Status) + e.Detail
 }
 
 func stamp(at time.Time) string { return at.UTC().Format("2006-01-02T15:04:05.000Z") }
