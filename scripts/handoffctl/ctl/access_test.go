@@ -18,15 +18,22 @@ import (
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
+// withTable is moto, reset, with Handoff's table "handoff" created, as the command finds it.
+func withTable(t *testing.T) (*awstest.Env, *dynamodb.Client) {
+	t.Helper()
+	env := awstest.New(t)
+	db := dynamodb.NewFromConfig(env.Config)
+	if err := store.CreateTable(context.Background(), db, "handoff"); err != nil {
+		t.Fatal(err)
+	}
+	return env, db
+}
+
 // TestTenantAccess: the operator's record, written by the command, is what the functions' access
 // rules read; a misspelt field or an invalid tenant is refused; deleting it closes the tenant.
 func TestTenantAccess(t *testing.T) {
-	env := awstest.New(t)
+	env, db := withTable(t)
 	ctx := context.Background()
-	db := dynamodb.NewFromConfig(env.Config)
-	if err := store.CreateTable(ctx, db, "handoff"); err != nil {
-		t.Fatal(err)
-	}
 	run := func(stdin string, args ...string) (string, error) {
 		var out bytes.Buffer
 		cfg := Config{AWS: env.Config, Table: "handoff", SecretPrefix: "handoff/", In: strings.NewReader(stdin)}

@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"handoff/core/awstest"
 	"handoff/core/handoff"
 	"handoff/core/store"
 )
@@ -17,12 +14,8 @@ import (
 // The timeline reads as "status: detail" where an entry has both (a queued transfer's
 // "queued: queued behind …", "pending: started"), and a queued transfer shows its queue times.
 func TestTransferShowQueuedTransfer(t *testing.T) {
-	env := awstest.New(t)
+	env, db := withTable(t)
 	ctx := context.Background()
-	db := dynamodb.NewFromConfig(env.Config)
-	if err := store.CreateTable(ctx, db, "handoff"); err != nil {
-		t.Fatal(err)
-	}
 	st := store.New(db, "handoff")
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	c := store.Claim{Tenant: "acme", Key: "k-1", Fingerprint: "fp", Owner: "o", LeaseUntil: now.Add(time.Minute), TransferID: "proposal"}
